@@ -1,0 +1,229 @@
+// Capture stage: runs FFmpeg on the source, which decodes, drops to DETECT_FPS,
+// scales and letterboxes to the model's input, and writes rgb24 frames on a pipe.
+// Frames land in a small pool of reused buffers; when the consumer is slower
+// than the source, the newest frame wins and the older waiting one is dropped.
+import type { Logger } from '../log.js';
+import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from './ffmpeg.js';
+import { frameTransform, scaleFilter, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
+import { ffmpegInput, isFinite, type SourceSpec } from './source.js';
+import { Backoff } from '../backoff.js';
+
+export type { Frame, FrameTransform, ResizeMode } from './frame.js';
+export type { SourceSpec } from './source.js';
+
+export interface CaptureOptions {
+  source: SourceSpec;
+  width: number;
+  height: number;
+  resize: ResizeMode;
+  /** Frames per second to deliver; FFmpeg drops the rest. */
+  fps: number;
+  ffmpegPath?: string;
+  /** true: never drop (pause FFmpeg instead); for unpaced file processing. */
+  lossless: boolean;
+  log: Logger;
+}
+
+export interface CaptureStats {
+  framesIn: number;
+  framesDropped: number;
+  restarts: number;
+}
+
+const POOL_SIZE = 3;
+const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)/;
+const INPUT_VIDEO = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/;
+
+export class Capture {
+  readonly stats: CaptureStats = { framesIn: 0, framesDropped: 0, restarts: 0 };
+  private process: FfmpegProcess | undefined;
+  private readonly free: Buffer[] = [];
+  private readonly ready: Frame[] = [];
+  private held: Buffer | undefined;
+  private filling: { buffer: Buffer; offset: number } | undefined;
+  private stash: Buffer | undefined;
+  private readonly ptsQueue: number[] = [];
+  private readonly awaitingPts: Buffer[] = [];
+  private sourceSize: { width: number; height: number } | undefined;
+  private transform: FrameTransform | undefined;
+  private index = 0;
+  private waiter: (() => void) | undefined;
+  private stopped = false;
+  private ended = false;
+  private failure: Error | undefined;
+  private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: CaptureOptions) {}
+
+  get frameBytes(): number {
+    return this.options.width * this.options.height * 3;
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < POOL_SIZE; i++) this.free.push(Buffer.allocUnsafe(this.frameBytes));
+    this.spawn();
+  }
+
+  /** The next frame, or null once the source has ended or the stage stopped. The previous frame's buffer is reused. */
+  async next(): Promise<Frame | null> {
+    if (this.held) {
+      this.free.push(this.held);
+      this.held = undefined;
+      this.drainStash();
+    }
+    while (!this.ready.length) {
+      if (this.failure) throw this.failure;
+      if (this.stopped || this.ended) return null;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    const frame = this.ready.shift()!;
+    this.held = frame.data;
+    this.drainStash();
+    return frame;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.wake();
+    await this.process?.kill();
+  }
+
+  private spawn(): void {
+    const { source, width, height, resize, fps, log } = this.options;
+    const input = ffmpegInput(source);
+    // select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp.
+    const interval = (0.9 / fps).toFixed(4);
+    const filters = [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(resize, width, height), 'showinfo'];
+    this.sourceSize = undefined;
+    this.transform = undefined;
+    this.ptsQueue.length = 0;
+    for (const b of this.awaitingPts.splice(0)) this.free.push(b);
+    if (this.filling) this.free.push(this.filling.buffer);
+    this.filling = undefined;
+    this.stash = undefined;
+
+    const proc = runFfmpeg({
+      binary: findFfmpeg(this.options.ffmpegPath),
+      input: input.input,
+      inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...input.options],
+      outputOptions: ['-an', '-sn', '-dn', '-vf', filters.join(','), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
+      output: 'pipe:1',
+    });
+    this.process = proc;
+    let section = '';
+    proc.onStderrLine((line) => {
+      const pts = SHOWINFO.exec(line);
+      if (pts) {
+        this.ptsQueue.push(Number(pts[3]));
+        this.pairTimestamps();
+        return;
+      }
+      if (line.startsWith('Input #')) section = 'input';
+      else if (line.startsWith('Output #') || line.startsWith('Stream mapping')) section = 'output';
+      const video = section === 'input' && !this.sourceSize ? INPUT_VIDEO.exec(line) : null;
+      if (video) {
+        this.sourceSize = { width: Number(video[1]), height: Number(video[2]) };
+        this.transform = frameTransform(resize, this.sourceSize.width, this.sourceSize.height, width, height);
+        log.info({ width: this.sourceSize.width, height: this.sourceSize.height }, 'source opened');
+      }
+    });
+    proc.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    proc.stdout!.on('error', () => {});
+    void proc.exited.then((exit) => this.onExit(proc, exit));
+  }
+
+  private onData(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (!this.filling) {
+        const buffer = this.free.pop();
+        if (!buffer) {
+          // Lossless mode with every buffer in use: hold the bytes and pause FFmpeg.
+          this.stash = chunk.subarray(offset);
+          this.process?.stdout?.pause();
+          return;
+        }
+        this.filling = { buffer, offset: 0 };
+      }
+      const f = this.filling;
+      const n = chunk.copy(f.buffer, f.offset, offset, Math.min(chunk.length, offset + this.frameBytes - f.offset));
+      f.offset += n;
+      offset += n;
+      if (f.offset === this.frameBytes) {
+        this.filling = undefined;
+        this.awaitingPts.push(f.buffer);
+        this.pairTimestamps();
+      }
+    }
+  }
+
+  private drainStash(): void {
+    if (!this.stash || !this.free.length) return;
+    const stash = this.stash;
+    this.stash = undefined;
+    this.onData(stash);
+    if (!this.stash) this.process?.stdout?.resume();
+  }
+
+  private pairTimestamps(): void {
+    while (this.awaitingPts.length && this.ptsQueue.length) {
+      const data = this.awaitingPts.shift()!;
+      const pts = this.ptsQueue.shift()!;
+      this.deliver(data, pts);
+    }
+  }
+
+  private deliver(data: Buffer, pts: number): void {
+    const { width, height } = this.options;
+    const size = this.sourceSize ?? { width, height };
+    const frame: Frame = {
+      data,
+      width,
+      height,
+      index: this.index++,
+      pts,
+      sourceWidth: size.width,
+      sourceHeight: size.height,
+      transform: this.transform ?? frameTransform('stretch', width, height, width, height),
+    };
+    this.stats.framesIn++;
+    this.backoff.reset();
+    if (!this.options.lossless && this.ready.length) {
+      const dropped = this.ready.shift()!;
+      this.free.push(dropped.data);
+      this.stats.framesDropped++;
+    }
+    this.ready.push(frame);
+    this.wake();
+    this.drainStash();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {
+    if (proc !== this.process || this.stopped) return;
+    const { log, source } = this.options;
+    if (exit.code === 0 && isFinite(source)) {
+      log.info({ frames: this.stats.framesIn }, 'source ended');
+      this.ended = true;
+      this.wake();
+      return;
+    }
+    const delayMs = this.backoff.next();
+    const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
+    if (!this.stats.framesIn && exit.code !== null && /No such file|Invalid data found|Permission denied|Protocol not found/i.test(reason) && source.kind === 'file') {
+      this.failure = new Error(`FFmpeg cannot read the source: ${reason}`);
+      this.wake();
+      return;
+    }
+    this.stats.restarts++;
+    log.warn({ code: exit.code, signal: exit.signal, reason, retryInMs: delayMs }, 'ffmpeg exited; restarting');
+    this.restartTimer = setTimeout(() => this.spawn(), delayMs);
+  }
+}

@@ -1,0 +1,42 @@
+// FFmpeg input arguments per kind of source.
+import type { SourceKind } from '../config/index.js';
+
+export interface SourceSpec {
+  url: string;
+  kind: SourceKind;
+  loop: boolean;
+  /** Read a file at its native rate (-re). Live sources are always real time. */
+  realtime: boolean;
+}
+
+export interface FfmpegInput {
+  input: string;
+  options: string[];
+}
+
+export function ffmpegInput(source: SourceSpec): FfmpegInput {
+  switch (source.kind) {
+    case 'file': {
+      const options = [];
+      if (source.realtime) options.push('-re');
+      if (source.loop) options.push('-stream_loop', '-1');
+      return { input: source.url.replace(/^file:\/\//, ''), options };
+    }
+    case 'lavfi':
+      return { input: source.url.slice('lavfi:'.length), options: source.realtime ? ['-re', '-f', 'lavfi'] : ['-f', 'lavfi'] };
+    case 'rtsp':
+      // TCP: no lost packets, no smeared frames over Wi-Fi; a 10 s socket timeout turns a dead camera into an exit.
+      return { input: source.url, options: ['-rtsp_transport', 'tcp', '-timeout', '10000000', '-fflags', '+genpts'] };
+    case 'http':
+      return { input: source.url, options: ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000'] };
+    case 'v4l2':
+      return { input: source.url, options: ['-f', 'v4l2'] };
+    case 'stream':
+      return { input: source.url, options: [] };
+  }
+}
+
+/** Sources that end on their own (a file played once); the others are restarted when FFmpeg exits. */
+export function isFinite(source: SourceSpec): boolean {
+  return (source.kind === 'file' || source.kind === 'lavfi') && !source.loop;
+}

@@ -1,0 +1,140 @@
+// Reads settings from the process environment and an env file, validates them
+// against the schema, and resolves them into the typed Config the stages use.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { configSchema, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
+import { UserError } from '../errors.js';
+import { redactUrl } from '../log.js';
+import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
+
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
+
+export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID'> {
+  SOURCE: string;
+  SOURCE_KIND: SourceKind;
+  SOURCE_LOOP: boolean;
+  MODEL: string;
+  MQTT_CLIENT_ID: string;
+}
+
+export class ConfigError extends UserError {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** An explicit env file; it must exist. */
+  envFile?: string;
+  /** Where `.env` is looked for when no env file is given. */
+  cwd?: string;
+}
+
+/** Collects values from the env file (if any) with the process environment taking precedence. */
+export function readSettings(options: LoadOptions = {}): { values: Record<string, string>; problems: string[] } {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const values: Record<string, string> = {};
+  const file = options.envFile ?? join(options.cwd ?? process.cwd(), '.env');
+  if (options.envFile && !existsSync(file)) problems.push(`--env-file ${file}: no such file (give the path of an env file such as .env.example)`);
+  else if (existsSync(file)) {
+    const fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+    for (const [key, value] of Object.entries(fromFile)) {
+      if (!(SETTING_NAMES as string[]).includes(key)) problems.push(`${key} in ${file}: unknown setting${suggest(key)}`);
+      else values[key] = value;
+    }
+  }
+  for (const key of SETTING_NAMES) {
+    const value = env[key];
+    if (value !== undefined) values[key] = value;
+  }
+  // systemd LoadCredential=: secrets as files, used when the variable itself is unset.
+  const credentials = env.CREDENTIALS_DIRECTORY;
+  if (credentials && values.MQTT_PASSWORD === undefined && existsSync(join(credentials, 'mqtt_password'))) {
+    values.MQTT_PASSWORD = readFileSync(join(credentials, 'mqtt_password'), 'utf8').replace(/\r?\n$/, '');
+  }
+  for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
+  return { values, problems };
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { values, problems } = readSettings(options);
+  const parsed = configSchema.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0]) as SettingName;
+      const raw = values[key];
+      const shown = raw === undefined ? '' : SECRET_KEYS.has(key) ? '=<redacted>' : `=${JSON.stringify(raw)}`;
+      problems.push(`${key}${shown}: ${issue.message} (example: ${key}=${exampleOf(key)})`);
+    }
+  }
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return resolveConfig(parsed.data, problems);
+}
+
+function resolveConfig(raw: RawConfig, problems: string[]): Config {
+  const source = raw.SOURCE ?? BUNDLED_SAMPLE;
+  const kind = sourceKind(source);
+  if (kind === 'file') {
+    const path = source.startsWith('file://') ? new URL(source).pathname : source;
+    if (!existsSync(path)) problems.push(`SOURCE=${JSON.stringify(source)}: no such file (give a video file, an rtsp:// or http:// URL, or /dev/video0; example: SOURCE=${exampleOf('SOURCE')})`);
+    else if (!statSync(path).isFile()) problems.push(`SOURCE=${JSON.stringify(source)}: not a regular file (example: SOURCE=/home/pi/clip.mp4)`);
+  } else if (kind === 'stream' && !/^(rtmps?|srt|udp|tcp):\/\//.test(source)) {
+    problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
+  }
+  const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
+  if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
+  if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS)) problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    ...raw,
+    SOURCE: source,
+    SOURCE_KIND: kind,
+    SOURCE_LOOP: raw.SOURCE_LOOP === 'auto' ? source === BUNDLED_SAMPLE : raw.SOURCE_LOOP === 'true',
+    MODEL: model,
+    MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? `edgecam_${hostname().replace(/[^A-Za-z0-9_-]/g, '')}_${randomBytes(3).toString('hex')}`,
+  };
+}
+
+export function sourceKind(source: string): SourceKind {
+  if (source.startsWith('lavfi:')) return 'lavfi';
+  if (/^rtsps?:\/\//i.test(source)) return 'rtsp';
+  if (/^https?:\/\//i.test(source)) return 'http';
+  if (source.startsWith('/dev/')) return 'v4l2';
+  if (/^file:\/\//i.test(source) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return 'file';
+  return 'stream';
+}
+
+function exampleOf(key: SettingName): string {
+  const meta = configSchema.shape[key].meta() as { examples?: string[] } | undefined;
+  return meta?.examples?.[0] ?? '';
+}
+
+function suggest(key: string): string {
+  const close = SETTING_NAMES.filter((name) => editDistance(name, key.toUpperCase()) <= 2);
+  return close.length ? ` (did you mean ${close.join(' or ')}?)` : ` (known settings are listed in .env.example)`;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** The effective configuration for display: secrets and URL credentials redacted. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (SECRET_KEYS.has(key)) out[key] = value === undefined ? undefined : '<redacted>';
+    else if (typeof value === 'string') out[key] = redactUrl(value);
+    else out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,126 @@
+// The configuration schema: the single source of truth for every setting.
+// `.env.example` and the README's configuration table are generated from it
+// (scripts/gen-config-docs.ts), and a test fails when they drift.
+import { z } from 'zod';
+
+/** Settings whose values never appear in logs or in `check-config` output. */
+export const SECRET_KEYS = new Set(['MQTT_PASSWORD']);
+
+const bool = (fallback: boolean) =>
+  z
+    .preprocess((v) => {
+      if (typeof v !== 'string') return v;
+      const s = v.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      return v;
+    }, z.boolean({ error: 'expected true or false' }))
+    .default(fallback);
+
+const number = (opts: { min?: number; max?: number; int?: boolean }) => {
+  let n = z.number({ error: (iss) => (iss.input === undefined ? 'required' : 'expected a number') });
+  if (opts.int) n = n.int({ error: 'expected a whole number' });
+  if (opts.min !== undefined) n = n.min(opts.min, { error: `must be at least ${opts.min}` });
+  if (opts.max !== undefined) n = n.max(opts.max, { error: `must be at most ${opts.max}` });
+  return z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v), n);
+};
+
+const optionalString = () => z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+const list = () =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(z.string()),
+  );
+
+export const configSchema = z.object({
+  SOURCE: optionalString()
+    .describe('Video source: a file path, rtsp:// or rtsps:// URL, http(s):// stream (MJPEG or any FFmpeg-readable stream), a V4L2 device such as /dev/video0, or an FFmpeg test source as lavfi:<graph>. Empty: the bundled sample clip.')
+    .meta({ examples: ['rtsp://user:pass@192.168.1.20:554/stream1'] }),
+  SOURCE_LOOP: z
+    .enum(['auto', 'true', 'false'], { error: 'expected true, false or auto' })
+    .default('auto')
+    .describe('Loop a file source forever. auto: loop the bundled sample, play any other file once. When a file ends without looping, the agent flushes MQTT and exits 0.')
+    .meta({ examples: ['false'] }),
+  SOURCE_REALTIME: bool(true)
+    .describe('Read a file at its native frame rate, like a live camera. false: as fast as the pipeline takes frames, dropping none.')
+    .meta({ examples: ['false'] }),
+  FFMPEG_PATH: optionalString()
+    .describe('FFmpeg binary. Empty: `ffmpeg` on PATH, else the binary shipped by the @ffmpeg-installer npm package.')
+    .meta({ examples: ['/usr/bin/ffmpeg'] }),
+  MODEL: optionalString()
+    .describe('ONNX detector model. A manifest with the same name and .json beside it describes input and decoding; without one the decoder is detected from the output shapes. Empty: the bundled CenterNet COCO model.')
+    .meta({ examples: ['/opt/models/yolov8n.onnx'] }),
+  MODEL_DECODER: z
+    .enum(['auto', 'centernet', 'yolov5', 'yolov8', 'yolo-end2end', 'ssd', 'openvino-detection-output'], {
+      error: 'expected auto, centernet, yolov5, yolov8, yolo-end2end, ssd or openvino-detection-output',
+    })
+    .default('auto')
+    .describe('Output decoder for the model. auto: the manifest\'s, else detected from the output shapes.')
+    .meta({ examples: ['yolov8'] }),
+  MODEL_LABELS: optionalString()
+    .describe('Label file, one class name per line in class-index order. Empty: the manifest\'s labels, else the 80 COCO names.')
+    .meta({ examples: ['/opt/models/labels.txt'] }),
+  DETECT_FPS: number({ min: 0.1, max: 120 })
+    .default(5)
+    .describe('Frames per second handed to the detector. FFmpeg drops the others before they are decoded to pixels.')
+    .meta({ examples: ['5'] }),
+  DETECT_THREADS: number({ min: 0, max: 64, int: true })
+    .default(0)
+    .describe('onnxruntime intra-op threads. 0: one per core.')
+    .meta({ examples: ['2'] }),
+  SCORE_THRESHOLD: number({ min: 0, max: 1 })
+    .default(0.3)
+    .describe('Minimum detection score, 0..1.')
+    .meta({ examples: ['0.4'] }),
+  NMS_IOU: number({ min: 0, max: 1 })
+    .default(0.4)
+    .describe('Intersection-over-union above which overlapping boxes are merged by non-maximum suppression.')
+    .meta({ examples: ['0.5'] }),
+  NMS_CLASS_AGNOSTIC: bool(true)
+    .describe('Suppress overlapping boxes whatever their class (true), or only boxes of the same class (false).')
+    .meta({ examples: ['false'] }),
+  CLASSES: list()
+    .default([])
+    .describe('Comma-separated class names to report. Empty: all classes of the model.')
+    .meta({ examples: ['person,car,truck,bicycle'] }),
+  MQTT_URL: optionalString()
+    .describe('Broker URL: mqtt://, mqtts://, ws:// or wss://. Empty: start an embedded broker and publish to it.')
+    .meta({ examples: ['mqtt://192.168.1.10:1883'] }),
+  MQTT_EMBEDDED_PORT: number({ min: 0, max: 65535, int: true })
+    .default(1883)
+    .describe('TCP port of the embedded broker (used only when MQTT_URL is empty).')
+    .meta({ examples: ['1884'] }),
+  MQTT_EMBEDDED_BIND: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Address the embedded broker listens on. 0.0.0.0 lets other hosts subscribe; it has no authentication.')
+    .meta({ examples: ['0.0.0.0'] }),
+  MQTT_USERNAME: optionalString().describe('Broker user name.').meta({ examples: ['edgecam'] }),
+  MQTT_PASSWORD: optionalString()
+    .describe('Broker password. Never logged. Also read from $CREDENTIALS_DIRECTORY/mqtt_password (systemd LoadCredential=).')
+    .meta({ examples: ['s3cret'] }),
+  MQTT_CLIENT_ID: optionalString()
+    .describe('MQTT client id. Empty: edgecam_<hostname>_<random>, unique per run.')
+    .meta({ examples: ['edgecam-front'] }),
+  MQTT_QOS: z
+    .preprocess((v) => (typeof v === 'string' && /^[012]$/.test(v.trim()) ? Number(v) : v), z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2' }))
+    .default(1)
+    .describe('QoS of telemetry messages: 0, 1 or 2.')
+    .meta({ examples: ['1'] }),
+  TOPIC_PREFIX: z
+    .string()
+    .default('')
+    .refine((s) => !/[#+]/.test(s), { error: 'MQTT wildcards # and + are not allowed in topic names' })
+    .describe('Prefix of every topic. Empty: the topics are exactly `class` and `speedometer`.')
+    .meta({ examples: ['edgecam/front/'] }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'expected fatal, error, warn, info, debug or trace' })
+    .default('info')
+    .describe('Log level.')
+    .meta({ examples: ['debug'] }),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type SettingName = keyof RawConfig;
+export const SETTING_NAMES = Object.keys(configSchema.shape) as SettingName[];

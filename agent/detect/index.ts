@@ -1,0 +1,128 @@
+// Detect stage: one onnxruntime session; frame in, detections in source pixels out.
+import ort from 'onnxruntime-node';
+import { availableParallelism } from 'node:os';
+import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { toSourceBox, type Frame } from '../capture/frame.js';
+import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
+import { resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
+import { nms } from './nms.js';
+import { allocateInput, fillInput, inputDims, type InputArray } from './preprocess.js';
+
+export interface Detection {
+  className: string;
+  classId: number;
+  score: number;
+  /** x1, y1, x2, y2 in source-frame pixels. */
+  box: [number, number, number, number];
+}
+
+export interface DetectResult {
+  detections: Detection[];
+  inferenceMs: number;
+}
+
+export interface DetectorOptions {
+  modelPath: string;
+  /** 0: one per core. */
+  threads: number;
+  scoreThreshold: number;
+  nmsIou: number;
+  nmsClassAgnostic: boolean;
+  /** Class names to keep; empty keeps all. */
+  classes: string[];
+  overrides?: InputOverrides;
+  log: Logger;
+}
+
+/** The session options the agent and the benchmarks share. */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads || availableParallelism(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
+}
+
+export class Detector {
+  spec!: ModelSpec;
+  decoderKey!: DecoderKey;
+  private session: ort.InferenceSession | undefined;
+  private decoder!: Decoder;
+  private input!: InputArray;
+  private tensor!: ort.Tensor;
+  private keep: Set<number> | undefined;
+
+  constructor(private readonly options: DetectorOptions) {}
+
+  async start(): Promise<void> {
+    const { modelPath, log } = this.options;
+    try {
+      this.session = await ort.InferenceSession.create(modelPath, sessionOptions(this.options.threads));
+    } catch (err) {
+      throw new UserError(`MODEL=${modelPath}: onnxruntime cannot load it (${(err as Error).message.split('\n')[0]}); give an .onnx detection model`);
+    }
+    const meta = this.session.inputMetadata[0];
+    if (!meta || !meta.isTensor) throw new UserError(`MODEL=${modelPath}: the model has no tensor input`);
+    this.spec = resolveModelSpec(modelPath, { name: meta.name, type: meta.type, shape: meta.shape }, this.options.overrides);
+    this.input = allocateInput(this.spec.input);
+    this.tensor = new ort.Tensor(this.spec.input.dtype, this.input, inputDims(this.spec.input));
+    this.keep = this.classFilter();
+
+    // Warm-up: the first run allocates and optimises; it also shows the output shapes.
+    const started = performance.now();
+    const outputs = await this.run();
+    const key = this.spec.decoder ?? detectDecoder(outputs);
+    if (!key) {
+      const shapes = [...outputs].map(([name, t]) => `${name} [${t.dims.join(',')}]`).join(', ');
+      throw new UserError(`MODEL=${modelPath}: output layout ${shapes} matches no known decoder; set MODEL_DECODER to one of ${DECODER_KEYS.join(', ')}`);
+    }
+    this.decoderKey = key;
+    this.decoder = DECODERS[key];
+    const { width, height, layout, dtype, resize } = this.spec.input;
+    log.info({ model: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) }, 'model loaded');
+  }
+
+  /** Detects objects in a frame from the capture stage. */
+  async detect(frame: Frame): Promise<DetectResult> {
+    fillInput(frame.data, this.spec.input, this.input);
+    const started = performance.now();
+    const outputs = await this.run();
+    const inferenceMs = performance.now() - started;
+    const { width, height } = this.spec.input;
+    const candidates = this.decoder.decode(outputs, { inputWidth: width, inputHeight: height, scoreThreshold: this.options.scoreThreshold });
+    const kept = nms(this.keep ? candidates.filter((c) => this.keep!.has(c.classId)) : candidates, this.options.nmsIou, this.options.nmsClassAgnostic);
+    const detections = kept.map((c) => ({
+      className: this.spec.labels[c.classId] ?? `class_${c.classId}`,
+      classId: c.classId,
+      score: c.score,
+      box: toSourceBox(c.box, frame.transform, frame.sourceWidth, frame.sourceHeight),
+    }));
+    return { detections, inferenceMs };
+  }
+
+  async stop(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
+  }
+
+  private async run(): Promise<Map<string, OutputTensor>> {
+    if (!this.session) throw new Error('detector is not started');
+    const result = await this.session.run({ [this.spec.input.name]: this.tensor });
+    return new Map(this.session.outputNames.map((name) => [name, result[name] as OutputTensor]));
+  }
+
+  private classFilter(): Set<number> | undefined {
+    const { classes } = this.options;
+    if (!classes.length) return undefined;
+    const unknown = classes.filter((c) => !this.spec.labels.includes(c));
+    if (unknown.length) {
+      throw new UserError(`CLASSES: unknown class ${unknown.map((c) => `"${c}"`).join(', ')} (this model knows: ${this.spec.labels.join(', ')})`);
+    }
+    return new Set(classes.map((c) => this.spec.labels.indexOf(c)));
+  }
+}
