@@ -58,6 +58,32 @@ export const configSchema = z.object({
     .default('auto')
     .describe('Output decoder for the model. auto: the manifest\'s, else detected from the output shapes.')
     .meta({ examples: ['yolov8'] }),
+  MODEL_INPUT_SIZE: z
+    .string()
+    .regex(/^(auto|\d+x\d+)$/, { error: 'expected WIDTHxHEIGHT or auto' })
+    .default('auto')
+    .describe('Model input size as WIDTHxHEIGHT. auto: the manifest\'s, else the model\'s input shape.')
+    .meta({ examples: ['640x640'] }),
+  MODEL_INPUT_LAYOUT: z
+    .enum(['auto', 'nchw', 'nhwc'], { error: 'expected auto, nchw or nhwc' })
+    .default('auto')
+    .describe('Input tensor layout. auto: the manifest\'s, else guessed from the input shape.')
+    .meta({ examples: ['nchw'] }),
+  MODEL_INPUT_PIXEL_FORMAT: z
+    .enum(['auto', 'rgb', 'bgr'], { error: 'expected auto, rgb or bgr' })
+    .default('auto')
+    .describe('Channel order the model expects. auto: the manifest\'s, else rgb.')
+    .meta({ examples: ['bgr'] }),
+  MODEL_INPUT_RANGE: z
+    .enum(['auto', '0-1', '0-255', '-1-1', 'imagenet'], { error: 'expected auto, 0-1, 0-255, -1-1 or imagenet' })
+    .default('auto')
+    .describe('Pixel value range of a float input: 0-1, 0-255, -1-1, or imagenet mean/std. uint8 inputs get 0-255. auto: the manifest\'s, else 0-1.')
+    .meta({ examples: ['0-255'] }),
+  MODEL_INPUT_RESIZE: z
+    .enum(['auto', 'letterbox', 'stretch'], { error: 'expected auto, letterbox or stretch' })
+    .default('auto')
+    .describe('How frames are fitted to the input: letterbox keeps the aspect ratio and pads; stretch does not. auto: the manifest\'s, else letterbox.')
+    .meta({ examples: ['letterbox'] }),
   MODEL_LABELS: optionalString()
     .describe('Label file, one class name per line in class-index order. Empty: the manifest\'s labels, else the 80 COCO names.')
     .meta({ examples: ['/opt/models/labels.txt'] }),

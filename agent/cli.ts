@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// edgecam command line: run (default), detect, check-config.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, redactedConfig, type Config } from './config/index.js';
+import { EX_CONFIG, UserError } from './errors.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
+import { PACKAGE_ROOT } from './paths.js';
+import { startAgent } from './main.js';
+import { detectImages } from './detect/images.js';
+
+const HELP = `edgecam: edge video-analytics telemetry agent
+
+Usage:
+  edgecam [run]               run the agent: camera -> detection -> MQTT
+  edgecam detect IMAGE...     detect objects in still images; one JSON line per image
+  edgecam check-config        validate the configuration and print it, secrets redacted
+  edgecam --help | --version
+
+Options:
+  --env-file PATH             read settings from PATH (default: ./.env when present);
+                              variables already in the environment take precedence
+
+Every setting is an environment variable; see .env.example and the README.
+Exit codes: 0 done, 1 runtime failure, 78 configuration error.`;
+
+function version(): string {
+  return (JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string }).version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'env-file': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+  });
+  if (values.help) return console.log(HELP), 0;
+  if (values.version) return console.log(version()), 0;
+  const [command = 'run', ...args] = positionals;
+  const config = () => loadConfig({ envFile: values['env-file'] });
+
+  switch (command) {
+    case 'run':
+      return run(config());
+    case 'check-config': {
+      const c = config();
+      console.log(JSON.stringify(redactedConfig(c), null, 2));
+      console.error('configuration is valid');
+      return 0;
+    }
+    case 'detect': {
+      if (!args.length) throw new UserError('edgecam detect: give one or more image files, e.g. edgecam detect photo.jpg');
+      const missing = args.filter((f) => !existsSync(f));
+      if (missing.length) throw new UserError(`edgecam detect: no such file: ${missing.join(', ')}`);
+      const c = config();
+      const log = createLogger({ level: c.LOG_LEVEL === 'info' ? 'warn' : c.LOG_LEVEL, pretty: false, destination: process.stderr });
+      for await (const line of detectImages(c, args, log)) console.log(JSON.stringify(line));
+      return 0;
+    }
+    default:
+      throw new UserError(`edgecam: unknown command "${command}" (commands: run, detect, check-config; see edgecam --help)`);
+  }
+}
+
+async function run(config: Config): Promise<number> {
+  const log = createLogger({ level: config.LOG_LEVEL });
+  installCrashHandlers(log);
+  log.info({ version: version(), source: redactUrl(config.SOURCE), model: config.MODEL }, 'edgecam starting');
+  const agent = await startAgent(config, log);
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (++signals > 1) {
+        log.warn({ signal }, 'second signal: exiting at once');
+        process.exit(130);
+      }
+      void agent.stop(signal);
+    });
+  }
+  const code = await agent.done;
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  return code;
+}
+
+function installCrashHandlers(log: Logger): void {
+  const crash = (kind: string) => (err: unknown) => {
+    log.fatal({ err }, kind);
+    log.flush(() => process.exit(1));
+    setTimeout(() => process.exit(1), 1000).unref();
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) console.error(`edgecam: ${problem}`);
+      process.exit(EX_CONFIG);
+    }
+    if (err instanceof UserError) {
+      console.error(`edgecam: ${redactUrl(err.message)}`);
+      process.exit(EX_CONFIG);
+    }
+    if (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`edgecam: ${err.message} (see edgecam --help)`);
+      process.exit(64);
+    }
+    console.error(`edgecam: ${redactUrl(err instanceof Error ? (err.stack ?? err.message) : String(err))}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+// Wires the stages from Config and runs the pipeline until the source ends or a
+// signal arrives. Shutdown is idempotent: stages stop in reverse order, each in
+// its own try/catch, MQTT is flushed, and the exit code is aggregated.
+import type { Config } from './config/index.js';
+import type { Logger } from './log.js';
+import { Capture } from './capture/index.js';
+import { Detector } from './detect/index.js';
+import { Publisher } from './publish/index.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
+import { EventBus } from './events.js';
+import { inputOverrides } from './detect/overrides.js';
+
+export interface Agent {
+  /** Resolves with the exit code once the pipeline has stopped. */
+  readonly done: Promise<number>;
+  stop(reason: string): Promise<number>;
+  readonly bus: EventBus;
+}
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: Config, log: Logger): Promise<Agent> {
+  const bus = new EventBus(log);
+  const started: Stoppable[] = [];
+  let exitCode = 0;
+  let stopping: Promise<number> | undefined;
+  let capture: Capture | undefined;
+
+  const stop = (reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'stopping');
+      for (const stage of started.reverse()) {
+        try {
+          await stage.stop();
+        } catch (err) {
+          exitCode ||= 1;
+          log.error({ err, stage: stage.name }, 'stage failed to stop');
+        }
+      }
+      log.info({ exitCode, ...capture?.stats }, 'stopped');
+      return exitCode;
+    })();
+    return stopping;
+  };
+
+  try {
+    let mqttUrl = config.MQTT_URL;
+    if (!mqttUrl) {
+      const broker: EmbeddedBroker = await startEmbeddedBroker({ port: config.MQTT_EMBEDDED_PORT, host: config.MQTT_EMBEDDED_BIND, log: log.child({ stage: 'broker' }) });
+      started.push({ name: 'broker', stop: () => broker.close() });
+      mqttUrl = `mqtt://${broker.host === '0.0.0.0' ? '127.0.0.1' : broker.host}:${broker.port}`;
+    }
+
+    const detector = new Detector({
+      modelPath: config.MODEL,
+      threads: config.DETECT_THREADS,
+      scoreThreshold: config.SCORE_THRESHOLD,
+      nmsIou: config.NMS_IOU,
+      nmsClassAgnostic: config.NMS_CLASS_AGNOSTIC,
+      classes: config.CLASSES,
+      overrides: inputOverrides(config),
+      log: log.child({ stage: 'detect' }),
+    });
+    await detector.start();
+    started.push({ name: 'detect', stop: () => detector.stop() });
+
+    const publisher = new Publisher({
+      url: mqttUrl,
+      clientId: config.MQTT_CLIENT_ID,
+      username: config.MQTT_USERNAME,
+      password: config.MQTT_PASSWORD,
+      qos: config.MQTT_QOS,
+      topicPrefix: config.TOPIC_PREFIX,
+      log: log.child({ stage: 'publish' }),
+    });
+    await publisher.start();
+    started.push({ name: 'publish', stop: () => publisher.stop() });
+    bus.on('detections', (result) => publisher.publishFrame(result));
+
+    const { input } = detector.spec;
+    capture = new Capture({
+      source: { url: config.SOURCE, kind: config.SOURCE_KIND, loop: config.SOURCE_LOOP, realtime: config.SOURCE_REALTIME },
+      width: input.width,
+      height: input.height,
+      resize: input.resize,
+      fps: config.DETECT_FPS,
+      ffmpegPath: config.FFMPEG_PATH,
+      lossless: config.SOURCE_KIND === 'file' && !config.SOURCE_REALTIME,
+      log: log.child({ stage: 'capture' }),
+    });
+    await capture.start();
+    const cap = capture;
+
+    const loop = (async () => {
+      for (let frame = await cap.next(); frame; frame = await cap.next()) {
+        const { detections, inferenceMs } = await detector.detect(frame);
+        bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });
+      }
+    })();
+    // Stopping capture ends the loop after the in-flight inference; later stages stop after that.
+    started.push({ name: 'capture', stop: async () => (await cap.stop(), await loop.catch(() => {})) });
+    const done = loop.then(
+      () => stop('source ended'),
+      (err: unknown) => {
+        exitCode = 1;
+        log.error({ err }, 'pipeline failed');
+        return stop('pipeline failed');
+      },
+    );
+    // A stop() from outside ends capture, which ends the loop; `done` settles after both.
+    return { done: done.then(() => exitCode), stop: async (reason) => (await stop(reason), await done), bus };
+  } catch (err) {
+    await stop('start-up failed');
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+// The embedded MQTT broker (aedes), so that the agent works with no broker installed.
+import { createServer, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface EmbeddedBroker {
+  port: number;
+  host: string;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(options: { port: number; host: string; log: Logger }): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker({ drainTimeout: 30_000 });
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      broker.close();
+      if (err.code === 'EADDRINUSE') {
+        reject(new UserError(`MQTT_EMBEDDED_PORT=${options.port}: port already in use (another broker?); set MQTT_URL=mqtt://127.0.0.1:${options.port} to publish to it, or choose another MQTT_EMBEDDED_PORT`));
+      } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
+        reject(new UserError(`MQTT_EMBEDDED_BIND=${options.host} MQTT_EMBEDDED_PORT=${options.port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
+      } else reject(err);
+    });
+    server.listen(options.port, options.host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  options.log.info({ host: options.host, port }, 'embedded MQTT broker listening');
+  return {
+    port,
+    host: options.host,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        broker.close(() => {});
+        // Connected subscribers keep the server open; the broker's close ends them.
+      }),
+  };
+}
