@@ -122,7 +122,7 @@ export const configSchema = z.object({
     .default('127.0.0.1')
     .describe('Address the embedded broker listens on. 0.0.0.0 lets other hosts subscribe; it has no authentication.')
     .meta({ examples: ['0.0.0.0'] }),
-  MQTT_USERNAME: optionalString().describe('Broker user name.').meta({ examples: ['edgecam'] }),
+  MQTT_USERNAME: optionalString().describe('Broker user name (empty: connect anonymously).').meta({ examples: ['edgecam'] }),
   MQTT_PASSWORD: optionalString()
     .describe('Broker password. Never logged. Also read from $CREDENTIALS_DIRECTORY/mqtt_password (systemd LoadCredential=).')
     .meta({ examples: ['s3cret'] }),
@@ -143,7 +143,7 @@ export const configSchema = z.object({
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'expected fatal, error, warn, info, debug or trace' })
     .default('info')
-    .describe('Log level.')
+    .describe('Log level of the JSON lines on stdout (human-readable when stdout is a terminal).')
     .meta({ examples: ['debug'] }),
 });
 

@@ -1,0 +1,121 @@
+// Test helpers for sockets and brokers: free ports, a real mosquitto, MQTT subscribers.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+export const MOSQUITTO = ['/usr/sbin/mosquitto', 'mosquitto'].find((b) => (b.startsWith('/') ? spawnSync('test', ['-x', b]).status === 0 : hasBinary(b)));
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's mosquitto on a free loopback port with the given extra config lines. */
+export async function startMosquitto(extraConfig: string[] = []): Promise<Mosquitto> {
+  if (!MOSQUITTO) throw new Error('mosquitto is not installed');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-mosquitto-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ...extraConfig, ''].join('\n'));
+  const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `mqtt://127.0.0.1:${port}`;
+  // Ready when a client can connect (bounded: 50 tries, 100 ms apart).
+  for (let i = 0; ; i++) {
+    try {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
+      await c.endAsync();
+      break;
+    } catch (err) {
+      if (i >= 50 || proc.exitCode !== null) throw new Error(`mosquitto did not start: ${stderr || (err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    port,
+    url,
+    process: proc,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  json<T = unknown>(): T;
+}
+
+export interface Subscriber {
+  client: MqttClient;
+  messages: Received[];
+  /** Resolves once `predicate` holds for the received messages; rejects after `timeoutMs`. */
+  waitFor(predicate: (messages: Received[]) => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Connects (retrying up to `retryMs`, for brokers that are still starting) and subscribes. */
+export async function subscribe(url: string, topics: string[], retryMs = 10_000): Promise<Subscriber> {
+  const deadline = Date.now() + retryMs;
+  let client: MqttClient;
+  for (;;) {
+    try {
+      client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const messages: Received[] = [];
+  const waiters = new Set<() => void>();
+  client.on('message', (topic, payload) => {
+    const text = payload.toString();
+    messages.push({ topic, payload: text, json: <T>() => JSON.parse(text) as T });
+    for (const w of waiters) w();
+  });
+  await client.subscribeAsync(topics, { qos: 1 });
+  return {
+    client,
+    messages,
+    waitFor: (predicate, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!predicate(messages)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out after ${timeoutMs} ms with ${messages.length} messages`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+    close: () => client.endAsync(),
+  };
+}
