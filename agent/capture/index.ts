@@ -56,6 +56,11 @@ export class Capture {
 
   constructor(private readonly options: CaptureOptions) {}
 
+  /** The running FFmpeg's pid, for health reports and tests. */
+  get ffmpegPid(): number | undefined {
+    return this.process?.pid;
+  }
+
   get frameBytes(): number {
     return this.options.width * this.options.height * 3;
   }
@@ -72,6 +77,7 @@ export class Capture {
       this.held = undefined;
       this.drainStash();
     }
+    if (this.stopped) return null;
     while (!this.ready.length) {
       if (this.failure) throw this.failure;
       if (this.stopped || this.ended) return null;

@@ -1,0 +1,102 @@
+// Capture with real FFmpeg on real media: timestamps, geometry, backpressure, restarts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Capture, type CaptureOptions, type Frame } from '../../agent/capture/index.js';
+import { BUNDLED_SAMPLE } from '../../agent/paths.js';
+import { memoryLogger } from '../helpers/log.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function capture(over: Partial<CaptureOptions>): Capture {
+  return new Capture({
+    source: { url: BUNDLED_SAMPLE, kind: 'file', loop: false, realtime: false },
+    width: 160,
+    height: 160,
+    resize: 'letterbox',
+    fps: 5,
+    lossless: true,
+    log: memoryLogger().log,
+    ...over,
+  });
+}
+
+async function drain(c: Capture, limit = 1000): Promise<Omit<Frame, 'data'>[]> {
+  const frames = [];
+  for (let f = await c.next(); f && frames.length < limit; f = await c.next()) {
+    const { data, ...rest } = f;
+    frames.push(rest);
+  }
+  return frames;
+}
+
+test('a lavfi test source: frames at DETECT_FPS with source timestamps and the letterbox transform', async () => {
+  const c = capture({ source: { url: 'lavfi:testsrc2=size=320x240:rate=10:duration=3', kind: 'lavfi', loop: false, realtime: false } });
+  await c.start();
+  let top: number[] = [];
+  const frames: Omit<Frame, 'data'>[] = [];
+  for (let f = await c.next(); f; f = await c.next()) {
+    if (!top.length) top = [...f.data.subarray(0, 9)];
+    const { data, ...rest } = f;
+    frames.push(rest);
+  }
+  await c.stop();
+  assert.equal(frames.length, 15, '3 s at 5 fps');
+  assert.deepEqual(frames.map((f) => f.index), [...Array(15).keys()]);
+  frames.forEach((f, i) => assert.ok(Math.abs(f.pts - i * 0.2) < 1e-6, `frame ${i} pts ${f.pts}`));
+  assert.equal(frames[0]!.sourceWidth, 320);
+  assert.equal(frames[0]!.sourceHeight, 240);
+  assert.deepEqual(frames[0]!.transform, { scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 20 });
+  assert.deepEqual(top, [114, 114, 114, 114, 114, 114, 114, 114, 114], 'letterbox bars are grey 114');
+  assert.deepEqual(c.stats, { framesIn: 15, framesDropped: 0, restarts: 0 });
+});
+
+test('lossless file processing delivers every frame of the bundled clip, none dropped', async () => {
+  const c = capture({ width: 512, height: 512, resize: 'stretch' });
+  await c.start();
+  const frames = await drain(c);
+  await c.stop();
+  assert.equal(frames.length, 60, '12 s at 5 fps');
+  assert.equal(c.stats.framesDropped, 0);
+  assert.equal(frames[0]!.sourceWidth, 960);
+  assert.ok(frames.every((f, i) => i === 0 || f.pts > frames[i - 1]!.pts), 'timestamps increase');
+});
+
+test('a slow consumer of a live-paced source gets the newest frame; older ones are dropped and counted', async () => {
+  const c = capture({ source: { url: 'lavfi:testsrc2=size=320x240:rate=30', kind: 'lavfi', loop: false, realtime: true }, fps: 30, lossless: false });
+  await c.start();
+  const seen: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const f = await c.next();
+    assert.ok(f);
+    seen.push(f.pts);
+    await sleep(200); // a 5 fps consumer of a 30 fps source
+  }
+  await c.stop();
+  assert.ok(c.stats.framesDropped >= 15, `dropped ${c.stats.framesDropped}`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! - seen[i - 1]! >= 0.1, `consecutive frames ${seen[i - 1]} → ${seen[i]} skip stale ones`);
+  assert.equal(await c.next(), null, 'a stopped capture delivers nothing');
+});
+
+test('FFmpeg killed under a live source is restarted with backoff and frames resume', { timeout: 20_000 }, async () => {
+  const { log, lines } = memoryLogger();
+  const c = capture({ source: { url: 'lavfi:testsrc2=size=320x240:rate=10', kind: 'lavfi', loop: true, realtime: true }, log, lossless: false });
+  await c.start();
+  assert.ok(await c.next());
+  const pid = c.ffmpegPid!;
+  process.kill(pid, 'SIGKILL');
+  const before = Date.now();
+  let frame: Frame | null = null;
+  while (c.stats.restarts === 0 || !frame || Date.now() - before < 100) frame = await c.next();
+  assert.ok(frame);
+  assert.equal(c.stats.restarts, 1);
+  assert.notEqual(c.ffmpegPid, pid);
+  await c.stop();
+  assert.ok(lines().some((l) => l.msg === 'ffmpeg exited; restarting' && typeof l.retryInMs === 'number'));
+});
+
+test('an unreadable file fails with FFmpeg\'s reason instead of restarting forever', async () => {
+  const c = capture({ source: { url: '/etc/hostname', kind: 'file', loop: false, realtime: false } });
+  await c.start();
+  await assert.rejects(c.next(), /FFmpeg cannot read the source: .*Invalid data/);
+  await c.stop();
+});
