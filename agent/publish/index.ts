@@ -59,6 +59,9 @@ export class Publisher {
 
   async start(): Promise<void> {
     const { url, clientId, username, password, log } = this.options;
+    // Validate the topic names once, up front: a bad TOPIC_PREFIX fails at start, not per message.
+    this.topic('class');
+    this.topic('speedometer');
     const options: IClientOptions = {
       clientId,
       username,
@@ -74,9 +77,6 @@ export class Publisher {
     client.on('reconnect', () => log.debug('reconnecting to MQTT broker'));
     client.on('offline', () => log.warn({ url: redactUrl(url) }, 'MQTT broker unreachable; messages are queued until it is back'));
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
-    // Validate the topic names once, up front: a bad TOPIC_PREFIX fails at start, not per message.
-    this.topic('class');
-    this.topic('speedometer');
   }
 
   /** Publishes a processed frame on `class`: every frame with detections, and the first empty one after them. */
