@@ -34,7 +34,9 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
       log.info({ reason }, 'stopping');
       for (const stage of started.reverse()) {
         try {
+          const started = performance.now();
           await stage.stop();
+          log.debug({ stage: stage.name, ms: Math.round(performance.now() - started) }, 'stage stopped');
         } catch (err) {
           exitCode ||= 1;
           log.error({ err, stage: stage.name }, 'stage failed to stop');

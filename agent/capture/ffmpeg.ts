@@ -3,7 +3,8 @@
 // Replacing fluent-ffmpeg with child_process.spawn would change only this file.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 
 export interface FfmpegJob {
@@ -60,47 +61,56 @@ export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
     .inputOptions(job.inputOptions)
     .outputOptions(job.outputOptions);
 
-  let stdout: Readable | null = null;
+  let child: ChildProcess | undefined;
   let resolveExit!: (exit: FfmpegExit) => void;
-  const exited = new Promise<FfmpegExit>((resolve) => (resolveExit = resolve));
+  const childExited = new Promise<FfmpegExit>((resolve) => (resolveExit = resolve));
 
   command.on('stderr', (line: string) => {
     tail.push(line);
     if (tail.length > 20) tail.shift();
     for (const listener of listeners) listener(line);
   });
-  command.on('end', () => resolveExit({ code: 0, signal: null, tail }));
+  // The exit status comes from the child itself: fluent-ffmpeg's own end/error
+  // events race with the output stream closing under load.
+  command.on('start', () => {
+    child = (command as unknown as { ffmpegProc: ChildProcess }).ffmpegProc;
+    child.once('exit', (code, signal) => resolveExit({ code, signal, tail }));
+  });
   command.on('error', (err: Error) => {
-    const match = /ffmpeg (?:exited with code (\d+)|was killed with signal (\w+))/.exec(err.message);
-    resolveExit({ code: match?.[1] ? Number(match[1]) : null, signal: match?.[2] ?? (match ? null : 'error'), tail: match ? tail : [...tail, err.message] });
+    if (!child) resolveExit({ code: null, signal: 'error', tail: [...tail, err.message] });
   });
 
-  if (job.output === 'pipe:1') stdout = command.pipe() as unknown as Readable;
-  else command.output(job.output).run();
-
-  // fluent-ffmpeg spawns on the next tick; the child becomes visible as ffmpegProc.
-  const proc = () => (command as unknown as { ffmpegProc?: import('node:child_process').ChildProcess }).ffmpegProc;
+  let stdout: Readable | null = null;
+  if (job.output === 'pipe:1') {
+    // A target that never emits 'close': fluent-ffmpeg would otherwise SIGTERM a
+    // process that has just finished writing, 20 ms after its stdout ends.
+    const target = new PassThrough({ emitClose: false, autoDestroy: false });
+    command.pipe(target, { end: true });
+    stdout = target;
+  } else command.output(job.output).run();
+  // Exited means done: the child has exited and every byte it wrote has been read.
+  const drained = stdout ? new Promise<void>((resolve) => stdout.once('end', resolve)) : Promise.resolve();
+  const exited = childExited.then(async (exit) => (exit.signal === 'error' ? exit : (await drained, exit)));
 
   return {
     stdout,
     get pid() {
-      return proc()?.pid;
+      return child?.pid;
     },
     onStderrLine: (listener) => listeners.push(listener),
     exited,
     async kill(graceMs = 1000) {
       // fluent-ffmpeg spawns asynchronously: a kill right after the start waits for the child.
-      for (let i = 0; i < 100 && !proc(); i++) await new Promise((r) => setTimeout(r, 10));
-      const child = proc();
+      for (let i = 0; i < 100 && !child; i++) await new Promise((r) => setTimeout(r, 10));
       if (child && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        const timer = setTimeout(() => child?.kill('SIGKILL'), graceMs);
         timer.unref();
-        const exit = await exited;
+        const exit = await childExited;
         clearTimeout(timer);
         return exit;
       }
-      return exited;
+      return childExited;
     },
   };
 }

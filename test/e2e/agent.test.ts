@@ -1,0 +1,135 @@
+// The agent as a user runs it: `edgecam` as a child process, watched by an independent MQTT client.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../../agent/paths.js';
+import { classPayload } from '../../agent/publish/payloads.js';
+import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
+import { CLI, FIXTURES } from '../helpers/paths.js';
+import { join } from 'node:path';
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function edgecam(args: string[], env: Record<string, string>): Run {
+  // An empty working directory: no stray .env is picked up.
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: mkdtempSync(join(tmpdir(), 'edgecam-e2e-')), env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+const childrenOf = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('a finite clip: class messages with the expected classes reach an independent subscriber, then exit 0', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 }, async () => {
+  const broker = await startMosquitto();
+  const sub = await subscribe(broker.url, ['class', 'speedometer']);
+  try {
+    const run = edgecam(['run'], { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', MQTT_URL: broker.url, DETECT_THREADS: '2' });
+    const { code } = await run.exit;
+    assert.equal(code, 0, run.stderr() + run.stdout().slice(-2000));
+    await sub.waitFor((m) => m.length > 0);
+    const payloads = sub.messages.map((m) => {
+      assert.equal(m.topic, 'class');
+      return classPayload.parse(m.json());
+    });
+    const classes = new Set(payloads.flatMap((p) => p.class_name));
+    for (const expected of ['person', 'dog', 'bicycle', 'car']) assert.ok(classes.has(expected), `${expected} in ${[...classes]}`);
+    assert.ok(payloads.length >= 40, `${payloads.length} messages for 60 frames`);
+    // The person photo enters from the right and moves left at 120 px/s: its box moves accordingly.
+    const people = payloads.filter((p) => p.class_name[0] === 'person' && p.pts >= 6).map((p) => ({ pts: p.pts, x: p.detections[0]!.box[0] }));
+    assert.ok(people.length >= 10);
+    const v = (people.at(-1)!.x - people[0]!.x) / (people.at(-1)!.pts - people[0]!.pts);
+    assert.ok(v < -100 && v > -140, `person moves left at ${v.toFixed(1)} px/s`);
+    const lines = run.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; framesIn?: number });
+    assert.equal(lines.at(-1)!.msg, 'stopped');
+    assert.equal(lines.at(-1)!.framesIn, 60, run.stdout());
+  } finally {
+    await sub.close();
+    await broker.stop();
+  }
+});
+
+test('defaults with the embedded broker: telemetry flows, and SIGINT stops within 2 s with exit 0 and no FFmpeg left', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const run = edgecam([], { MQTT_EMBEDDED_PORT: String(port) });
+  try {
+    const sub = await subscribe(`mqtt://127.0.0.1:${port}`, ['class'], 20_000);
+    await sub.waitFor((m) => m.some((x) => classPayload.parse(x.json()).class_name.length > 0), 20_000);
+    await sub.close();
+    const ffmpeg = childrenOf(run.child.pid!);
+    assert.equal(ffmpeg.length, 1, 'one FFmpeg child');
+    const started = Date.now();
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    const elapsed = Date.now() - started;
+    assert.equal(code, 0, run.stderr());
+    assert.ok(elapsed < 2000, `stopped in ${elapsed} ms`);
+    assert.ok(!alive(ffmpeg[0]!), 'FFmpeg is gone');
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
+
+for (const [name, env, expected] of [
+  ['a missing source file', { SOURCE: '/nonexistent.mp4' }, /^edgecam: SOURCE="\/nonexistent\.mp4": no such file/],
+  ['a non-numeric DETECT_FPS', { DETECT_FPS: 'abc' }, /^edgecam: DETECT_FPS="abc": expected a number \(example: DETECT_FPS=5\)$/],
+  ['an unknown class', { CLASSES: 'persn', MQTT_EMBEDDED_PORT: '0' }, /^edgecam: CLASSES: unknown class "persn" \(this model knows: person, bicycle/],
+] as const) {
+  test(`${name}: one clear line, exit 78`, async () => {
+    const run = edgecam([], env);
+    const { code } = await run.exit;
+    assert.equal(code, 78);
+    const lines = run.stderr().trim().split('\n');
+    assert.equal(lines.length, 1, run.stderr());
+    assert.match(lines[0]!, expected);
+    assert.doesNotMatch(run.stderr(), /\n\s+at /, 'no stack trace');
+  });
+}
+
+test('check-config prints the effective configuration with secrets redacted', async () => {
+  const run = edgecam(['check-config'], { MQTT_PASSWORD: 'hunter2', SOURCE: 'rtsp://admin:camsecret@127.0.0.1/live', MQTT_URL: 'mqtt://127.0.0.1:1' });
+  const { code } = await run.exit;
+  assert.equal(code, 0, run.stderr());
+  const shown = JSON.parse(run.stdout()) as Record<string, unknown>;
+  assert.equal(shown.MQTT_PASSWORD, '<redacted>');
+  assert.equal(shown.SOURCE, 'rtsp://<redacted>@127.0.0.1/live');
+  assert.doesNotMatch(run.stdout() + run.stderr(), /hunter2|camsecret/);
+});
+
+test('edgecam detect finds the objects in real photos', { timeout: 60_000 }, async () => {
+  const run = edgecam(['detect', join(FIXTURES, 'person.jpg'), join(FIXTURES, 'eagle.jpg'), join(FIXTURES, 'dog.jpg')], { SCORE_THRESHOLD: '0.25' });
+  const { code } = await run.exit;
+  assert.equal(code, 0, run.stderr());
+  const results = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { file: string; detections: { class_name: string; score: number; box: number[] }[] });
+  const classes = results.map((r) => r.detections.map((d) => d.class_name));
+  assert.deepEqual(classes, [['person', 'dog', 'horse'], ['bird'], ['car', 'bicycle', 'dog', 'parking meter']]);
+  // The person in person.jpg, in the image's own pixels (the original model's reference box: 186,109,276,375).
+  const box = results[0]!.detections[0]!.box;
+  [186, 109, 276, 375].forEach((v, i) => assert.ok(Math.abs(box[i]! - v) < 6, `person box ${box}`));
+  assert.equal(results[0]!.file, join(FIXTURES, 'person.jpg'));
+});
+
+test('--help prints usage and exits 0', async () => {
+  const run = edgecam(['--help'], {});
+  assert.equal((await run.exit).code, 0);
+  assert.match(run.stdout(), /edgecam detect IMAGE/);
+  assert.ok(PACKAGE_ROOT);
+});
