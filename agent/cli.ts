@@ -67,14 +67,23 @@ async function run(config: Config): Promise<number> {
   installCrashHandlers(log);
   log.info({ version: version(), source: redactUrl(config.SOURCE), model: config.MODEL }, 'edgecam starting');
   const agent = await startAgent(config, log);
-  let signals = 0;
+  // `npm start` in a terminal delivers Ctrl-C twice within milliseconds (the terminal's
+  // process group, then npm forwarding it): a repeat counts only after a second.
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (++signals > 1) {
+      const now = Date.now();
+      if (!firstSignalAt) {
+        firstSignalAt = now;
+        void agent.stop(signal);
+        setTimeout(() => {
+          log.error('shutdown took longer than 10 s: exiting');
+          process.exit(1);
+        }, 10_000).unref();
+      } else if (now - firstSignalAt > 1000) {
         log.warn({ signal }, 'second signal: exiting at once');
         process.exit(130);
       }
-      void agent.stop(signal);
     });
   }
   const code = await agent.done;

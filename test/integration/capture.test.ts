@@ -100,3 +100,15 @@ test('an unreadable file fails with FFmpeg\'s reason instead of restarting forev
   await assert.rejects(c.next(), /FFmpeg cannot read the source: .*Invalid data/);
   await c.stop();
 });
+
+test('the npm-shipped FFmpeg (the fallback on machines without apt\'s) produces the same frames', async () => {
+  const { createRequire } = await import('node:module');
+  const binary = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  const c = capture({ ffmpegPath: binary, source: { url: 'lavfi:testsrc2=size=320x240:rate=10:duration=2', kind: 'lavfi', loop: false, realtime: false } });
+  await c.start();
+  const frames = await drain(c);
+  await c.stop();
+  assert.equal(frames.length, 10);
+  assert.deepEqual(frames[0]!.transform, { scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 20 });
+  frames.forEach((f, i) => assert.ok(Math.abs(f.pts - i * 0.2) < 1e-6));
+});
