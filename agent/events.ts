@@ -3,18 +3,21 @@
 // cannot break the pipeline or the other listeners.
 import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
+import type { SpeedReport } from './track/index.js';
 
 export interface FrameProcessed {
   index: number;
   pts: number;
   sourceWidth: number;
   sourceHeight: number;
-  detections: Detection[];
+  /** Reported detections, each with the id of its track. */
+  detections: (Detection & { trackId?: number })[];
   inferenceMs: number;
 }
 
 export interface AgentEvents {
   detections: FrameProcessed;
+  speed: SpeedReport;
   status: { component: string; state: string; detail?: string };
 }
 

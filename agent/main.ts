@@ -9,6 +9,7 @@ import { Publisher } from './publish/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
 import { inputOverrides } from './detect/overrides.js';
+import { TrackStage } from './track/index.js';
 
 export interface Agent {
   /** Resolves with the exit code once the pipeline has stopped. */
@@ -59,7 +60,8 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
     const detector = new Detector({
       modelPath: config.MODEL,
       threads: config.DETECT_THREADS,
-      scoreThreshold: config.SCORE_THRESHOLD,
+      // Weak detections reach the tracker (its second pass); only confident ones are reported.
+      scoreThreshold: Math.min(config.SCORE_THRESHOLD, config.TRACK_LOW_SCORE),
       nmsIou: config.NMS_IOU,
       nmsClassAgnostic: config.NMS_CLASS_AGNOSTIC,
       classes: config.CLASSES,
@@ -81,6 +83,24 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
     await publisher.start();
     started.push({ name: 'publish', stop: () => publisher.stop() });
     bus.on('detections', (result) => publisher.publishFrame(result));
+    bus.on('speed', (report) => publisher.publishSpeed(report));
+
+    const tracker = new TrackStage({
+      calibration: { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL },
+      scoreThreshold: config.SCORE_THRESHOLD,
+      lowScore: config.TRACK_LOW_SCORE,
+      lostSeconds: config.TRACK_LOST_SECONDS,
+      speedClasses: config.SPEED_CLASSES,
+      unit: config.SPEED_UNIT,
+      window: config.SPEED_WINDOW,
+      minAge: config.SPEED_MIN_AGE,
+      minSamples: config.SPEED_MIN_SAMPLES,
+      publishInterval: config.SPEED_PUBLISH_INTERVAL,
+      log: log.child({ stage: 'track' }),
+    });
+    await tracker.start();
+    // Stopping the tracker ends every track: their final speeds go out before MQTT is flushed.
+    started.push({ name: 'track', stop: async () => tracker.flush().forEach((r) => bus.emit('speed', r)) });
 
     const { input } = detector.spec;
     capture = new Capture({
@@ -98,8 +118,10 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
 
     const loop = (async () => {
       for (let frame = await cap.next(); frame; frame = await cap.next()) {
-        const { detections, inferenceMs } = await detector.detect(frame);
+        const { detections: all, inferenceMs } = await detector.detect(frame);
+        const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });
         bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });
+        for (const report of speeds) bus.emit('speed', report);
       }
     })();
     // Stopping capture ends the loop after the in-flight inference; later stages stop after that.

@@ -9,10 +9,13 @@ import { configSchema, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingN
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
+import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
-export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID'> {
+export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS'> {
+  CALIBRATION_IMAGE_POINTS?: Point[];
+  CALIBRATION_WORLD_POINTS?: Point[];
   SOURCE: string;
   SOURCE_KIND: SourceKind;
   SOURCE_LOOP: boolean;
@@ -89,15 +92,41 @@ function resolveConfig(raw: RawConfig, problems: string[]): Config {
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
   if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS)) problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
+  const calibration = resolveCalibration(raw, problems);
   if (problems.length) throw new ConfigError(problems);
+  const { CALIBRATION_IMAGE_POINTS: _image, CALIBRATION_WORLD_POINTS: _world, ...rest } = raw;
   return {
-    ...raw,
+    ...rest,
+    ...calibration,
     SOURCE: source,
     SOURCE_KIND: kind,
     SOURCE_LOOP: raw.SOURCE_LOOP === 'auto' ? source === BUNDLED_SAMPLE : raw.SOURCE_LOOP === 'true',
     MODEL: model,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? `edgecam_${hostname().replace(/[^A-Za-z0-9_-]/g, '')}_${randomBytes(3).toString('hex')}`,
   };
+}
+
+function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_IMAGE_POINTS?: Point[]; CALIBRATION_WORLD_POINTS?: Point[] } {
+  const example = 'CALIBRATION_IMAGE_POINTS="412,710;1505,705;1130,380;790,382" CALIBRATION_WORLD_POINTS="0,0;7,0;7,30;0,30"';
+  const { CALIBRATION_IMAGE_POINTS: img, CALIBRATION_WORLD_POINTS: world, METERS_PER_PIXEL: mpp } = raw;
+  if (!img && !world) return {};
+  if (!img || !world) {
+    problems.push(`${img ? 'CALIBRATION_WORLD_POINTS' : 'CALIBRATION_IMAGE_POINTS'}: missing; the four image points and the four world points go together (example: ${example})`);
+    return {};
+  }
+  if (mpp !== undefined) problems.push('METERS_PER_PIXEL: set together with calibration points; use one or the other');
+  const image = parsePoints(img);
+  const ground = parsePoints(world);
+  if (typeof image === 'string') problems.push(`CALIBRATION_IMAGE_POINTS=${JSON.stringify(img)}: ${image} (example: ${example})`);
+  if (typeof ground === 'string') problems.push(`CALIBRATION_WORLD_POINTS=${JSON.stringify(world)}: ${ground} (example: ${example})`);
+  if (typeof image === 'string' || typeof ground === 'string') return {};
+  try {
+    homographyFromPoints(image, ground);
+  } catch (err) {
+    if (!(err instanceof CalibrationError)) throw err;
+    problems.push(`calibration: ${err.message}`);
+  }
+  return { CALIBRATION_IMAGE_POINTS: image, CALIBRATION_WORLD_POINTS: ground };
 }
 
 export function sourceKind(source: string): SourceKind {

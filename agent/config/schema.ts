@@ -110,6 +110,49 @@ export const configSchema = z.object({
     .default([])
     .describe('Comma-separated class names to report. Empty: all classes of the model.')
     .meta({ examples: ['person,car,truck,bicycle'] }),
+  TRACK_LOW_SCORE: number({ min: 0, max: 1 })
+    .default(0.1)
+    .describe('Detections between this score and SCORE_THRESHOLD are not reported, but keep an existing track alive (ByteTrack\'s second association pass).')
+    .meta({ examples: ['0.15'] }),
+  TRACK_LOST_SECONDS: number({ min: 0, max: 60 })
+    .default(1.5)
+    .describe('Seconds a track survives without a detection (occlusion, missed frames) before it ends.')
+    .meta({ examples: ['3'] }),
+  CALIBRATION_IMAGE_POINTS: optionalString()
+    .describe('Four points on the road in source-frame pixels, "x1,y1;x2,y2;x3,y3;x4,y4", in the same order as CALIBRATION_WORLD_POINTS. With them, speeds are measured on the ground plane.')
+    .meta({ examples: ['412,710;1505,705;1130,380;790,382'] }),
+  CALIBRATION_WORLD_POINTS: optionalString()
+    .describe('The same four points on the road in metres, "X1,Y1;...;X4,Y4" (any origin; X and Y at right angles).')
+    .meta({ examples: ['0,0;7,0;7,30;0,30'] }),
+  METERS_PER_PIXEL: number({ min: 0 })
+    .optional()
+    .describe('Alternative to the four points, for a camera looking straight down at the road: metres per source pixel.')
+    .meta({ examples: ['0.02'] }),
+  SPEED_UNIT: z
+    .enum(['kmh', 'mph', 'mps'], { error: 'expected kmh, mph or mps' })
+    .default('kmh')
+    .describe('Unit of published speeds: kmh (km/h), mph, or mps (m/s).')
+    .meta({ examples: ['mph'] }),
+  SPEED_CLASSES: list()
+    .default(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck'])
+    .describe('Classes whose speed is measured. Empty: every tracked class.')
+    .meta({ examples: ['car,truck,bus'] }),
+  SPEED_WINDOW: number({ min: 0.2, max: 10 })
+    .default(1)
+    .describe('Seconds of track history in each speed estimate (least-squares fit of ground position against source time).')
+    .meta({ examples: ['2'] }),
+  SPEED_MIN_AGE: number({ min: 0, max: 10 })
+    .default(0.5)
+    .describe('Seconds a track must exist before its first speed is published.')
+    .meta({ examples: ['1'] }),
+  SPEED_MIN_SAMPLES: number({ min: 3, max: 100, int: true })
+    .default(4)
+    .describe('Positions (boxes clear of the frame edge) needed in the window before a speed is published.')
+    .meta({ examples: ['5'] }),
+  SPEED_PUBLISH_INTERVAL: number({ min: 0, max: 60 })
+    .default(1)
+    .describe('Seconds between speed messages of one track (source time). A final summary follows when the track ends.')
+    .meta({ examples: ['0.5'] }),
   MQTT_URL: optionalString()
     .describe('Broker URL: mqtt://, mqtts://, ws:// or wss://. Empty: start an embedded broker and publish to it.')
     .meta({ examples: ['mqtt://192.168.1.10:1883'] }),

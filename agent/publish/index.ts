@@ -3,7 +3,8 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import type { Detection } from '../detect/index.js';
-import { assertPublishTopic, type ClassPayload, type TopicPayloads } from './payloads.js';
+import { assertPublishTopic, type ClassPayload, type SpeedPayload, type TopicPayloads } from './payloads.js';
+import type { SpeedReport } from '../track/index.js';
 
 export interface PublisherOptions {
   url: string;
@@ -25,7 +26,7 @@ export interface PublishStats {
 export interface FrameResult {
   index: number;
   pts: number;
-  detections: Detection[];
+  detections: (Detection & { trackId?: number })[];
 }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -39,7 +40,27 @@ export function classPayloadOf(result: FrameResult, now = new Date()): ClassPayl
     timestamp: now.toISOString(),
     frame: result.index,
     pts: round(result.pts, 3),
-    detections: result.detections.map((d) => ({ class_name: d.className, score: round(d.score, 3), box: d.box.map((v) => round(v, 1)) as [number, number, number, number] })),
+    detections: result.detections.map((d) => ({
+      class_name: d.className,
+      score: round(d.score, 3),
+      box: d.box.map((v) => round(v, 1)) as [number, number, number, number],
+      ...(d.trackId === undefined ? {} : { track_id: d.trackId }),
+    })),
+  };
+}
+
+export function speedPayloadOf(r: SpeedReport, now = new Date()): SpeedPayload {
+  return {
+    speed: round(r.speed, 2),
+    unit: r.unit as SpeedPayload['unit'],
+    track_id: r.trackId,
+    class_name: r.className,
+    timestamp: now.toISOString(),
+    pts: round(r.pts, 3),
+    direction_deg: round(r.directionDeg, 1) % 360,
+    samples: r.samples,
+    error_estimate: round(r.errorEstimate, 2),
+    final: r.final,
   };
 }
 
@@ -85,6 +106,10 @@ export class Publisher {
     if (empty && this.lastWasEmpty) return;
     this.lastWasEmpty = empty;
     this.publish('class', classPayloadOf(result));
+  }
+
+  publishSpeed(report: SpeedReport): void {
+    this.publish('speedometer', speedPayloadOf(report));
   }
 
   publish<T extends keyof TopicPayloads>(name: T, payload: TopicPayloads[T]): void {

@@ -9,6 +9,7 @@ export const detectionPayload = z.object({
   class_name: z.string(),
   score: z.number().min(0).max(1),
   box,
+  track_id: z.number().int().positive().optional().describe('id of the tracked object; stable while it is in view'),
 });
 
 export const classPayload = z.object({
@@ -21,11 +22,16 @@ export const classPayload = z.object({
 });
 
 export const speedPayload = z.object({
-  speed: z.number().describe('speed in `unit`'),
-  unit: z.enum(['kmh', 'mph', 'mps']),
-  track_id: z.number().int(),
+  speed: z.number().nonnegative().describe('speed of the object over the ground, in `unit`, not rounded to whole units'),
+  unit: z.enum(['km/h', 'mph', 'm/s']),
+  track_id: z.number().int().positive(),
   class_name: z.string(),
-  timestamp: z.string(),
+  timestamp: z.string().describe('ISO 8601 wall-clock time of the estimate'),
+  pts: z.number().describe('source time of the newest position in the estimate, seconds'),
+  direction_deg: z.number().min(0).lt(360).describe('direction of motion on the ground plane: 0 = world +X, 90 = world +Y'),
+  samples: z.number().int().positive().describe('positions in the least-squares fit'),
+  error_estimate: z.number().nonnegative().describe('one standard error of `speed` from the fit residuals, in `unit`'),
+  final: z.boolean().describe('true on the one summary message sent when the track ends (fit over its whole visible path)'),
 });
 
 export type ClassPayload = z.infer<typeof classPayload>;

@@ -1,0 +1,178 @@
+// Track stage: detections in, track ids and speed reports out. Speeds need a
+// ground-plane calibration; without one, objects are still tracked.
+import type { Logger } from '../log.js';
+import { homographyFromPoints, scaleMapping, type GroundMapping, type Point } from './homography.js';
+import { estimateVelocity, SPEED_UNITS, type Sample, type SpeedUnit } from './speed.js';
+import { Tracker, type Track, type TrackerDetection } from './tracker.js';
+
+export type { GroundMapping, Point } from './homography.js';
+export { CalibrationError, homographyFromPoints, parsePoints, scaleMapping } from './homography.js';
+export { SPEED_UNITS, type SpeedUnit } from './speed.js';
+
+export interface Calibration {
+  imagePoints?: Point[];
+  worldPoints?: Point[];
+  metersPerPixel?: number;
+}
+
+export interface TrackStageOptions {
+  calibration: Calibration;
+  /** Detections at or above this score are reported; below it (down to lowScore) they only continue tracks. */
+  scoreThreshold: number;
+  lowScore: number;
+  lostSeconds: number;
+  speedClasses: string[];
+  unit: SpeedUnit;
+  /** Seconds of history in each speed fit. */
+  window: number;
+  minAge: number;
+  minSamples: number;
+  publishInterval: number;
+  log: Logger;
+}
+
+export interface SpeedReport {
+  trackId: number;
+  className: string;
+  /** In `unit`. */
+  speed: number;
+  unit: string;
+  directionDeg: number;
+  /** One standard error of `speed`, in `unit`. */
+  errorEstimate: number;
+  samples: number;
+  pts: number;
+  final: boolean;
+}
+
+export interface FrameInput<D extends TrackerDetection> {
+  pts: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  detections: D[];
+}
+
+export interface TrackOutput<D> {
+  /** Reported detections (score ≥ threshold), each with its track id. */
+  detections: (D & { trackId: number })[];
+  speeds: SpeedReport[];
+}
+
+/** Boxes this close to the frame edge are cut off, so their bottom-centre is not the object's. */
+const EDGE_MARGIN_PX = 3;
+/** Samples kept per track for the final summary (memory stays bounded on a long track). */
+const MAX_SAMPLES = 3000;
+
+interface SpeedState {
+  samples: Sample[];
+  lastPublished: number;
+  reported: boolean;
+}
+
+export function groundMapping(c: Calibration): GroundMapping | undefined {
+  if (c.imagePoints && c.worldPoints) return homographyFromPoints(c.imagePoints, c.worldPoints);
+  if (c.metersPerPixel) return scaleMapping(c.metersPerPixel);
+  return undefined;
+}
+
+export class TrackStage {
+  readonly mapping: GroundMapping | undefined;
+  private readonly tracker: Tracker;
+  private readonly speed = new Map<number, SpeedState>();
+  private readonly speedClasses: Set<string>;
+
+  constructor(private readonly options: TrackStageOptions) {
+    this.mapping = groundMapping(options.calibration);
+    this.tracker = new Tracker({ highScore: options.scoreThreshold, lowScore: options.lowScore, lostSeconds: options.lostSeconds });
+    this.speedClasses = new Set(options.speedClasses);
+  }
+
+  async start(): Promise<void> {
+    this.options.log.info({ calibrated: Boolean(this.mapping), unit: this.options.unit }, this.mapping ? 'tracking with speed estimation' : 'tracking; no calibration, so no speeds');
+  }
+
+  update<D extends TrackerDetection>(frame: FrameInput<D>): TrackOutput<D> {
+    const { assignment, ended } = this.tracker.update(frame.detections, frame.pts);
+    const detections: (D & { trackId: number })[] = [];
+    frame.detections.forEach((d, i) => {
+      const track = assignment[i];
+      if (track) this.addSample(track, d, frame);
+      if (track && d.score >= this.options.scoreThreshold) detections.push({ ...d, trackId: track.trackId });
+    });
+    const speeds: SpeedReport[] = [];
+    for (const track of this.tracker.live) {
+      if (track.status !== 'confirmed' || track.lastPts !== frame.pts) continue;
+      const report = this.liveReport(track, frame.pts);
+      if (report) speeds.push(report);
+    }
+    for (const track of ended) {
+      const report = this.finalReport(track);
+      if (report) speeds.push(report);
+    }
+    // Tentative tracks that never confirmed vanish without an end: drop their samples too.
+    if (this.speed.size > this.tracker.live.length) {
+      const live = new Set(this.tracker.live.map((t) => t.trackId));
+      for (const id of this.speed.keys()) if (!live.has(id)) this.speed.delete(id);
+    }
+    return { detections, speeds };
+  }
+
+  /** Ends every track; returns their final reports. */
+  flush(): SpeedReport[] {
+    return this.tracker.flush().flatMap((t) => this.finalReport(t) ?? []);
+  }
+
+  async stop(): Promise<void> {}
+
+  private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
+    if (!this.mapping) return;
+    const [x1, y1, x2, y2] = d.box;
+    const edge = x1 <= EDGE_MARGIN_PX || y1 <= EDGE_MARGIN_PX || x2 >= frame.sourceWidth - EDGE_MARGIN_PX || y2 >= frame.sourceHeight - EDGE_MARGIN_PX;
+    let state = this.speed.get(track.trackId);
+    if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
+    if (edge) return;
+    state.samples.push({ pts: frame.pts, ground: this.mapping.toGround([(x1 + x2) / 2, y2]) });
+    if (state.samples.length > MAX_SAMPLES) state.samples.shift();
+  }
+
+  private eligible(track: Track): boolean {
+    return Boolean(this.mapping) && (this.speedClasses.size === 0 || this.speedClasses.has(track.className));
+  }
+
+  private liveReport(track: Track, pts: number): SpeedReport | undefined {
+    const state = this.speed.get(track.trackId);
+    const { window, minAge, minSamples, publishInterval } = this.options;
+    if (!state || !this.eligible(track) || track.age < minAge) return undefined;
+    if (pts - state.lastPublished < publishInterval - 1e-6) return undefined;
+    const recent = state.samples.filter((s) => s.pts >= pts - window - 1e-6);
+    if (recent.length < minSamples) return undefined;
+    const v = estimateVelocity(recent);
+    if (!v) return undefined;
+    state.lastPublished = pts;
+    state.reported = true;
+    return this.report(track, v, pts, false);
+  }
+
+  private finalReport(track: Track): SpeedReport | undefined {
+    const state = this.speed.get(track.trackId);
+    this.speed.delete(track.trackId);
+    if (!state || !this.eligible(track) || track.age < this.options.minAge || state.samples.length < this.options.minSamples) return undefined;
+    const v = estimateVelocity(state.samples);
+    return v && this.report(track, v, track.lastPts, true);
+  }
+
+  private report(track: Track, v: NonNullable<ReturnType<typeof estimateVelocity>>, pts: number, final: boolean): SpeedReport {
+    const unit = SPEED_UNITS[this.options.unit];
+    return {
+      trackId: track.trackId,
+      className: track.className,
+      speed: v.speed * unit.perMps,
+      unit: unit.label,
+      directionDeg: v.directionDeg,
+      errorEstimate: v.error * unit.perMps,
+      samples: v.samples,
+      pts,
+      final,
+    };
+  }
+}
