@@ -8,6 +8,9 @@ import { createLogger, redactUrl, type Logger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
+import { Capture } from './capture/index.js';
+import { groundMapping } from './track/index.js';
+import { calibrationReport } from './track/calibrate.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
 
@@ -15,6 +18,10 @@ Usage:
   edgecam [run]               run the agent: camera -> detection -> MQTT
   edgecam detect IMAGE...     detect objects in still images; one JSON line per image
   edgecam check-config        validate the configuration and print it, secrets redacted
+  edgecam calibrate [--size WxH]
+                              print the ground-plane calibration: homography, metres per
+                              pixel at the frame corners, speed resolution at DETECT_FPS
+                              (the frame size is read from SOURCE unless --size is given)
   edgecam --help | --version
 
 Options:
@@ -32,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'env-file': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: { 'env-file': { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   });
   if (values.help) return console.log(HELP), 0;
   if (values.version) return console.log(version()), 0;
@@ -48,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       console.error('configuration is valid');
       return 0;
     }
+    case 'calibrate':
+      return calibrate(config(), values.size);
     case 'detect': {
       if (!args.length) throw new UserError('edgecam detect: give one or more image files, e.g. edgecam detect photo.jpg');
       const missing = args.filter((f) => !existsSync(f));
@@ -59,6 +68,43 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UserError(`edgecam: unknown command "${command}" (commands: run, detect, check-config; see edgecam --help)`);
+  }
+}
+
+async function calibrate(config: Config, size: string | undefined): Promise<number> {
+  const mapping = groundMapping({ imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL });
+  if (!mapping) throw new UserError('edgecam calibrate: no calibration configured; set CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS (or METERS_PER_PIXEL)');
+  let frame: { width: number; height: number };
+  if (size) {
+    const m = /^(\d+)x(\d+)$/.exec(size);
+    if (!m) throw new UserError(`--size ${size}: expected WIDTHxHEIGHT, e.g. --size 1920x1080`);
+    frame = { width: Number(m[1]), height: Number(m[2]) };
+  } else frame = await probeSourceSize(config);
+  console.log(calibrationReport({ mapping, ...frame, fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT, imagePoints: config.CALIBRATION_IMAGE_POINTS }));
+  return 0;
+}
+
+/** Opens SOURCE just long enough to read one frame's size (10 s at most). */
+async function probeSourceSize(config: Config): Promise<{ width: number; height: number }> {
+  const log = createLogger({ level: 'error', pretty: false, destination: process.stderr });
+  const capture = new Capture({
+    source: { url: config.SOURCE, kind: config.SOURCE_KIND, loop: false, realtime: false },
+    width: 64,
+    height: 64,
+    resize: 'stretch',
+    fps: 1,
+    ffmpegPath: config.FFMPEG_PATH,
+    lossless: true,
+    log,
+  });
+  await capture.start();
+  try {
+    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000).unref());
+    const frame = await Promise.race([capture.next(), timeout]);
+    if (!frame) throw new UserError(`edgecam calibrate: could not read a frame from SOURCE within 10 s; give the frame size with --size WIDTHxHEIGHT`);
+    return { width: frame.sourceWidth, height: frame.sourceHeight };
+  } finally {
+    await capture.stop();
   }
 }
 

@@ -17,8 +17,10 @@ export interface GroundMapping {
   readonly matrix: Matrix;
 }
 
-function apply(h: Matrix, [x, y]: Point): Point {
+/** Applies h; points on the far side of the horizon (w of the other sign) map to NaN. */
+function apply(h: Matrix, [x, y]: Point, wSign = 1): Point {
   const w = h[2]![0]! * x + h[2]![1]! * y + h[2]![2]!;
+  if (wSign !== 0 ? w * wSign <= 0 : w === 0) return [NaN, NaN];
   return [(h[0]![0]! * x + h[0]![1]! * y + h[0]![2]!) / w, (h[1]![0]! * x + h[1]![1]! * y + h[1]![2]!) / w];
 }
 
@@ -63,7 +65,10 @@ export function homographyFromPoints(image: Point[], world: Point[]): GroundMapp
   const matrix: Matrix = [h.slice(0, 3), h.slice(3, 6), [h[6]!, h[7]!, 1]];
   const inv = inverse(matrix);
   if (!inv) throw new CalibrationError('the calibration homography is singular');
-  return mapping(matrix, inv);
+  const cx = image.reduce((a, p) => a + p[0], 0) / 4;
+  const cy = image.reduce((a, p) => a + p[1], 0) / 4;
+  const wSign = Math.sign(matrix[2]![0]! * cx + matrix[2]![1]! * cy + 1);
+  return mapping(matrix, inv, wSign);
 }
 
 export function scaleMapping(metersPerPixel: number): GroundMapping {
@@ -71,12 +76,12 @@ export function scaleMapping(metersPerPixel: number): GroundMapping {
   return mapping([[m, 0, 0], [0, m, 0], [0, 0, 1]], [[1 / m, 0, 0], [0, 1 / m, 0], [0, 0, 1]]);
 }
 
-function mapping(matrix: Matrix, inv: Matrix): GroundMapping {
-  const toGround = (p: Point) => apply(matrix, p);
+function mapping(matrix: Matrix, inv: Matrix, wSign = 1): GroundMapping {
+  const toGround = (p: Point) => apply(matrix, p, wSign);
   return {
     matrix,
     toGround,
-    toImage: (p) => apply(inv, p),
+    toImage: (p) => apply(inv, p, 0),
     metersPerPixel(p) {
       const o = toGround(p);
       const dx = toGround([p[0] + 1, p[1]]);

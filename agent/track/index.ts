@@ -131,7 +131,9 @@ export class TrackStage {
     let state = this.speed.get(track.trackId);
     if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
     if (edge) return;
-    state.samples.push({ pts: frame.pts, ground: this.mapping.toGround([(x1 + x2) / 2, y2]) });
+    const ground = this.mapping.toGround([(x1 + x2) / 2, y2]);
+    if (!Number.isFinite(ground[0]) || !Number.isFinite(ground[1])) return; // above the horizon
+    state.samples.push({ pts: frame.pts, ground });
     if (state.samples.length > MAX_SAMPLES) state.samples.shift();
   }
 
