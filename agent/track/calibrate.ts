@@ -19,7 +19,7 @@ export function slopeError(sigma: number, n: number, dt: number): number {
 
 export function calibrationReport(o: CalibrationReportOptions): string {
   const unit = SPEED_UNITS[o.unit];
-  const fmt = (v: number, d = 3) => v.toFixed(d);
+  const fmt = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const lines: string[] = [];
   lines.push('Homography (source pixels -> ground metres):');
   for (const row of o.mapping.matrix) lines.push('  ' + row.map((v) => v.toExponential(6).padStart(15)).join(' '));
