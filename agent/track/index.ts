@@ -58,8 +58,13 @@ export interface TrackOutput<D> {
   speeds: SpeedReport[];
 }
 
-/** Boxes this close to the frame edge are cut off, so their bottom-centre is not the object's. */
-const EDGE_MARGIN_PX = 3;
+/**
+ * Boxes this close to the frame edge (a fraction of the frame size, plus 2 px) may be
+ * cut off, so their bottom-centre is not the object's. A detector's box for a truncated
+ * object stops a few pixels short of the edge (CenterNet's output stride is 4 input
+ * pixels, 10 source pixels on a 1280-wide frame), so the margin is relative.
+ */
+const EDGE_MARGIN = 0.01;
 /** Samples kept per track for the final summary (memory stays bounded on a long track). */
 const MAX_SAMPLES = 3000;
 
@@ -127,7 +132,9 @@ export class TrackStage {
   private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
     if (!this.mapping) return;
     const [x1, y1, x2, y2] = d.box;
-    const edge = x1 <= EDGE_MARGIN_PX || y1 <= EDGE_MARGIN_PX || x2 >= frame.sourceWidth - EDGE_MARGIN_PX || y2 >= frame.sourceHeight - EDGE_MARGIN_PX;
+    const mx = EDGE_MARGIN * frame.sourceWidth + 2;
+    const my = EDGE_MARGIN * frame.sourceHeight + 2;
+    const edge = x1 <= mx || y1 <= my || x2 >= frame.sourceWidth - mx || y2 >= frame.sourceHeight - my;
     let state = this.speed.get(track.trackId);
     if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
     if (edge) return;

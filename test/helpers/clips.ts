@@ -1,0 +1,53 @@
+// Synthesised test clips: a crop of a real photo (an object the bundled model detects)
+// moving across a plain background at a known pixel speed, made by FFmpeg.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { FIXTURES } from './paths.js';
+
+export interface ClipOptions {
+  out: string;
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+  /** Object's top-left at t = 0 and its speed, pixels per second, along x, in output frame pixels. */
+  x0: number;
+  y: number;
+  speedPxPerSec: number;
+  /** Scale of the car crop (224x100 in the photo). */
+  scale?: number;
+  /** Show only this quadrilateral of the scene (TL, TR, BL, BR), warped to fill the frame: a camera at an angle. */
+  viewQuad?: [number, number][];
+  /** Scale the result to this size. */
+  outputSize?: [number, number];
+  /** Drop the source frames whose index satisfies this FFmpeg expression of n, keeping true timestamps. */
+  dropExpr?: string;
+}
+
+/** The white pick-up truck of darknet's dog.jpg, cropped to 224x100. */
+export const CAR_CROP = { photo: join(FIXTURES, 'dog.jpg'), crop: '224:100:466:74', width: 224, height: 100 };
+
+export function makeCarClip(o: ClipOptions): string {
+  const scale = o.scale ?? 1;
+  const w = Math.round(CAR_CROP.width * scale);
+  const h = Math.round(CAR_CROP.height * scale);
+  // The background: a road with lane markings, seen at an angle when viewQuad is given.
+  const ground = [`[0:v]drawgrid=w=160:h=90:t=3:c=0x8a8a8a`];
+  if (o.viewQuad) {
+    const p = o.viewQuad;
+    ground.push(`perspective=x0=${p[0]![0]}:y0=${p[0]![1]}:x1=${p[1]![0]}:y1=${p[1]![1]}:x2=${p[2]![0]}:y2=${p[2]![1]}:x3=${p[3]![0]}:y3=${p[3]![1]}:sense=source`);
+  }
+  if (o.outputSize) ground.push(`scale=${o.outputSize[0]}:${o.outputSize[1]}`);
+  // The car stands upright on the road: it is drawn after the warp, in frame pixels.
+  const chain = [`${ground.join(',')}[bg]`, `[bg][o]overlay=x='${o.x0}+${o.speedPxPerSec}*t':y=${o.y}:shortest=1`];
+  if (o.dropExpr) chain.push(`select='not(${o.dropExpr})'`);
+  chain[chain.length - 1] += ',format=yuv420p[v]';
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `color=c=0x505050:s=${o.width}x${o.height}:r=${o.fps}:d=${o.seconds}`,
+    '-loop', '1', '-framerate', String(o.fps), '-i', CAR_CROP.photo,
+    '-filter_complex', `[1:v]crop=${CAR_CROP.crop},scale=${w}:${h},setsar=1[o];${chain[0]};${chain.slice(1).join(',')}`,
+    '-map', '[v]', '-t', String(o.seconds), '-vsync', 'vfr', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', o.out,
+  ]);
+  return o.out;
+}
