@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../../agent/paths.js';
-import { classPayload } from '../../agent/publish/payloads.js';
+import { classPayload, speedPayload } from '../../agent/publish/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { CLI, FIXTURES } from '../helpers/paths.js';
 import { join } from 'node:path';
@@ -42,14 +42,16 @@ test('a finite clip: class messages with the expected classes reach an independe
   const broker = await startMosquitto();
   const sub = await subscribe(broker.url, ['class', 'speedometer']);
   try {
-    const run = edgecam(['run'], { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', MQTT_URL: broker.url, DETECT_THREADS: '2' });
+    const run = edgecam(['run'], { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', MQTT_URL: broker.url, DETECT_THREADS: '2', METERS_PER_PIXEL: '0.05' });
     const { code } = await run.exit;
     assert.equal(code, 0, run.stderr() + run.stdout().slice(-2000));
     await sub.waitFor((m) => m.length > 0);
-    const payloads = sub.messages.map((m) => {
-      assert.equal(m.topic, 'class');
-      return classPayload.parse(m.json());
-    });
+    // Every message matches its published schema; the photos slide at 120 px/s = 6 m/s = 21.6 km/h.
+    const speeds = sub.messages.filter((m) => m.topic === 'speedometer').map((m) => speedPayload.parse(m.json()));
+    const finals = speeds.filter((s) => s.final && (s.class_name === 'person' || s.class_name === 'car'));
+    assert.ok(finals.length >= 2, JSON.stringify(speeds));
+    for (const s of finals) assert.ok(Math.abs(s.speed - 21.6) / 21.6 < 0.03, `final ${s.class_name} speed ${s.speed}`);
+    const payloads = sub.messages.filter((m) => m.topic === 'class').map((m) => classPayload.parse(m.json()));
     const classes = new Set(payloads.flatMap((p) => p.class_name));
     for (const expected of ['person', 'dog', 'bicycle', 'car']) assert.ok(classes.has(expected), `${expected} in ${[...classes]}`);
     assert.ok(payloads.length >= 40, `${payloads.length} messages for 60 frames`);
@@ -127,6 +129,21 @@ test('edgecam detect finds the objects in real photos', { timeout: 60_000 }, asy
   const box = results[0]!.detections[0]!.box;
   [186, 109, 276, 375].forEach((v, i) => assert.ok(Math.abs(box[i]! - v) < 6, `person box ${box}`));
   assert.equal(results[0]!.file, join(FIXTURES, 'person.jpg'));
+});
+
+test('edgecam calibrate prints the homography and speed resolution; degenerate points exit 78', async () => {
+  const env = { CALIBRATION_IMAGE_POINTS: '412,710;1505,705;1130,380;790,382', CALIBRATION_WORLD_POINTS: '0,0;7,0;7,30;0,30' };
+  const ok = edgecam(['calibrate', '--size', '1920x1080'], env);
+  assert.equal((await ok.exit).code, 0, ok.stderr());
+  assert.match(ok.stdout(), /Homography \(source pixels -> ground metres\)/);
+  assert.match(ok.stdout(), /bottom-left\s+[-\d.]+, [-\d.]+\s+0\.\d+/);
+  assert.match(ok.stdout(), /sides 7\.00, 30\.00, 7\.00, 30\.00 m/);
+  const bad = edgecam(['calibrate'], { ...env, CALIBRATION_IMAGE_POINTS: '0,0;100,0;200,0;0,100' });
+  assert.equal((await bad.exit).code, 78);
+  assert.match(bad.stderr().trim(), /^edgecam: calibration: CALIBRATION_IMAGE_POINTS: points 1, 2 and 3 are on one line/);
+  const malformed = edgecam(['run'], { ...env, CALIBRATION_WORLD_POINTS: '0,0;7,0;7' });
+  assert.equal((await malformed.exit).code, 78);
+  assert.match(malformed.stderr().trim(), /^edgecam: CALIBRATION_WORLD_POINTS="0,0;7,0;7": "7" is not a point x,y/);
 });
 
 test('--help prints usage and exits 0', async () => {
