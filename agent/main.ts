@@ -10,6 +10,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
 import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
+import { EX_CONFIG, UserError } from './errors.js';
+import { redactUrl } from './log.js';
 
 export interface Agent {
   /** Resolves with the exit code once the pipeline has stopped. */
@@ -29,6 +31,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
   let exitCode = 0;
   let stopping: Promise<number> | undefined;
   let capture: Capture | undefined;
+  let publisherStats: (() => unknown) | undefined;
 
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
@@ -43,7 +46,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
           log.error({ err, stage: stage.name }, 'stage failed to stop');
         }
       }
-      log.info({ exitCode, ...capture?.stats }, 'stopped');
+      log.info({ exitCode, ...capture?.stats, mqtt: publisherStats?.() }, 'stopped');
       return exitCode;
     })();
     return stopping;
@@ -78,12 +81,17 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
       password: config.MQTT_PASSWORD,
       qos: config.MQTT_QOS,
       topicPrefix: config.TOPIC_PREFIX,
+      stateDir: config.STATE_DIR,
+      queueMaxMessages: config.MQTT_QUEUE_MAX_MESSAGES,
+      queueMaxBytes: config.MQTT_QUEUE_MAX_BYTES,
       log: log.child({ stage: 'publish' }),
     });
     await publisher.start();
+    publisherStats = () => publisher.stats;
     started.push({ name: 'publish', stop: () => publisher.stop() });
     bus.on('detections', (result) => publisher.publishFrame(result));
     bus.on('speed', (report) => publisher.publishSpeed(report));
+    bus.on('status', (s) => s.component === 'camera' && publisher.updateState({ camera: s.state as 'starting' | 'streaming' | 'reconnecting' | 'ended' }));
 
     const tracker = new TrackStage({
       calibration: { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL },
@@ -111,6 +119,8 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
       fps: config.DETECT_FPS,
       ffmpegPath: config.FFMPEG_PATH,
       lossless: config.SOURCE_KIND === 'file' && !config.SOURCE_REALTIME,
+      stallTimeout: config.STALL_TIMEOUT,
+      onState: (state, detail) => bus.emit('status', { component: 'camera', state, detail }),
       log: log.child({ stage: 'capture' }),
     });
     await capture.start();
@@ -129,8 +139,14 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
     const done = loop.then(
       () => stop('source ended'),
       (err: unknown) => {
-        exitCode = 1;
-        log.error({ err }, 'pipeline failed');
+        if (err instanceof UserError) {
+          exitCode = EX_CONFIG;
+          log.error({ problem: err.message }, 'configuration error');
+          console.error(`edgecam: ${redactUrl(err.message)}`);
+        } else {
+          exitCode = 1;
+          log.error({ err }, 'pipeline failed');
+        }
         return stop('pipeline failed');
       },
     );

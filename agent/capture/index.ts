@@ -7,6 +7,7 @@ import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from './ff
 import { frameTransform, scaleFilter, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
 import { ffmpegInput, isFinite, type SourceSpec } from './source.js';
 import { Backoff } from '../backoff.js';
+import { UserError } from '../errors.js';
 
 export type { Frame, FrameTransform, ResizeMode } from './frame.js';
 export type { SourceSpec } from './source.js';
@@ -21,8 +22,14 @@ export interface CaptureOptions {
   ffmpegPath?: string;
   /** true: never drop (pause FFmpeg instead); for unpaced file processing. */
   lossless: boolean;
+  /** Seconds without a frame from FFmpeg before it is killed and restarted; 0 disables. */
+  stallTimeout?: number;
+  /** Called when the source's state changes. */
+  onState?: (state: CaptureState, detail?: string) => void;
   log: Logger;
 }
+
+export type CaptureState = 'starting' | 'streaming' | 'reconnecting' | 'ended';
 
 export interface CaptureStats {
   framesIn: number;
@@ -53,6 +60,12 @@ export class Capture {
   private failure: Error | undefined;
   private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
   private restartTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastDataAt = 0;
+  private running = false;
+  private state: CaptureState | undefined;
+  /** Arrival times of recent frames, for the frame-rate plausibility check. */
+  private readonly arrivals: number[] = [];
 
   constructor(private readonly options: CaptureOptions) {}
 
@@ -67,7 +80,13 @@ export class Capture {
 
   async start(): Promise<void> {
     for (let i = 0; i < POOL_SIZE; i++) this.free.push(Buffer.allocUnsafe(this.frameBytes));
+    this.setState('starting');
     this.spawn();
+    const stallMs = (this.options.stallTimeout ?? 20) * 1000;
+    if (stallMs > 0) {
+      this.watchdog = setInterval(() => this.checkStall(stallMs), Math.min(1000, stallMs / 2));
+      this.watchdog.unref();
+    }
   }
 
   /** The next frame, or null once the source has ended or the stage stopped. The previous frame's buffer is reused. */
@@ -92,6 +111,7 @@ export class Capture {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.watchdog);
     this.wake();
     await this.process?.kill();
   }
@@ -118,6 +138,9 @@ export class Capture {
       output: 'pipe:1',
     });
     this.process = proc;
+    this.running = true;
+    this.lastDataAt = Date.now();
+    this.arrivals.length = 0;
     let section = '';
     proc.onStderrLine((line) => {
       const pts = SHOWINFO.exec(line);
@@ -141,6 +164,7 @@ export class Capture {
   }
 
   private onData(chunk: Buffer): void {
+    this.lastDataAt = Date.now();
     let offset = 0;
     while (offset < chunk.length) {
       if (!this.filling) {
@@ -196,6 +220,8 @@ export class Capture {
     };
     this.stats.framesIn++;
     this.backoff.reset();
+    this.setState('streaming');
+    this.checkFrameRate();
     if (!this.options.lossless && this.ready.length) {
       const dropped = this.ready.shift()!;
       this.free.push(dropped.data);
@@ -214,9 +240,11 @@ export class Capture {
 
   private onExit(proc: FfmpegProcess, exit: FfmpegExit): void {
     if (proc !== this.process || this.stopped) return;
+    this.running = false;
     const { log, source } = this.options;
     if (exit.code === 0 && isFinite(source)) {
       log.info({ frames: this.stats.framesIn }, 'source ended');
+      this.setState('ended');
       this.ended = true;
       this.wake();
       return;
@@ -224,12 +252,46 @@ export class Capture {
     const delayMs = this.backoff.next();
     const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
     if (!this.stats.framesIn && exit.code !== null && /No such file|Invalid data found|Permission denied|Protocol not found/i.test(reason) && source.kind === 'file') {
-      this.failure = new Error(`FFmpeg cannot read the source: ${reason}`);
+      this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${reason}); give a video file FFmpeg can decode`);
       this.wake();
       return;
     }
     this.stats.restarts++;
+    this.setState('reconnecting', reason);
     log.warn({ code: exit.code, signal: exit.signal, reason, retryInMs: delayMs }, 'ffmpeg exited; restarting');
     this.restartTimer = setTimeout(() => this.spawn(), delayMs);
+  }
+
+  /** No bytes from FFmpeg for the stall timeout (and not because we paused it): kill it; onExit restarts it. */
+  private checkStall(stallMs: number): void {
+    if (this.stopped || this.ended || this.stash || !this.running) return;
+    const proc = this.process;
+    if (!proc || Date.now() - this.lastDataAt < stallMs) return;
+    this.options.log.warn({ stallSeconds: stallMs / 1000 }, 'no frame from the source; killing ffmpeg');
+    this.lastDataAt = Date.now();
+    void proc.kill(500);
+  }
+
+  /**
+   * A live source that delivers frames far faster than DETECT_FPS has broken timestamps
+   * (the select filter then passes everything): restart it, as a camera reboot usually fixes it.
+   */
+  private checkFrameRate(): void {
+    const { source, fps, lossless } = this.options;
+    if (lossless || (source.kind === 'file' && !source.realtime)) return;
+    const now = Date.now();
+    this.arrivals.push(now);
+    while (this.arrivals.length && now - this.arrivals[0]! > 10_000) this.arrivals.shift();
+    if (this.arrivals.length > Math.max(30, 3 * fps * 10)) {
+      this.options.log.warn({ framesIn10s: this.arrivals.length, detectFps: fps }, 'implausible frame rate from the source; restarting ffmpeg');
+      this.arrivals.length = 0;
+      void this.process?.kill(500);
+    }
+  }
+
+  private setState(state: CaptureState, detail?: string): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.options.onState?.(state, detail);
   }
 }

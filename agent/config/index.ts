@@ -76,10 +76,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
-  return resolveConfig(parsed.data, problems);
+  return resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
 }
 
-function resolveConfig(raw: RawConfig, problems: string[]): Config {
+function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config {
   const source = raw.SOURCE ?? BUNDLED_SAMPLE;
   const kind = sourceKind(source);
   if (kind === 'file') {
@@ -90,6 +90,7 @@ function resolveConfig(raw: RawConfig, problems: string[]): Config {
     problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
   }
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
+  const stateDir = resolve(cwd, raw.STATE_DIR);
   if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS)) problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
@@ -100,6 +101,7 @@ function resolveConfig(raw: RawConfig, problems: string[]): Config {
     ...calibration,
     SOURCE: source,
     SOURCE_KIND: kind,
+    STATE_DIR: stateDir,
     SOURCE_LOOP: raw.SOURCE_LOOP === 'auto' ? source === BUNDLED_SAMPLE : raw.SOURCE_LOOP === 'true',
     MODEL: model,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? `edgecam_${hostname().replace(/[^A-Za-z0-9_-]/g, '')}_${randomBytes(3).toString('hex')}`,

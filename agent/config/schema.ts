@@ -153,7 +153,8 @@ export const configSchema = z.object({
     .default(1)
     .describe('Seconds between speed messages of one track (source time). A final summary follows when the track ends.')
     .meta({ examples: ['0.5'] }),
-  MQTT_URL: optionalString()
+  MQTT_URL: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i, { error: 'expected a broker URL such as mqtt://host:1883 (schemes: mqtt, mqtts, ws, wss)' }).optional())
     .describe('Broker URL: mqtt://, mqtts://, ws:// or wss://. Empty: start an embedded broker and publish to it.')
     .meta({ examples: ['mqtt://192.168.1.10:1883'] }),
   MQTT_EMBEDDED_PORT: number({ min: 0, max: 65535, int: true })
@@ -183,6 +184,23 @@ export const configSchema = z.object({
     .refine((s) => !/[#+]/.test(s), { error: 'MQTT wildcards # and + are not allowed in topic names' })
     .describe('Prefix of every topic. Empty: the topics are exactly `class` and `speedometer`.')
     .meta({ examples: ['edgecam/front/'] }),
+  STATE_DIR: z
+    .string()
+    .default('./state')
+    .describe('Directory for state that survives restarts: the outbox of telemetry not yet acknowledged by the broker. Relative to the working directory; the systemd unit uses its StateDirectory.')
+    .meta({ examples: ['/var/lib/edgecam/front'] }),
+  MQTT_QUEUE_MAX_MESSAGES: number({ min: 1, max: 10_000_000, int: true })
+    .default(50_000)
+    .describe('Most telemetry messages kept while the broker is unreachable; beyond it the oldest are dropped and counted (about 2.8 hours of steady traffic at 5 messages per second).')
+    .meta({ examples: ['200000'] }),
+  MQTT_QUEUE_MAX_BYTES: number({ min: 1024, int: true })
+    .default(32 * 1024 * 1024)
+    .describe('Most bytes of telemetry kept while the broker is unreachable (memory and disk); beyond it the oldest are dropped and counted.')
+    .meta({ examples: ['67108864'] }),
+  STALL_TIMEOUT: number({ min: 0, max: 3600 })
+    .default(20)
+    .describe('Seconds without a frame from the source before FFmpeg is killed and restarted (with backoff). 0 disables the watchdog.')
+    .meta({ examples: ['30'] }),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'expected fatal, error, warn, info, debug or trace' })
     .default('info')

@@ -1,10 +1,20 @@
 // Publish stage: turns detection results into MQTT telemetry.
+//
+// Every telemetry message goes through the outbox (on disk under STATE_DIR) and is
+// removed only when the broker acknowledges it, so broker outages and restarts lose
+// nothing within the outbox's bounds. The connection is re-established with
+// exponential backoff and jitter. Availability is a retained `<prefix>status`
+// (online / offline by last will / stopped), and the present state (current counts,
+// camera state) is a retained `<prefix>state`, so a late subscriber sees the present.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import type { Detection } from '../detect/index.js';
-import { assertPublishTopic, type ClassPayload, type SpeedPayload, type TopicPayloads } from './payloads.js';
+import { UserError } from '../errors.js';
+import { Backoff } from '../backoff.js';
 import type { SpeedReport } from '../track/index.js';
+import { Outbox } from './outbox.js';
+import { assertPublishTopic, type ClassPayload, type SpeedPayload, type StatePayload, type TopicPayloads } from './payloads.js';
 
 export interface PublisherOptions {
   url: string;
@@ -13,14 +23,28 @@ export interface PublisherOptions {
   password?: string;
   qos: 0 | 1 | 2;
   topicPrefix: string;
+  /** Directory of the persistent outbox; undefined keeps it in memory. */
+  stateDir?: string;
+  queueMaxMessages?: number;
+  queueMaxBytes?: number;
   log: Logger;
   /** How long stop() waits for unacknowledged messages. */
   flushTimeoutMs?: number;
+  /** Reconnect backoff bounds. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
 }
 
 export interface PublishStats {
+  /** Telemetry messages handed to the outbox. */
+  queued: number;
+  /** Acknowledged by the broker (QoS 1/2) or written to the socket (QoS 0). */
   sent: number;
   failed: number;
+  dropped: number;
+  reconnects: number;
+  /** Messages waiting in the outbox now. */
+  pending: number;
 }
 
 export interface FrameResult {
@@ -30,6 +54,8 @@ export interface FrameResult {
 }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+/** Unacknowledged messages on the wire at once; the outbox keeps their order. */
+const WINDOW = 50;
 
 export function classPayloadOf(result: FrameResult, now = new Date()): ClassPayload {
   const counts: Record<string, number> = {};
@@ -65,12 +91,36 @@ export function speedPayloadOf(r: SpeedReport, now = new Date()): SpeedPayload {
 }
 
 export class Publisher {
-  readonly stats: PublishStats = { sent: 0, failed: 0 };
+  private readonly stats_ = { queued: 0, sent: 0, failed: 0, reconnects: 0 };
   private client: MqttClient | undefined;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly outbox: Outbox;
+  private readonly sent = new Set<number>();
+  private generation = 0;
   private lastWasEmpty = true;
+  private state: StatePayload = { status: 'online', camera: 'starting', counts: {}, timestamp: new Date().toISOString() };
+  private stateDirty = false;
+  private readonly backoff: Backoff;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private idle: (() => void)[] = [];
 
-  constructor(private readonly options: PublisherOptions) {}
+  constructor(private readonly options: PublisherOptions) {
+    this.outbox = new Outbox({
+      dir: options.stateDir,
+      maxMessages: options.queueMaxMessages ?? 50_000,
+      maxBytes: options.queueMaxBytes ?? 32 * 1024 * 1024,
+      onDrop: (count) => options.log.warn({ dropped: count, total: this.outbox.dropped }, 'outbox full: oldest telemetry dropped'),
+    });
+    this.backoff = new Backoff({ initialMs: options.reconnectMinMs ?? 1000, maxMs: options.reconnectMaxMs ?? 30_000 });
+  }
+
+  get stats(): PublishStats {
+    return { ...this.stats_, dropped: this.outbox.dropped, pending: this.outbox.size };
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
 
   topic(name: keyof TopicPayloads): string {
     const topic = this.options.topicPrefix + name;
@@ -78,26 +128,59 @@ export class Publisher {
     return topic;
   }
 
+  /** Connects; waits up to 3 s so that bad credentials fail the start (exit 78), but never for a broker that is down. */
   async start(): Promise<void> {
     const { url, clientId, username, password, log } = this.options;
-    // Validate the topic names once, up front: a bad TOPIC_PREFIX fails at start, not per message.
-    this.topic('class');
-    this.topic('speedometer');
+    for (const name of ['class', 'speedometer', 'status', 'state'] as const) this.topic(name);
+    const restored = this.outbox.open();
+    if (restored) log.info({ messages: restored }, 'outbox: undelivered telemetry from the previous run will be sent first');
     const options: IClientOptions = {
       clientId,
       username,
       password,
       clean: true,
-      reconnectPeriod: 2000,
+      reconnectPeriod: 0, // reconnects are ours: exponential backoff with jitter
       connectTimeout: 10_000,
+      keepalive: 30,
       resubscribe: false,
+      will: { topic: this.topic('status'), payload: Buffer.from('offline'), qos: 1, retain: true },
     };
     const client = mqtt.connect(url, options);
     this.client = client;
-    client.on('connect', () => log.info({ url: redactUrl(url), clientId }, 'connected to MQTT broker'));
-    client.on('reconnect', () => log.debug('reconnecting to MQTT broker'));
-    client.on('offline', () => log.warn({ url: redactUrl(url) }, 'MQTT broker unreachable; messages are queued until it is back'));
+
+    const firstOutcome = new Promise<Error | undefined>((resolve) => {
+      client.once('connect', () => resolve(undefined));
+      client.once('error', (err) => resolve(err));
+      setTimeout(() => resolve(undefined), 3000).unref();
+    });
+
+    client.on('connect', () => {
+      this.backoff.reset();
+      log.info({ url: redactUrl(url), clientId, pending: this.outbox.size }, 'connected to MQTT broker');
+      client.publish(this.topic('status'), 'online', { qos: 1, retain: true });
+      this.publishState();
+      this.pump();
+    });
+    client.on('close', () => {
+      this.generation++;
+      this.sent.clear();
+      if (this.stopping) return;
+      const delayMs = this.backoff.next();
+      this.stats_.reconnects++;
+      log.warn({ url: redactUrl(url), retryInMs: delayMs, pending: this.outbox.size }, 'MQTT connection lost; telemetry is kept in the outbox');
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(() => {
+        if (!this.stopping) client.reconnect();
+      }, delayMs);
+    });
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT error'));
+
+    const err = await firstOutcome;
+    if (err && isAuthError(err)) {
+      this.stopping = true;
+      client.end(true);
+      throw new UserError(`MQTT_URL=${redactUrl(url)}: the broker refused the credentials (${err.message}); check MQTT_USERNAME and MQTT_PASSWORD`);
+    }
   }
 
   /** Publishes a processed frame on `class`: every frame with detections, and the first empty one after them. */
@@ -105,40 +188,87 @@ export class Publisher {
     const empty = result.detections.length === 0;
     if (empty && this.lastWasEmpty) return;
     this.lastWasEmpty = empty;
-    this.publish('class', classPayloadOf(result));
+    const payload = classPayloadOf(result);
+    this.publish('class', payload);
+    this.updateState({ counts: payload.counts });
   }
 
   publishSpeed(report: SpeedReport): void {
     this.publish('speedometer', speedPayloadOf(report));
   }
 
-  publish<T extends keyof TopicPayloads>(name: T, payload: TopicPayloads[T]): void {
-    const client = this.client;
-    if (!client) throw new Error('publisher is not started');
-    const promise = client
-      .publishAsync(this.topic(name), JSON.stringify(payload), { qos: this.options.qos })
-      .then(() => void this.stats.sent++)
-      .catch((err: Error) => {
-        this.stats.failed++;
-        this.options.log.warn({ topic: name, err: err.message }, 'publish failed');
-      })
-      .finally(() => this.pending.delete(promise));
-    this.pending.add(promise);
+  /** Updates the retained state; sent now if connected, else on reconnect (latest wins). */
+  updateState(change: Partial<Omit<StatePayload, 'timestamp'>>): void {
+    this.state = { ...this.state, ...change, timestamp: new Date().toISOString() };
+    this.stateDirty = true;
+    if (this.connected) this.publishState();
   }
 
-  /** Waits (bounded) for queued messages to be acknowledged, then disconnects. */
+  publish<T extends keyof TopicPayloads>(name: T, payload: TopicPayloads[T]): void {
+    this.outbox.add(this.topic(name), JSON.stringify(payload), this.options.qos);
+    this.stats_.queued++;
+    this.pump();
+  }
+
+  /** Waits (bounded) for the outbox to drain, publishes `stopped`, then disconnects. */
   async stop(): Promise<void> {
     const client = this.client;
-    if (!client) return;
-    this.client = undefined;
+    if (!client || this.stopping) return;
     const timeoutMs = this.options.flushTimeoutMs ?? 3000;
-    let timer: NodeJS.Timeout | undefined;
-    const flushed = await Promise.race([
-      Promise.allSettled([...this.pending]).then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!flushed) this.options.log.warn({ unacknowledged: this.pending.size }, 'MQTT flush timed out');
-    await client.endAsync(!flushed);
+    const deadline = Date.now() + timeoutMs;
+    if (client.connected && this.outbox.size) {
+      await Promise.race([new Promise<void>((resolve) => this.idle.push(resolve)), sleep(timeoutMs)]);
+    }
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    if (this.outbox.size) this.options.log.warn({ pending: this.outbox.size }, 'MQTT not flushed in time: undelivered telemetry stays in the outbox for the next run');
+    if (client.connected) {
+      this.updateState({ status: 'stopped' });
+      await Promise.race([client.publishAsync(this.topic('status'), 'stopped', { qos: 1, retain: true }).catch(() => {}), sleep(Math.max(200, deadline - Date.now()))]);
+    }
+    this.outbox.flush();
+    await Promise.race([client.endAsync(!client.connected), sleep(1000)]);
+  }
+
+  private publishState(): void {
+    const client = this.client;
+    if (!client?.connected || !this.stateDirty) return;
+    this.stateDirty = false;
+    client.publish(this.topic('state'), JSON.stringify(this.state), { qos: 1, retain: true });
+  }
+
+  /** Sends the oldest unsent outbox messages while connected, up to WINDOW unacknowledged. */
+  private pump(): void {
+    const client = this.client;
+    if (!client?.connected || this.stopping) return;
+    const generation = this.generation;
+    for (const m of this.outbox.peek(WINDOW)) {
+      if (this.sent.has(m.seq)) continue;
+      this.sent.add(m.seq);
+      client.publishAsync(m.topic, m.payload, { qos: m.qos }).then(
+        () => {
+          this.outbox.ack(m.seq);
+          this.sent.delete(m.seq);
+          this.stats_.sent++;
+          if (!this.outbox.size) for (const resolve of this.idle.splice(0)) resolve();
+          this.pump();
+        },
+        (err: Error) => {
+          // A connection that dropped: the message is resent after reconnecting.
+          if (generation !== this.generation || !client.connected) return;
+          this.sent.delete(m.seq);
+          this.outbox.ack(m.seq);
+          this.stats_.failed++;
+          this.options.log.warn({ topic: m.topic, err: err.message }, 'broker rejected a message; dropped');
+        },
+      );
+    }
   }
 }
+
+function isAuthError(err: Error): boolean {
+  const code = (err as Error & { code?: number }).code;
+  return code === 4 || code === 5 || code === 0x86 || code === 0x87 || /not authori[sz]ed|bad user ?name or password/i.test(err.message);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

@@ -34,16 +34,30 @@ export const speedPayload = z.object({
   final: z.boolean().describe('true on the one summary message sent when the track ends (fit over its whole visible path)'),
 });
 
+/** Retained on `<prefix>state`: the present, for subscribers that connect later. */
+export const statePayload = z.object({
+  status: z.enum(['online', 'stopped']).describe('the agent\'s own view; the retained `<prefix>status` adds `offline` by last will'),
+  camera: z.enum(['starting', 'streaming', 'reconnecting', 'ended']).describe('state of the video source'),
+  counts: z.record(z.string(), z.number().int().nonnegative()).describe('objects per class in the latest processed frame'),
+  timestamp: z.string(),
+});
+
+/** Retained on `<prefix>status`: plain text, as Home Assistant's availability topics expect. */
+export const statusPayload = z.enum(['online', 'offline', 'stopped']);
+
 export type ClassPayload = z.infer<typeof classPayload>;
+export type StatePayload = z.infer<typeof statePayload>;
 export type SpeedPayload = z.infer<typeof speedPayload>;
 
 /** Topic suffix → payload, the typed map every publish goes through. */
 export interface TopicPayloads {
   class: ClassPayload;
   speedometer: SpeedPayload;
+  state: StatePayload;
+  status: z.infer<typeof statusPayload>;
 }
 
-export const TOPIC_SCHEMAS = { class: classPayload, speedometer: speedPayload } as const;
+export const TOPIC_SCHEMAS = { class: classPayload, speedometer: speedPayload, state: statePayload, status: statusPayload } as const;
 
 export class TopicError extends Error {}
 

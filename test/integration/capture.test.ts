@@ -97,7 +97,7 @@ test('FFmpeg killed under a live source is restarted with backoff and frames res
 test('an unreadable file fails with FFmpeg\'s reason instead of restarting forever', async () => {
   const c = capture({ source: { url: '/etc/hostname', kind: 'file', loop: false, realtime: false } });
   await c.start();
-  await assert.rejects(c.next(), /FFmpeg cannot read the source: .*Invalid data/);
+  await assert.rejects(c.next(), /SOURCE=\/etc\/hostname: FFmpeg cannot read it as video \(.*Invalid data/);
   await c.stop();
 });
 
