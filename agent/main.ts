@@ -84,6 +84,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
       stateDir: config.STATE_DIR,
       queueMaxMessages: config.MQTT_QUEUE_MAX_MESSAGES,
       queueMaxBytes: config.MQTT_QUEUE_MAX_BYTES,
+      reconnectMaxMs: config.RESTART_BACKOFF_MAX * 1000,
       log: log.child({ stage: 'publish' }),
     });
     await publisher.start();
@@ -120,6 +121,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
       ffmpegPath: config.FFMPEG_PATH,
       lossless: config.SOURCE_KIND === 'file' && !config.SOURCE_REALTIME,
       stallTimeout: config.STALL_TIMEOUT,
+      restartMaxMs: config.RESTART_BACKOFF_MAX * 1000,
       onState: (state, detail) => bus.emit('status', { component: 'camera', state, detail }),
       log: log.child({ stage: 'capture' }),
     });

@@ -2,6 +2,9 @@
 // FfmpegProcess: stdout as a stream, stderr as lines, a kill and an exit promise.
 // Replacing fluent-ffmpeg with child_process.spawn would change only this file.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
@@ -33,6 +36,33 @@ export interface FfmpegProcess {
 }
 
 let resolvedBinary: string | undefined;
+let guardedBinary: Map<string, string> | undefined;
+
+/**
+ * On Linux, FFmpeg is started through `setpriv --pdeathsig KILL`, so the kernel kills
+ * it the moment the agent dies, even by SIGKILL. Without setpriv, FFmpeg still exits
+ * on its own: on a broken stdout pipe, or at its 10 s network timeout.
+ */
+function guarded(binary: string): string {
+  guardedBinary ??= new Map();
+  const known = guardedBinary.get(binary);
+  if (known) return known;
+  let wrapper = binary;
+  try {
+    if (process.platform === 'linux' && /--pdeathsig/.test(execFileSync('setpriv', ['--help'], { encoding: 'utf8', timeout: 5000 }))) {
+      const dir = mkdtempSync(join(tmpdir(), 'edgecam-'));
+      wrapper = join(dir, 'ffmpeg');
+      writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --pdeathsig KILL -- ${shellQuote(binary)} "$@"\n`, { mode: 0o755 });
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+  } catch {
+    wrapper = binary;
+  }
+  guardedBinary.set(binary, wrapper);
+  return wrapper;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** FFMPEG_PATH, else `ffmpeg` on PATH, else the npm-shipped binary. */
 export function findFfmpeg(configured?: string): string {
@@ -56,7 +86,7 @@ export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
   const tail: string[] = [];
   const listeners: ((line: string) => void)[] = [];
   const command = ffmpeg({ stdoutLines: 0 })
-    .setFfmpegPath(job.binary)
+    .setFfmpegPath(guarded(job.binary))
     .input(job.input)
     .inputOptions(job.inputOptions)
     .outputOptions(job.outputOptions);

@@ -22,6 +22,8 @@ export interface CaptureOptions {
   ffmpegPath?: string;
   /** true: never drop (pause FFmpeg instead); for unpaced file processing. */
   lossless: boolean;
+  /** Longest wait between restarts, ms. */
+  restartMaxMs?: number;
   /** Seconds without a frame from FFmpeg before it is killed and restarted; 0 disables. */
   stallTimeout?: number;
   /** Called when the source's state changes. */
@@ -58,7 +60,7 @@ export class Capture {
   private stopped = false;
   private ended = false;
   private failure: Error | undefined;
-  private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastDataAt = 0;
@@ -67,7 +69,9 @@ export class Capture {
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
   private readonly arrivals: number[] = [];
 
-  constructor(private readonly options: CaptureOptions) {}
+  constructor(private readonly options: CaptureOptions) {
+    this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
+  }
 
   /** The running FFmpeg's pid, for health reports and tests. */
   get ffmpegPid(): number | undefined {

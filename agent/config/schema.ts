@@ -197,6 +197,10 @@ export const configSchema = z.object({
     .default(32 * 1024 * 1024)
     .describe('Most bytes of telemetry kept while the broker is unreachable (memory and disk); beyond it the oldest are dropped and counted.')
     .meta({ examples: ['67108864'] }),
+  RESTART_BACKOFF_MAX: number({ min: 1, max: 3600 })
+    .default(30)
+    .describe('Longest wait, in seconds, between attempts to restart FFmpeg or reconnect to the broker. Waits start at 1 s and double, with jitter, up to this.')
+    .meta({ examples: ['60'] }),
   STALL_TIMEOUT: number({ min: 0, max: 3600 })
     .default(20)
     .describe('Seconds without a frame from the source before FFmpeg is killed and restarted (with backoff). 0 disables the watchdog.')
