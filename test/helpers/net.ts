@@ -28,13 +28,26 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's mosquitto on a free loopback port with the given extra config lines. */
-export async function startMosquitto(extraConfig: string[] = []): Promise<Mosquitto> {
+export interface MosquittoOptions {
+  /** Fixed port (to restart a broker where clients expect it); default a free one. */
+  port?: number;
+  /** Keep sessions and queued messages across restarts in this directory. */
+  persistenceDir?: string;
+  /** Extra mosquitto.conf lines. */
+  extra?: string[];
+  /** Replaces `allow_anonymous true`. */
+  auth?: string[];
+}
+
+/** Starts Debian's mosquitto on a loopback port. */
+export async function startMosquitto(opts: MosquittoOptions | string[] = {}): Promise<Mosquitto> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'edgecam-mosquitto-'));
+  const o: MosquittoOptions = Array.isArray(opts) ? { extra: opts } : opts;
+  const port = o.port ?? (await freePort());
+  const dir = o.persistenceDir ?? mkdtempSync(join(tmpdir(), 'edgecam-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ...extraConfig, ''].join('\n'));
+  const persistence = o.persistenceDir ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_inflight_messages 0'] : ['persistence false'];
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...(o.auth ?? ['allow_anonymous true']), ...persistence, ...(o.extra ?? []), ''].join('\n'));
   const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -46,6 +59,8 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<Mosqui
       await c.endAsync();
       break;
     } catch (err) {
+      // Not authorised means it is up (a broker with a password file).
+      if (/authori|password/i.test((err as Error).message)) break;
       if (i >= 50 || proc.exitCode !== null) throw new Error(`mosquitto did not start: ${stderr || (err as Error).message}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -77,13 +92,17 @@ export interface Subscriber {
   close(): Promise<void>;
 }
 
-/** Connects (retrying up to `retryMs`, for brokers that are still starting) and subscribes. */
-export async function subscribe(url: string, topics: string[], retryMs = 10_000): Promise<Subscriber> {
+/**
+ * Connects (retrying up to `retryMs`, for brokers that are still starting) and subscribes.
+ * With `persistentId`, the session survives disconnects and broker restarts (clean: false,
+ * QoS 1), and the client keeps reconnecting: nothing published meanwhile is missed.
+ */
+export async function subscribe(url: string, topics: string[], retryMs = 10_000, persistentId?: string): Promise<Subscriber> {
   const deadline = Date.now() + retryMs;
   let client: MqttClient;
   for (;;) {
     try {
-      client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
+      client = await mqtt.connectAsync(url, persistentId ? { clientId: persistentId, clean: false, reconnectPeriod: 200, connectTimeout: 1000 } : { reconnectPeriod: 0, connectTimeout: 1000 });
       break;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -116,6 +135,6 @@ export async function subscribe(url: string, topics: string[], retryMs = 10_000)
         waiters.add(check);
         check();
       }),
-    close: () => client.endAsync(),
+    close: () => client.endAsync(true),
   };
 }
