@@ -255,7 +255,7 @@ export class Capture {
     }
     const delayMs = this.backoff.next();
     const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
-    if (!this.stats.framesIn && exit.code !== null && /No such file|Invalid data found|Permission denied|Protocol not found/i.test(reason) && source.kind === 'file') {
+    if (!this.stats.framesIn && exit.code !== null && /No such file|Invalid data found|Permission denied|Protocol not found|does not contain any stream|matches no streams|Decoder \S+ not found|could not find codec|Unsupported codec|moov atom not found/i.test(reason) && source.kind === 'file') {
       this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${reason}); give a video file FFmpeg can decode`);
       this.wake();
       return;

@@ -1,6 +1,6 @@
 // Test helpers for sockets and brokers: free ports, a real mosquitto, MQTT subscribers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ export async function startMosquitto(opts: MosquittoOptions | string[] = {}): Pr
   const o: MosquittoOptions = Array.isArray(opts) ? { extra: opts } : opts;
   const port = o.port ?? (await freePort());
   const dir = o.persistenceDir ?? mkdtempSync(join(tmpdir(), 'edgecam-mosquitto-'));
+  // Started as root, mosquitto drops to its own user: it must be able to write here.
+  chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
   const persistence = o.persistenceDir ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_inflight_messages 0'] : ['persistence false'];
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...(o.auth ?? ['allow_anonymous true']), ...persistence, ...(o.extra ?? []), ''].join('\n'));

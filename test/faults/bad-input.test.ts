@@ -1,0 +1,122 @@
+// Bad input of every kind gets one clear line and exit 78, never a crash or a hang.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../agent/config/index.js';
+import { SETTING_NAMES } from '../../agent/config/schema.js';
+import { constantOutputModel } from '../helpers/onnx.js';
+import { MOSQUITTO, hasBinary, startMosquitto } from '../helpers/net.js';
+import { edgecam } from '../helpers/agent.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-bad-'));
+
+async function expect78(env: Record<string, string>, pattern: RegExp, args: string[] = []) {
+  const run = edgecam(args, { MQTT_EMBEDDED_PORT: '0', DETECT_THREADS: '1', ...env });
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 20_000);
+  const { code } = await run.exit;
+  clearTimeout(timer);
+  const lines = run.stderr().trim().split('\n');
+  assert.equal(code, 78, `exit ${code}: ${run.stderr()}${run.stdout().slice(-1000)}`);
+  assert.equal(lines.length, 1, run.stderr());
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(run.stderr(), /\n\s+at /);
+}
+
+describe('bad input', { timeout: 120_000 }, () => {
+  test('a corrupt model file', async () => {
+    const model = join(dir, 'corrupt.onnx');
+    writeFileSync(model, randomBytes(4096));
+    await expect78({ MODEL: model }, /^edgecam: MODEL=.*corrupt\.onnx: onnxruntime cannot load it .*; give an \.onnx detection model$/);
+  });
+
+  test('a model whose outputs fit no decoder', async () => {
+    const model = join(dir, 'classifier.onnx');
+    writeFileSync(model, constantOutputModel({ name: 'images', dims: [1, 3, 64, 64] }, [{ name: 'logits', dims: [1, 5], data: [1, 2, 3, 4, 5] }]));
+    await expect78({ MODEL: model }, /matches no known decoder; set MODEL_DECODER to one of/);
+  });
+
+  test('random bytes as video, five times: exit 78, no hang', async () => {
+    for (let i = 0; i < 5; i++) {
+      const clip = join(dir, `random-${i}.mp4`);
+      writeFileSync(clip, randomBytes(1000 + i * 20_000));
+      await expect78({ SOURCE: clip, SOURCE_LOOP: i % 2 ? 'true' : 'false' }, /^edgecam: SOURCE=.*random-\d\.mp4: FFmpeg cannot read it as video \(.*\); give a video file FFmpeg can decode$/);
+    }
+  });
+
+  test('a file with no video stream (an audio file)', { skip: hasBinary('ffmpeg') ? false : 'no ffmpeg' }, async () => {
+    const audio = join(dir, 'tone.m4a');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=d=1', audio]);
+    await expect78({ SOURCE: audio }, /FFmpeg cannot read it as video/);
+  });
+
+  test('a malformed broker URL', async () => {
+    await expect78({ MQTT_URL: 'http://broker:1883' }, /^edgecam: MQTT_URL="http:\/\/broker:1883": expected a broker URL such as mqtt:\/\/host:1883/);
+  });
+
+  test('wrong broker credentials', { skip: MOSQUITTO && hasBinary('mosquitto_passwd') ? false : 'mosquitto is not installed' }, async () => {
+    const passwords = join(dir, 'passwd');
+    writeFileSync(passwords, '');
+    execFileSync('mosquitto_passwd', ['-b', passwords, 'edgecam', 'right-password']);
+    chmodSync(dir, 0o755);
+    chmodSync(passwords, 0o644);
+    const broker = await startMosquitto({ auth: ['allow_anonymous false', `password_file ${passwords}`] });
+    try {
+      await expect78({ MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'wrong-password' }, /^edgecam: MQTT_URL=mqtt:\/\/127\.0\.0\.1:\d+: the broker refused the credentials .*; check MQTT_USERNAME and MQTT_PASSWORD$/);
+      // The right ones are accepted, and the password never reaches the logs.
+      const ok = edgecam(['run'], { MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'right-password', SOURCE: 'lavfi:testsrc2=size=320x240:rate=5:duration=1', DETECT_THREADS: '1' });
+      assert.equal((await ok.exit).code, 0, ok.stderr());
+      assert.ok(ok.lines().some((l) => l.msg === 'connected to MQTT broker'));
+      assert.doesNotMatch(ok.stdout() + ok.stderr(), /right-password/);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  test('fuzz: random values for every setting give a Config or a ConfigError, nothing else', () => {
+    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+    const junk = () =>
+      pick([
+        '',
+        ' ',
+        '-1',
+        '0',
+        '1e309',
+        'NaN',
+        'true',
+        'abc',
+        '1,2;3,4',
+        '0,0;1,0;1,1;0,1',
+        '\u0000',
+        '#',
+        'rtsp://u:p@h/x',
+        randomBytes(8).toString('base64'),
+        String(Math.random() * 1e6),
+        '/dev/video0',
+        'lavfi:testsrc2',
+      ]);
+    for (let i = 0; i < 500; i++) {
+      const env: Record<string, string> = {};
+      for (const key of SETTING_NAMES) if (Math.random() < 0.3) env[key] = junk();
+      try {
+        loadConfig({ env, cwd: dir });
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, `${JSON.stringify(env)} threw ${String(err)}`);
+        for (const p of err.problems) assert.ok(p.length > 10 && !p.includes('\n'), p);
+      }
+    }
+  });
+
+  test('fuzz: check-config as a process exits 0 or 78 with junk settings', () => {
+    for (let i = 0; i < 8; i++) {
+      const env: Record<string, string> = { PATH: process.env.PATH! };
+      for (const key of SETTING_NAMES) if (Math.random() < 0.3) env[key] = randomBytes(6).toString('hex');
+      const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/agent/cli.js'), 'check-config'], { env, cwd: dir, encoding: 'utf8', timeout: 10_000 });
+      assert.ok(r.status === 0 || r.status === 78, `exit ${r.status}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+});
