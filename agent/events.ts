@@ -4,6 +4,7 @@
 import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
+import type { Frame } from './capture/frame.js';
 
 export interface FrameProcessed {
   index: number;
@@ -16,6 +17,8 @@ export interface FrameProcessed {
 }
 
 export interface AgentEvents {
+  /** A frame from capture, before detection; its buffer is valid only during the event. */
+  frame: Frame;
   detections: FrameProcessed;
   speed: SpeedReport;
   status: { component: string; state: string; detail?: string };

@@ -10,6 +10,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
 import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
+import { Viewer } from './viewer/index.js';
+import { Restream } from './restream/index.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import { redactUrl } from './log.js';
 
@@ -32,6 +34,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
   let stopping: Promise<number> | undefined;
   let capture: Capture | undefined;
   let publisherStats: (() => unknown) | undefined;
+  let restreamStats: (() => { restarts: number }) | undefined;
 
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
@@ -128,8 +131,34 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
     await capture.start();
     const cap = capture;
 
+    if (config.RESTREAM_URL) {
+      const restream = new Restream({ source: { url: config.SOURCE, kind: config.SOURCE_KIND, loop: config.SOURCE_LOOP, realtime: true }, url: config.RESTREAM_URL, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ stage: 'restream' }) });
+      await restream.start();
+      restreamStats = () => restream.stats;
+      started.push({ name: 'restream', stop: () => restream.stop() });
+    }
+
+    if (config.VIEWER_ENABLED) {
+      const viewer = new Viewer({
+        port: config.VIEWER_PORT,
+        host: config.VIEWER_BIND,
+        token: config.VIEWER_TOKEN,
+        staleAfter: Math.max(5, 3 / config.DETECT_FPS),
+        mqttConnected: () => publisher.connected,
+        sources: { capture: () => cap.stats, mqtt: () => publisher.stats, restream: () => restreamStats?.() },
+        log: log.child({ stage: 'viewer' }),
+      });
+      await viewer.start();
+      started.push({ name: 'viewer', stop: () => viewer.stop() });
+      bus.on('frame', (frame) => viewer.onFrame(frame));
+      bus.on('detections', (result) => viewer.onResult(result));
+      bus.on('speed', (report) => viewer.onSpeed(report));
+      bus.on('status', (status) => viewer.onStatus(status));
+    }
+
     const loop = (async () => {
       for (let frame = await cap.next(); frame; frame = await cap.next()) {
+        bus.emit('frame', frame);
         const { detections: all, inferenceMs } = await detector.detect(frame);
         const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });
         bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });

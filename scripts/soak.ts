@@ -23,7 +23,7 @@ if (!(minutes > 0 && minutes <= 24 * 60)) {
 const cwd = mkdtempSync(join(tmpdir(), 'edgecam-soak-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const config = loadConfig({
-  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
+  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: 'false', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
   cwd,
 });
 const log = createLogger({ level: 'warn', pretty: false });

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 
 /** Settings whose values never appear in logs or in `check-config` output. */
-export const SECRET_KEYS = new Set(['MQTT_PASSWORD']);
+export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'VIEWER_TOKEN']);
 
 const bool = (fallback: boolean) =>
   z
@@ -184,6 +184,24 @@ export const configSchema = z.object({
     .refine((s) => !/[#+]/.test(s), { error: 'MQTT wildcards # and + are not allowed in topic names' })
     .describe('Prefix of every topic. Empty: the topics are exactly `class` and `speedometer`.')
     .meta({ examples: ['edgecam/front/'] }),
+  VIEWER_ENABLED: bool(true)
+    .describe('Serve the live viewer: the page, /snapshot.jpg, /events, /stream.mjpeg, /healthz and /metrics.')
+    .meta({ examples: ['false'] }),
+  VIEWER_PORT: number({ min: 0, max: 65535, int: true })
+    .default(8080)
+    .describe('TCP port of the viewer.')
+    .meta({ examples: ['8081'] }),
+  VIEWER_BIND: z
+    .string()
+    .default('0.0.0.0')
+    .describe('Address the viewer listens on. 127.0.0.1 keeps it to this machine.')
+    .meta({ examples: ['127.0.0.1'] }),
+  VIEWER_TOKEN: optionalString()
+    .describe('When set, every viewer request needs it: Authorization: Bearer <token>, or ?token=<token> in the URL. Never logged.')
+    .meta({ examples: ['change-me-7f3a'] }),
+  RESTREAM_URL: optionalString()
+    .describe('Send the camera\'s video, copied without re-encoding, to this FFmpeg output: rtsp:// (push to a server such as MediaMTX), rtmp://, srt://, udp://, or a path ending in .m3u8 for HLS. Empty: no restream.')
+    .meta({ examples: ['rtsp://127.0.0.1:8554/front'] }),
   STATE_DIR: z
     .string()
     .default('./state')

@@ -1,42 +1,13 @@
 // The agent as a user runs it: `edgecam` as a child process, watched by an independent MQTT client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../../agent/paths.js';
 import { classPayload, speedPayload } from '../../agent/publish/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
-import { CLI, FIXTURES } from '../helpers/paths.js';
+import { FIXTURES } from '../helpers/paths.js';
+import { alive, childrenOf, edgecam } from '../helpers/agent.js';
 import { join } from 'node:path';
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function edgecam(args: string[], env: Record<string, string>): Run {
-  // An empty working directory: no stray .env is picked up.
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: mkdtempSync(join(tmpdir(), 'edgecam-e2e-')), env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, stdout: () => stdout, stderr: () => stderr, exit };
-}
-
-const childrenOf = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a finite clip: class messages with the expected classes reach an independent subscriber, then exit 0', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 }, async () => {
   const broker = await startMosquitto();

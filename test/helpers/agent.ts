@@ -17,7 +17,8 @@ export interface Run {
 
 /** Starts edgecam in `cwd` (default: a new empty directory, so no stray .env is read). */
 export function edgecam(args: string[], env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'edgecam-run-'))): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The viewer is off unless a test asks for it: several agents run at once in the suite.
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH!, VIEWER_ENABLED: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

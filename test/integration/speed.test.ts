@@ -28,7 +28,7 @@ async function runAgent(clip: string, env: Record<string, string>): Promise<Outc
   const sub = await subscribe(url, ['class', 'speedometer']);
   try {
     const config = loadConfig({
-      env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, CLASSES: 'car,truck', DETECT_FPS: '5', SPEED_UNIT: 'kmh', ...env },
+      env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, VIEWER_ENABLED: 'false', CLASSES: 'car,truck', DETECT_FPS: '5', SPEED_UNIT: 'kmh', ...env },
       cwd: dir,
     });
     const agent = await startAgent(config, memoryLogger('warn').log);

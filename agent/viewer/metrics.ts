@@ -1,0 +1,56 @@
+// Prometheus metrics for /metrics. Counters that stages already keep are read at
+// scrape time; the inference histogram and detections by class are fed by events.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricSources {
+  capture: () => { framesIn: number; framesDropped: number; restarts: number } | undefined;
+  mqtt: () => { queued: number; sent: number; failed: number; dropped: number; reconnects: number; pending: number } | undefined;
+  restream: () => { restarts: number } | undefined;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly inference: Histogram;
+  readonly detections: Counter<'class'>;
+
+  constructor(sources: MetricSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'edgecam_process_' });
+    const fromSource = (name: string, help: string, read: () => number | undefined) =>
+      name.endsWith('_total')
+        ? new Counter({
+            name,
+            help,
+            registers: [r],
+            collect() {
+              this.reset();
+              this.inc(read() ?? 0);
+            },
+          })
+        : new Gauge({
+            name,
+            help,
+            registers: [r],
+            collect() {
+              this.set(read() ?? 0);
+            },
+          });
+    // Monotonic totals kept by the stages, exposed as counters in name, read at scrape time.
+    fromSource('edgecam_frames_in_total', 'Frames delivered by FFmpeg to the pipeline.', () => sources.capture()?.framesIn);
+    fromSource('edgecam_frames_dropped_total', 'Frames dropped because the detector was busy (newest wins).', () => sources.capture()?.framesDropped);
+    fromSource('edgecam_ffmpeg_restarts_total', 'Capture FFmpeg restarts (exit, stall, implausible frame rate).', () => sources.capture()?.restarts);
+    fromSource('edgecam_restream_restarts_total', 'Restream FFmpeg restarts.', () => sources.restream()?.restarts);
+    fromSource('edgecam_mqtt_messages_queued_total', 'Telemetry messages put in the outbox.', () => sources.mqtt()?.queued);
+    fromSource('edgecam_mqtt_messages_sent_total', 'Telemetry messages acknowledged by the broker.', () => sources.mqtt()?.sent);
+    fromSource('edgecam_mqtt_messages_dropped_total', 'Telemetry messages dropped because the outbox was full.', () => sources.mqtt()?.dropped);
+    fromSource('edgecam_mqtt_reconnects_total', 'Lost broker connections.', () => sources.mqtt()?.reconnects);
+    fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
+    this.inference = new Histogram({
+      name: 'edgecam_inference_ms',
+      help: 'Model inference time per frame, milliseconds.',
+      buckets: [5, 10, 20, 30, 50, 75, 100, 150, 250, 500, 1000],
+      registers: [r],
+    });
+    this.detections = new Counter({ name: 'edgecam_detections_total', help: 'Reported detections by class.', labelNames: ['class'], registers: [r] });
+  }
+}
