@@ -12,6 +12,7 @@ import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
 import { Viewer } from './viewer/index.js';
 import { Restream } from './restream/index.js';
+import { AnnotatedRestream } from './restream/annotated.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import { redactUrl } from './log.js';
 
@@ -131,7 +132,24 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
     await capture.start();
     const cap = capture;
 
-    if (config.RESTREAM_URL) {
+    if (config.RESTREAM_URL && config.RESTREAM_ANNOTATE) {
+      const url = config.RESTREAM_URL;
+      let annotated: AnnotatedRestream | undefined;
+      restreamStats = () => annotated?.stats ?? { restarts: 0 };
+      started.push({ name: 'restream', stop: async () => annotated?.stop() });
+      // Started on the first frame, when the source size is known.
+      bus.on('frame', (frame) => {
+        if (!annotated) {
+          const size = /^(\d+)x(\d+)$/.exec(config.RESTREAM_SIZE);
+          const width = size ? Number(size[1]) : Math.min(1280, frame.sourceWidth) & ~1;
+          const height = size ? Number(size[2]) : Math.round((width * frame.sourceHeight) / frame.sourceWidth) & ~1;
+          annotated = new AnnotatedRestream({ url, width, height, fps: config.DETECT_FPS, bitrate: config.RESTREAM_BITRATE, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ stage: 'restream' }) });
+          void annotated.start();
+        }
+        annotated.onFrame(frame);
+      });
+      bus.on('detections', (result) => annotated?.onResult(result));
+    } else if (config.RESTREAM_URL) {
       const restream = new Restream({ source: { url: config.SOURCE, kind: config.SOURCE_KIND, loop: config.SOURCE_LOOP, realtime: true }, url: config.RESTREAM_URL, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ stage: 'restream' }) });
       await restream.start();
       restreamStats = () => restream.stats;

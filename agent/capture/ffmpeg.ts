@@ -12,7 +12,9 @@ import ffmpeg from 'fluent-ffmpeg';
 
 export interface FfmpegJob {
   binary: string;
+  /** Input URL or path; ignored when `stdin` is given (the input is then pipe:0). */
   input: string;
+  stdin?: Readable;
   inputOptions: string[];
   outputOptions: string[];
   /** Output target; 'pipe:1' streams to `stdout`. */
@@ -87,7 +89,7 @@ export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
   const listeners: ((line: string) => void)[] = [];
   const command = ffmpeg({ stdoutLines: 0 })
     .setFfmpegPath(guarded(job.binary))
-    .input(job.input)
+    .input(job.stdin ?? job.input)
     .inputOptions(job.inputOptions)
     .outputOptions(job.outputOptions);
 

@@ -202,6 +202,21 @@ export const configSchema = z.object({
   RESTREAM_URL: optionalString()
     .describe('Send the camera\'s video, copied without re-encoding, to this FFmpeg output: rtsp:// (push to a server such as MediaMTX), rtmp://, srt://, udp://, or a path ending in .m3u8 for HLS. Empty: no restream.')
     .meta({ examples: ['rtsp://127.0.0.1:8554/front'] }),
+  RESTREAM_ANNOTATE: bool(false)
+    .describe('Instead of copying the camera\'s video, encode a stream (H.264, at DETECT_FPS) with the detections burned in.')
+    .meta({ examples: ['true'] }),
+  RESTREAM_SIZE: z
+    .string()
+    .regex(/^(auto|\d+x\d+)$/, { error: 'expected WIDTHxHEIGHT or auto' })
+    .default('auto')
+    .describe('Size of the annotated restream, WIDTHxHEIGHT. auto: the source size, at most 1280 wide.')
+    .meta({ examples: ['1280x720'] }),
+  RESTREAM_BITRATE: z
+    .string()
+    .regex(/^\d+(\.\d+)?[kM]?$/, { error: 'expected a bitrate such as 2M or 800k' })
+    .default('2M')
+    .describe('Bitrate of the annotated restream.')
+    .meta({ examples: ['1M'] }),
   STATE_DIR: z
     .string()
     .default('./state')

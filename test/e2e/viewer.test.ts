@@ -120,3 +120,17 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     assert.deepEqual((await down.json() as { reasons: string[] }).reasons, ['MQTT broker not connected']);
   });
 });
+
+test('annotated restream: H.264 at DETECT_FPS with the boxes burned in, readable by ffprobe', { skip: hasBinary('ffprobe') ? false : 'ffprobe is not installed', timeout: 60_000 }, async () => {
+  const playlist = join(mkdtempSync(join(tmpdir(), 'edgecam-hls-')), 'annotated.m3u8');
+  const port = await freePort();
+  const agent = edgecam([], { MQTT_EMBEDDED_PORT: String(port), RESTREAM_URL: playlist, RESTREAM_ANNOTATE: 'true', RESTREAM_SIZE: '640x360', DETECT_THREADS: '1' });
+  try {
+    await until(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 30_000, 'the annotated HLS playlist');
+    const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', playlist], { encoding: 'utf8' })) as { streams: unknown[] };
+    assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 360, r_frame_rate: '5/1' });
+  } finally {
+    agent.child.kill('SIGTERM');
+    await agent.exit;
+  }
+});

@@ -1,0 +1,118 @@
+// Annotated restream: the processed frames with the detections burned in, encoded
+// with H.264 by an FFmpeg that reads raw frames on its stdin. Runs at DETECT_FPS.
+import { PassThrough } from 'node:stream';
+import sharp from 'sharp';
+import { Backoff } from '../backoff.js';
+import { findFfmpeg, runFfmpeg, type FfmpegProcess } from '../capture/ffmpeg.js';
+import type { Frame } from '../capture/frame.js';
+import type { FrameProcessed } from '../events.js';
+import type { Logger } from '../log.js';
+import { redactUrl } from '../log.js';
+import { boxesSvg } from '../viewer/render.js';
+import { outputOptions } from './index.js';
+
+export interface AnnotatedRestreamOptions {
+  url: string;
+  width: number;
+  height: number;
+  fps: number;
+  /** FFmpeg bitrate, e.g. 2M. */
+  bitrate: string;
+  ffmpegPath?: string;
+  restartMaxMs?: number;
+  log: Logger;
+}
+
+export class AnnotatedRestream {
+  readonly stats = { restarts: 0, framesOut: 0, framesSkipped: 0 };
+  private process: FfmpegProcess | undefined;
+  private input: PassThrough | undefined;
+  private frame: { data: Buffer; frame: Omit<Frame, 'data'> } | undefined;
+  private busy = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly options: AnnotatedRestreamOptions) {
+    this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
+  }
+
+  async start(): Promise<void> {
+    this.options.log.info({ url: redactUrl(this.options.url), size: `${this.options.width}x${this.options.height}`, bitrate: this.options.bitrate }, 'restreaming with detections burned in');
+    this.spawn();
+  }
+
+  onFrame(frame: Frame): void {
+    if (this.busy) return;
+    const { data, ...rest } = frame;
+    const copy = this.frame?.data.length === data.length ? this.frame.data : Buffer.allocUnsafe(data.length);
+    data.copy(copy);
+    this.frame = { data: copy, frame: rest };
+  }
+
+  /** Renders the frame the result belongs to, with its boxes, and hands it to the encoder. */
+  onResult(result: FrameProcessed): void {
+    const input = this.input;
+    const current = this.frame;
+    if (!input || !current || current.frame.index !== result.index) return;
+    if (this.busy || input.writableNeedDrain) {
+      this.stats.framesSkipped++;
+      return;
+    }
+    this.busy = true;
+    const { width, height } = this.options;
+    const f = current.frame;
+    const t = f.transform;
+    const region = { left: Math.round(t.padX), top: Math.round(t.padY), width: Math.min(f.width - Math.round(t.padX), Math.round(f.sourceWidth * t.scaleX)), height: Math.min(f.height - Math.round(t.padY), Math.round(f.sourceHeight * t.scaleY)) };
+    sharp(current.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+      .extract(region)
+      .resize(width, height, { fit: 'fill' })
+      .raw()
+      .toBuffer()
+      .then((pixels) => sharp(pixels, { raw: { width, height, channels: 3 } }).composite([{ input: boxesSvg(result.detections, f, { width, height }) }]).removeAlpha().raw().toBuffer())
+      .then((annotated) => {
+        if (this.input === input && !input.destroyed) {
+          input.write(annotated);
+          this.stats.framesOut++;
+        }
+      })
+      .catch((err: Error) => this.options.log.warn({ err: err.message }, 'annotated frame failed'))
+      .finally(() => (this.busy = false));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.input?.end();
+    await this.process?.kill(2000);
+  }
+
+  private spawn(): void {
+    const { url, width, height, fps, bitrate, log } = this.options;
+    const input = new PassThrough({ highWaterMark: width * height * 3 * 2 });
+    this.input = input;
+    const started = Date.now();
+    const proc = runFfmpeg({
+      binary: findFfmpeg(this.options.ffmpegPath),
+      input: 'pipe:0',
+      stdin: input,
+      inputOptions: ['-hide_banner', '-nostats', '-loglevel', 'warning', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-use_wallclock_as_timestamps', '1'],
+      outputOptions: [
+        '-vsync', 'cfr', '-r', String(fps), '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+        '-b:v', bitrate, '-maxrate', bitrate, '-bufsize', bitrate, '-g', String(Math.max(1, Math.round(fps * 2))),
+        ...outputOptions(url).filter((o, i, all) => !(o === '-c' || all[i - 1] === '-c') && !(o === '-map' || all[i - 1] === '-map')),
+      ],
+      output: url,
+    });
+    this.process = proc;
+    void proc.exited.then((exit) => {
+      if (this.stopped || proc !== this.process) return;
+      this.input = undefined;
+      if (Date.now() - started > 60_000) this.backoff.reset();
+      const delayMs = this.backoff.next();
+      this.stats.restarts++;
+      log.warn({ code: exit.code, signal: exit.signal, reason: exit.tail.slice(-2).join(' | '), retryInMs: delayMs }, 'annotated restream ffmpeg exited; restarting');
+      this.timer = setTimeout(() => this.spawn(), delayMs);
+    });
+  }
+}
