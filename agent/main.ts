@@ -8,6 +8,7 @@ import { Detector } from './detect/index.js';
 import { Publisher } from './publish/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
+import { SystemdNotifier } from './systemd/notify.js';
 import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
 import { Viewer } from './viewer/index.js';
@@ -28,8 +29,15 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: Config, log: Logger): Promise<Agent> {
+export async function startAgent(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Agent> {
   const bus = new EventBus(log);
+  let lastFrameAt = 0;
+  const notifier = new SystemdNotifier({ env, log: log.child({ stage: 'systemd' }), lastFrameAt: () => lastFrameAt });
+  notifier.start();
+  bus.on('detections', () => {
+    lastFrameAt = Date.now();
+    notifier.frameProcessed();
+  });
   const started: Stoppable[] = [];
   let exitCode = 0;
   let stopping: Promise<number> | undefined;
@@ -40,6 +48,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
+      notifier.stopping();
       for (const stage of started.reverse()) {
         try {
           const started = performance.now();
@@ -50,6 +59,7 @@ export async function startAgent(config: Config, log: Logger): Promise<Agent> {
           log.error({ err, stage: stage.name }, 'stage failed to stop');
         }
       }
+      notifier.close();
       log.info({ exitCode, ...capture?.stats, mqtt: publisherStats?.() }, 'stopped');
       return exitCode;
     })();
