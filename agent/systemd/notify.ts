@@ -2,13 +2,23 @@
 // frame, WATCHDOG=1 at half of WATCHDOG_USEC but only while frames keep flowing (so a
 // pipeline that stopped making progress gets restarted by systemd), STOPPING=1 at
 // shutdown. Without NOTIFY_SOCKET (not under systemd) every call does nothing.
-import { createRequire } from 'node:module';
+//
+// Node has no unix datagram sockets, and the npm packages that add them either need a
+// compiler at install time or ship no arm64 binary. So one small python3 process is
+// started once and sends each line it reads on stdin as one datagram; it ends when its
+// stdin closes, i.e. with the agent. (The unit sets NotifyAccess=all for it.)
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 
-interface DgramSocket {
-  sendTo(buf: Buffer, offset: number, length: number, path: string, cb?: (err?: Error) => void): void;
-  close(): void;
-}
+const SENDER = [
+  'import os, socket, sys',
+  'path = os.environ["EDGECAM_NOTIFY_PATH"]',
+  'path = "\\0" + path[1:] if path.startswith("@") else path',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  'for line in sys.stdin:',
+  '    try: s.sendto(line.rstrip("\\n").replace("\\x1f", "\\n").encode(), path)',
+  '    except OSError as e: print(e, file=sys.stderr, flush=True)',
+].join('\n');
 
 export interface NotifierOptions {
   env?: NodeJS.ProcessEnv;
@@ -18,7 +28,7 @@ export interface NotifierOptions {
 }
 
 export class SystemdNotifier {
-  private socket: DgramSocket | undefined;
+  private sender: ChildProcess | undefined;
   private readonly path: string | undefined;
   private readonly watchdogMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -27,8 +37,7 @@ export class SystemdNotifier {
   constructor(private readonly options: NotifierOptions) {
     const env = options.env ?? process.env;
     const socket = env.NOTIFY_SOCKET;
-    // Abstract socket names start with '@', which stands for a leading NUL.
-    this.path = socket ? (socket.startsWith('@') ? `\0${socket.slice(1)}` : socket) : undefined;
+    this.path = socket || undefined;
     const usec = Number(env.WATCHDOG_USEC);
     const forUs = !env.WATCHDOG_PID || Number(env.WATCHDOG_PID) === process.pid;
     this.watchdogMs = this.path && usec > 0 && forUs ? usec / 1000 : undefined;
@@ -40,14 +49,13 @@ export class SystemdNotifier {
 
   start(): void {
     if (!this.path) return;
-    try {
-      const require = createRequire(import.meta.url);
-      const { DgramSocket } = require('node-unix-socket') as { DgramSocket: new () => DgramSocket };
-      this.socket = new DgramSocket();
-    } catch (err) {
-      this.options.log.warn({ err: (err as Error).message }, 'sd_notify unavailable: no unix datagram support on this platform');
-      return;
-    }
+    const sender = spawn('python3', ['-u', '-c', SENDER], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, EDGECAM_NOTIFY_PATH: this.path } });
+    sender.on('error', (err) => this.options.log.warn({ err: err.message }, 'sd_notify unavailable: python3 is needed to talk to systemd'));
+    sender.stderr!.on('data', (d: Buffer) => this.options.log.debug({ err: d.toString().trim() }, 'sd_notify failed'));
+    sender.stdin!.on('error', () => {});
+    sender.unref();
+    (sender.stdin as unknown as { unref?: () => void }).unref?.();
+    this.sender = sender;
     if (this.watchdogMs) {
       const every = this.watchdogMs / 2;
       this.timer = setInterval(() => {
@@ -75,15 +83,14 @@ export class SystemdNotifier {
 
   close(): void {
     clearInterval(this.timer);
-    this.socket?.close();
-    this.socket = undefined;
+    this.sender?.stdin?.end();
+    this.sender = undefined;
   }
 
+  /** One line per datagram; a newline inside a message travels as \x1f. */
   private send(message: string): void {
-    if (!this.socket || !this.path) return;
-    const buf = Buffer.from(message);
-    this.socket.sendTo(buf, 0, buf.length, this.path, (err) => {
-      if (err) this.options.log.debug({ err: err.message }, 'sd_notify failed');
-    });
+    const stdin = this.sender?.stdin;
+    if (!stdin || stdin.destroyed) return;
+    stdin.write(message.replace(/\n/g, '\x1f') + '\n');
   }
 }

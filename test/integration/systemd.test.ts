@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawn, spawnSync } from 'node:child_process';
 import { edgecam, childrenOf, sleep, until } from '../helpers/agent.js';
 import { freePort, hasBinary } from '../helpers/net.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
@@ -16,14 +15,21 @@ interface Received {
   message: string;
 }
 
-describe('sd_notify', { timeout: 60_000 }, () => {
+describe('sd_notify', { skip: hasBinary('python3') ? false : 'python3 is not installed', timeout: 60_000 }, () => {
   test('READY once after the first frame, WATCHDOG only while frames flow, STOPPING at shutdown', async () => {
-    const { DgramSocket } = createRequire(import.meta.url)('node-unix-socket') as { DgramSocket: new () => { bind(p: string): void; on(e: 'data', cb: (b: Buffer) => void): void; close(): void } };
+    // systemd's side: a unix datagram socket, bound by a python3 process that prints each datagram as JSON.
     const path = join(mkdtempSync(join(tmpdir(), 'edgecam-notify-')), 'notify.sock');
-    const socket = new DgramSocket();
-    socket.bind(path);
+    const receiver = spawn('python3', ['-u', '-c', 'import json, socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound", flush=True)\nwhile True: print(json.dumps(s.recv(4096).decode()), flush=True)', path], { stdio: ['ignore', 'pipe', 'inherit'] });
     const received: Received[] = [];
-    socket.on('data', (b) => received.push({ at: Date.now(), message: b.toString() }));
+    let bound = false;
+    receiver.stdout!.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n').filter(Boolean)) {
+        if (line === 'bound') bound = true;
+        else received.push({ at: Date.now(), message: JSON.parse(line) as string });
+      }
+    });
+    const socket = { close: () => receiver.kill() };
+    await until(() => bound, 5000, 'the notify socket');
     const port = await freePort();
     const run = edgecam([], { NOTIFY_SOCKET: path, WATCHDOG_USEC: '400000', MQTT_EMBEDDED_PORT: String(port), SOURCE: 'lavfi:testsrc2=size=320x240:rate=10', DETECT_FPS: '10', DETECT_THREADS: '1' });
     try {
@@ -44,6 +50,7 @@ describe('sd_notify', { timeout: 60_000 }, () => {
       assert.equal((await run.exit).code, 0);
       await sleep(200);
       assert.equal(received.filter((r) => r.message.startsWith('READY=1')).length, 1, 'READY=1 exactly once');
+      assert.equal(received.find((r) => r.message.startsWith('READY=1'))!.message, 'READY=1\nSTATUS=processing frames', 'a multi-line message arrives as one datagram');
       assert.ok(received.some((r) => r.message === 'STOPPING=1'));
     } finally {
       run.child.kill('SIGKILL');

@@ -1,0 +1,78 @@
+// The installer and uninstaller, run into a temporary DESTDIR (no systemctl is called there).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { hasBinary } from '../helpers/net.js';
+import { FIXTURES } from '../helpers/paths.js';
+
+const script = (name: string) => join(PACKAGE_ROOT, 'scripts', name);
+
+function tree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const s = statSync(p);
+        out.set(relative(root, p), `${s.mode.toString(8)} ${s.size} ${s.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string>) {
+  const r = spawnSync('bash', [cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  return r.stdout;
+}
+
+describe('installer', { timeout: 360_000 }, () => {
+  test('shellcheck passes on every script', { skip: hasBinary('shellcheck') ? false : 'shellcheck is not installed' }, () => {
+    const scripts = [...readdirSync(join(PACKAGE_ROOT, 'scripts')).filter((f) => f.endsWith('.sh')).map(script), join(PACKAGE_ROOT, '.ci', 'run')];
+    const r = spawnSync('shellcheck', scripts, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout);
+  });
+
+  test('installs into DESTDIR, runs from there with production dependencies only, and a second run changes nothing', () => {
+    const dest = mkdtempSync(join(tmpdir(), 'edgecam-install-'));
+    const out1 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
+    assert.match(out1, /created .*\/etc\/edgecam\/front\.env/);
+    const prefix = join(dest, 'opt', 'edgecam');
+    for (const f of ['dist/agent/cli.js', 'models/centernet.onnx', 'models/sample.mp4', 'agent/viewer/public/app.js', 'node_modules/onnxruntime-node/package.json', '.npmrc']) assert.ok(existsSync(join(prefix, f)), f);
+    assert.ok(!existsSync(join(prefix, 'node_modules', 'typescript')), 'no dev dependencies');
+    assert.ok(!existsSync(join(prefix, 'dist', 'test')), 'no tests');
+    const unit = readFileSync(join(dest, 'etc/systemd/system/edgecam@.service'), 'utf8');
+    assert.match(unit, /^ExecStart=\/usr\/bin\/node \/opt\/edgecam\/dist\/agent\/cli\.js run$/m);
+    const env = join(dest, 'etc/edgecam/front.env');
+    assert.equal(statSync(env).mode & 0o777, 0o600);
+
+    // The installed release works on its own.
+    const detect = spawnSync(process.execPath, [join(prefix, 'dist/agent/cli.js'), 'detect', join(FIXTURES, 'eagle.jpg')], { encoding: 'utf8', cwd: dest });
+    assert.equal(detect.status, 0, detect.stderr);
+    assert.match(detect.stdout, /"class_name":"bird"/);
+
+    // The user edits their settings; a second run must not touch them, nor anything else.
+    writeFileSync(env, 'SOURCE=rtsp://cam/stream\n', { mode: 0o600 });
+    const before = tree(dest);
+    const out2 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
+    assert.match(out2, /done \(0 changes\)/);
+    assert.deepEqual(tree(dest), before);
+    assert.equal(readFileSync(env, 'utf8'), 'SOURCE=rtsp://cam/stream\n');
+
+    // Uninstall keeps settings; --purge removes them.
+    run(script('uninstall.sh'), [], { DESTDIR: dest });
+    assert.ok(!existsSync(prefix));
+    assert.ok(!existsSync(join(dest, 'etc/systemd/system/edgecam@.service')));
+    assert.ok(existsSync(env));
+    run(script('uninstall.sh'), ['--purge'], { DESTDIR: dest });
+    assert.ok(!existsSync(join(dest, 'etc/edgecam')));
+  });
+});
