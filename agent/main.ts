@@ -135,6 +135,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
       ffmpegPath: config.FFMPEG_PATH,
       lossless: config.SOURCE_KIND === 'file' && !config.SOURCE_REALTIME,
       stallTimeout: config.STALL_TIMEOUT,
+      hwaccel: config.HWACCEL,
       restartMaxMs: config.RESTART_BACKOFF_MAX * 1000,
       onState: (state, detail) => bus.emit('status', { component: 'camera', state, detail }),
       log: log.child({ stage: 'capture' }),

@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from './ffmpeg.js';
 import { frameTransform, scaleFilter, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
-import { ffmpegInput, isFinite, type SourceSpec } from './source.js';
+import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel, type SourceSpec } from './source.js';
 import { Backoff } from '../backoff.js';
 import { UserError } from '../errors.js';
 
@@ -22,6 +22,8 @@ export interface CaptureOptions {
   ffmpegPath?: string;
   /** true: never drop (pause FFmpeg instead); for unpaced file processing. */
   lossless: boolean;
+  /** Hardware decode preset; falls back to software decode when it fails. */
+  hwaccel?: HwAccel;
   /** Longest wait between restarts, ms. */
   restartMaxMs?: number;
   /** Seconds without a frame from FFmpeg before it is killed and restarted; 0 disables. */
@@ -65,12 +67,15 @@ export class Capture {
   private watchdog: NodeJS.Timeout | undefined;
   private lastDataAt = 0;
   private running = false;
+  private framesSinceSpawn = 0;
   private state: CaptureState | undefined;
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
   private readonly arrivals: number[] = [];
+  private hwaccel: HwAccel;
 
   constructor(private readonly options: CaptureOptions) {
     this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
+    this.hwaccel = options.hwaccel ?? 'none';
   }
 
   /** The running FFmpeg's pid, for health reports and tests. */
@@ -137,12 +142,13 @@ export class Capture {
     const proc = runFfmpeg({
       binary: findFfmpeg(this.options.ffmpegPath),
       input: input.input,
-      inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...input.options],
+      inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...hwaccelOptions(this.hwaccel), ...input.options],
       outputOptions: ['-an', '-sn', '-dn', '-vf', filters.join(','), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
       output: 'pipe:1',
     });
     this.process = proc;
     this.running = true;
+    this.framesSinceSpawn = 0;
     this.lastDataAt = Date.now();
     this.arrivals.length = 0;
     let section = '';
@@ -223,6 +229,7 @@ export class Capture {
       transform: this.transform ?? frameTransform('stretch', width, height, width, height),
     };
     this.stats.framesIn++;
+    this.framesSinceSpawn++;
     this.backoff.reset();
     this.setState('streaming');
     this.checkFrameRate();
@@ -253,8 +260,14 @@ export class Capture {
       this.wake();
       return;
     }
-    const delayMs = this.backoff.next();
     const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
+    if (this.hwaccel !== 'none' && this.hwaccel !== 'auto' && this.framesSinceSpawn === 0) {
+      log.warn({ hwaccel: this.hwaccel, reason }, 'hardware decode unavailable; falling back to software decode');
+      this.hwaccel = 'none';
+      this.spawn();
+      return;
+    }
+    const delayMs = this.backoff.next();
     if (!this.stats.framesIn && exit.code !== null && /No such file|Invalid data found|Permission denied|Protocol not found|does not contain any stream|matches no streams|Decoder \S+ not found|could not find codec|Unsupported codec|moov atom not found/i.test(reason) && source.kind === 'file') {
       this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${reason}); give a video file FFmpeg can decode`);
       this.wake();

@@ -40,3 +40,22 @@ export function ffmpegInput(source: SourceSpec): FfmpegInput {
 export function isFinite(source: SourceSpec): boolean {
   return (source.kind === 'file' || source.kind === 'lavfi') && !source.loop;
 }
+
+export type HwAccel = 'auto' | 'none' | 'v4l2m2m' | 'vaapi' | 'qsv';
+
+/** FFmpeg input options for hardware decode; decoded frames come back to system memory for scaling. */
+export function hwaccelOptions(hwaccel: HwAccel): string[] {
+  switch (hwaccel) {
+    case 'none':
+      return [];
+    case 'auto':
+      return ['-hwaccel', 'auto'];
+    case 'vaapi':
+      return ['-hwaccel', 'vaapi', '-hwaccel_device', '/dev/dri/renderD128'];
+    case 'qsv':
+      return ['-hwaccel', 'qsv'];
+    case 'v4l2m2m':
+      // The Raspberry Pi's stateful H.264 decoder; most cameras send H.264.
+      return ['-c:v', 'h264_v4l2m2m'];
+  }
+}

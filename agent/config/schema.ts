@@ -48,6 +48,11 @@ export const configSchema = z.object({
   FFMPEG_PATH: optionalString()
     .describe('FFmpeg binary. Empty: `ffmpeg` on PATH, else the binary shipped by the @ffmpeg-installer npm package.')
     .meta({ examples: ['/usr/bin/ffmpeg'] }),
+  HWACCEL: z
+    .enum(['none', 'auto', 'v4l2m2m', 'vaapi', 'qsv'], { error: 'expected none, auto, v4l2m2m, vaapi or qsv' })
+    .default('none')
+    .describe('Hardware video decode: v4l2m2m (Raspberry Pi, H.264), vaapi or qsv (Intel NUC, /dev/dri/renderD128), auto (whatever FFmpeg finds), none (software). A preset that fails falls back to software decode with a warning.')
+    .meta({ examples: ['vaapi'] }),
   MODEL: optionalString()
     .describe('ONNX detector model. A manifest with the same name and .json beside it describes input and decoding; without one the decoder is detected from the output shapes. Empty: the bundled CenterNet COCO model.')
     .meta({ examples: ['/opt/models/yolov8n.onnx'] }),
