@@ -9,6 +9,12 @@ import { Publisher } from './publish/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
 import { SystemdNotifier } from './systemd/notify.js';
+import { discoveryMessages } from './publish/homeassistant.js';
+import { runCommand, type CommandApplier } from './publish/commands.js';
+import { readFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from './paths.js';
+
+const packageVersion = () => (JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string }).version;
 import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
 import { Viewer } from './viewer/index.js';
@@ -66,6 +72,13 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     return stopping;
   };
 
+  // Remote commands act on stages created below; until then they are refused.
+  const notReady = () => {
+    throw new Error('the agent is still starting');
+  };
+  const commands: CommandApplier = { score_threshold: notReady, detect_fps: notReady, classes: notReady, paused: notReady };
+  let paused = false;
+
   try {
     let mqttUrl = config.MQTT_URL;
     if (!mqttUrl) {
@@ -99,6 +112,27 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
       queueMaxMessages: config.MQTT_QUEUE_MAX_MESSAGES,
       queueMaxBytes: config.MQTT_QUEUE_MAX_BYTES,
       reconnectMaxMs: config.RESTART_BACKOFF_MAX * 1000,
+      protocolVersion: config.MQTT_PROTOCOL_VERSION,
+      messageExpirySeconds: config.MQTT_MESSAGE_EXPIRY,
+      tls: {
+        ca: config.MQTT_CA_FILE ? readFileSync(config.MQTT_CA_FILE) : undefined,
+        cert: config.MQTT_CERT_FILE ? readFileSync(config.MQTT_CERT_FILE) : undefined,
+        key: config.MQTT_KEY_FILE ? readFileSync(config.MQTT_KEY_FILE) : undefined,
+      },
+      discovery: config.HA_DISCOVERY
+        ? {
+            prefix: config.HA_DISCOVERY_PREFIX,
+            messages: discoveryMessages({
+              discoveryPrefix: config.HA_DISCOVERY_PREFIX,
+              deviceId: config.DEVICE_ID,
+              topics: { state: `${config.TOPIC_PREFIX}state`, status: `${config.TOPIC_PREFIX}status`, speedometer: `${config.TOPIC_PREFIX}speedometer` },
+              classes: config.HA_CLASSES,
+              speedUnit: config.SPEED_UNIT,
+              version: packageVersion(),
+            }),
+          }
+        : undefined,
+      onCommand: (setting, payload) => runCommand(setting, payload, commands),
       log: log.child({ stage: 'publish' }),
     });
     await publisher.start();
@@ -185,11 +219,24 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
       bus.on('status', (status) => viewer.onStatus(status));
     }
 
+    commands.score_threshold = (v) => {
+      detector.setScoreThreshold(Math.min(v, config.TRACK_LOW_SCORE));
+      tracker.setScoreThreshold(v);
+    };
+    commands.classes = (v) => detector.setClasses(v);
+    commands.detect_fps = (v) => cap.setFps(v);
+    commands.paused = (v) => {
+      paused = v;
+      publisher.updateState({ paused: v });
+    };
+
     const loop = (async () => {
       for (let frame = await cap.next(); frame; frame = await cap.next()) {
+        if (paused) continue;
         bus.emit('frame', frame);
         const { detections: all, inferenceMs } = await detector.detect(frame);
         const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });
+        publisher.noteFrame(inferenceMs);
         bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });
         for (const report of speeds) bus.emit('speed', report);
       }

@@ -67,13 +67,17 @@ export class Capture {
   private watchdog: NodeJS.Timeout | undefined;
   private lastDataAt = 0;
   private running = false;
+  private restartNow = false;
   private framesSinceSpawn = 0;
   private state: CaptureState | undefined;
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
   private readonly arrivals: number[] = [];
   private hwaccel: HwAccel;
 
-  constructor(private readonly options: CaptureOptions) {
+  private readonly options: CaptureOptions;
+
+  constructor(options: CaptureOptions) {
+    this.options = { ...options };
     this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
     this.hwaccel = options.hwaccel ?? 'none';
   }
@@ -115,6 +119,15 @@ export class Capture {
     this.held = frame.data;
     this.drainStash();
     return frame;
+  }
+
+  /** Changes DETECT_FPS at run time: FFmpeg is restarted with the new rate. */
+  setFps(fps: number): void {
+    this.options.fps = fps;
+    const proc = this.process;
+    if (!proc || !this.running) return;
+    this.restartNow = true;
+    void proc.kill(500);
   }
 
   async stop(): Promise<void> {
@@ -261,6 +274,12 @@ export class Capture {
       return;
     }
     const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
+    if (this.restartNow) {
+      this.restartNow = false;
+      log.info({ fps: this.options.fps }, 'restarting ffmpeg with the new frame rate');
+      this.spawn();
+      return;
+    }
     if (this.hwaccel !== 'none' && this.hwaccel !== 'auto' && this.framesSinceSpawn === 0) {
       log.warn({ hwaccel: this.hwaccel, reason }, 'hardware decode unavailable; falling back to software decode');
       this.hwaccel = 'none';

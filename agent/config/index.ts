@@ -13,7 +13,8 @@ import { CalibrationError, homographyFromPoints, parsePoints, type Point } from 
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
-export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS'> {
+export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS' | 'DEVICE_ID'> {
+  DEVICE_ID: string;
   CALIBRATION_IMAGE_POINTS?: Point[];
   CALIBRATION_WORLD_POINTS?: Point[];
   SOURCE: string;
@@ -60,6 +61,9 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   if (credentials && values.MQTT_PASSWORD === undefined && existsSync(join(credentials, 'mqtt_password'))) {
     values.MQTT_PASSWORD = readFileSync(join(credentials, 'mqtt_password'), 'utf8').replace(/\r?\n$/, '');
   }
+  for (const [key, file] of [['MQTT_CA_FILE', 'mqtt_ca'], ['MQTT_CERT_FILE', 'mqtt_cert'], ['MQTT_KEY_FILE', 'mqtt_key']] as const) {
+    if (credentials && values[key] === undefined && existsSync(join(credentials, file))) values[key] = join(credentials, file);
+  }
   for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
   return { values, problems };
 }
@@ -91,6 +95,12 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   }
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
   const stateDir = resolve(cwd, raw.STATE_DIR);
+  const deviceId = raw.DEVICE_ID ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'edgecam');
+  for (const key of ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE'] as const) {
+    const file = raw[key];
+    if (file && !existsSync(file)) problems.push(`${key}=${JSON.stringify(file)}: no such file (give a PEM file; example: ${key}=${exampleOf(key)})`);
+  }
+  if (Boolean(raw.MQTT_CERT_FILE) !== Boolean(raw.MQTT_KEY_FILE)) problems.push('MQTT_CERT_FILE and MQTT_KEY_FILE go together: a client certificate needs its key');
   if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS)) problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
@@ -102,6 +112,8 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     SOURCE: source,
     SOURCE_KIND: kind,
     STATE_DIR: stateDir,
+    DEVICE_ID: deviceId,
+    TOPIC_PREFIX: raw.TOPIC_PREFIX.replaceAll('{device}', deviceId),
     SOURCE_LOOP: raw.SOURCE_LOOP === 'auto' ? source === BUNDLED_SAMPLE : raw.SOURCE_LOOP === 'true',
     MODEL: model,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? `edgecam_${hostname().replace(/[^A-Za-z0-9_-]/g, '')}_${randomBytes(3).toString('hex')}`,

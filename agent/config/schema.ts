@@ -187,8 +187,51 @@ export const configSchema = z.object({
     .string()
     .default('')
     .refine((s) => !/[#+]/.test(s), { error: 'MQTT wildcards # and + are not allowed in topic names' })
-    .describe('Prefix of every topic. Empty: the topics are exactly `class` and `speedometer`.')
-    .meta({ examples: ['edgecam/front/'] }),
+    .describe('Prefix of every topic; {device} stands for DEVICE_ID. Empty: the topics are exactly `class` and `speedometer`.')
+    .meta({ examples: ['edgecam/{device}/'] }),
+  DEVICE_ID: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected letters, digits, - or _ (at most 64)' }).optional())
+    .describe('Name of this box in topics ({device} in TOPIC_PREFIX) and in Home Assistant. Empty: the host name (the systemd unit sets the instance name).')
+    .meta({ examples: ['front'] }),
+  MQTT_PROTOCOL_VERSION: z
+    .preprocess((v) => (typeof v === 'string' && /^[345]$/.test(v.trim()) ? Number(v) : v), z.union([z.literal(3), z.literal(4), z.literal(5)], { error: 'expected 4 (MQTT 3.1.1), 5 (MQTT 5) or 3 (3.1)' }))
+    .default(4)
+    .describe('MQTT protocol: 4 is MQTT 3.1.1, 5 is MQTT 5 (telemetry then carries a content type and a message expiry).')
+    .meta({ examples: ['5'] }),
+  MQTT_MESSAGE_EXPIRY: number({ min: 0, max: 4294967295, int: true })
+    .default(86400)
+    .describe('MQTT 5 only: seconds a telemetry message stays deliverable at the broker (0: forever).')
+    .meta({ examples: ['3600'] }),
+  MQTT_CA_FILE: optionalString()
+    .describe('CA certificate (PEM) that signed the broker\'s certificate, for mqtts:// and wss://. Also read from $CREDENTIALS_DIRECTORY/mqtt_ca. Empty: the system\'s CAs.')
+    .meta({ examples: ['/etc/edgecam/ca.crt'] }),
+  MQTT_CERT_FILE: optionalString()
+    .describe('Client certificate (PEM) for brokers that require one. Also read from $CREDENTIALS_DIRECTORY/mqtt_cert.')
+    .meta({ examples: ['/etc/edgecam/client.crt'] }),
+  MQTT_KEY_FILE: optionalString()
+    .describe('Private key (PEM) of the client certificate. Never logged. Also read from $CREDENTIALS_DIRECTORY/mqtt_key.')
+    .meta({ examples: ['/etc/edgecam/client.key'] }),
+  HA_DISCOVERY: bool(false)
+    .describe('Announce edgecam to Home Assistant by MQTT discovery: one device with count, presence, speed, fps and inference-time entities.')
+    .meta({ examples: ['true'] }),
+  HA_DISCOVERY_PREFIX: z
+    .string()
+    .regex(/^[^#+\s]+$/, { error: 'expected a topic prefix without wildcards' })
+    .default('homeassistant')
+    .describe('Home Assistant\'s discovery prefix.')
+    .meta({ examples: ['homeassistant'] }),
+  HA_CLASSES: list()
+    .default(['person', 'car', 'truck', 'bicycle', 'motorcycle', 'bus', 'dog', 'cat'])
+    .describe('Classes that get a count sensor and a presence binary sensor in Home Assistant.')
+    .meta({ examples: ['person,car'] }),
+  SNAPSHOT_CLASSES: list()
+    .default([])
+    .describe('Classes whose new tracks publish a JPEG of the frame, with the box drawn, retained on <prefix>snapshot/<class>. Empty: no snapshots.')
+    .meta({ examples: ['person,car'] }),
+  SNAPSHOT_MAX_BYTES: number({ min: 4096, max: 10_000_000, int: true })
+    .default(131072)
+    .describe('Largest snapshot; bigger ones are re-encoded smaller.')
+    .meta({ examples: ['65536'] }),
   VIEWER_ENABLED: bool(true)
     .describe('Serve the live viewer: the page, /snapshot.jpg, /events, /stream.mjpeg, /healthz and /metrics.')
     .meta({ examples: ['false'] }),

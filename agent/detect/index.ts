@@ -56,7 +56,11 @@ export class Detector {
   private tensor!: ort.Tensor;
   private keep: Set<number> | undefined;
 
-  constructor(private readonly options: DetectorOptions) {}
+  private readonly options: DetectorOptions;
+
+  constructor(options: DetectorOptions) {
+    this.options = { ...options };
+  }
 
   async start(): Promise<void> {
     const { modelPath, log } = this.options;
@@ -84,6 +88,23 @@ export class Detector {
     this.decoder = DECODERS[key];
     const { width, height, layout, dtype, resize } = this.spec.input;
     log.info({ model: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) }, 'model loaded');
+  }
+
+  /** Changes the score threshold at run time (remote command). */
+  setScoreThreshold(threshold: number): void {
+    this.options.scoreThreshold = threshold;
+  }
+
+  /** Changes the class filter at run time (remote command); unknown names are refused. */
+  setClasses(classes: string[]): void {
+    const previous = this.options.classes;
+    this.options.classes = classes;
+    try {
+      this.keep = this.classFilter();
+    } catch (err) {
+      this.options.classes = previous;
+      throw err;
+    }
   }
 
   /** Detects objects in a frame from the capture stage. */

@@ -15,6 +15,8 @@ import { Backoff } from '../backoff.js';
 import type { SpeedReport } from '../track/index.js';
 import { Outbox } from './outbox.js';
 import { assertPublishTopic, type ClassPayload, type SpeedPayload, type StatePayload, type TopicPayloads } from './payloads.js';
+import type { DiscoveryMessage } from './homeassistant.js';
+import type { CommandResult } from './commands.js';
 
 export interface PublisherOptions {
   url: string;
@@ -33,6 +35,15 @@ export interface PublisherOptions {
   /** Reconnect backoff bounds. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** 4: MQTT 3.1.1, 5: MQTT 5 (telemetry carries content type and message expiry). */
+  protocolVersion?: 3 | 4 | 5;
+  messageExpirySeconds?: number;
+  /** PEM contents for TLS. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Home Assistant discovery, announced on every connect and when HA says it is online. */
+  discovery?: { prefix: string; messages: DiscoveryMessage[] };
+  /** Handles `<prefix>set/<setting>`; its result is published on `<prefix>set/result`. */
+  onCommand?: (setting: string, payload: string) => CommandResult;
 }
 
 export interface PublishStats {
@@ -97,7 +108,10 @@ export class Publisher {
   private readonly sent = new Set<number>();
   private generation = 0;
   private lastWasEmpty = true;
-  private state: StatePayload = { status: 'online', camera: 'starting', counts: {}, timestamp: new Date().toISOString() };
+  private state: StatePayload = { status: 'online', camera: 'starting', counts: {}, fps: 0, inference_ms: 0, paused: false, timestamp: new Date().toISOString() };
+  private stateTimer: NodeJS.Timeout | undefined;
+  private fps = 0;
+  private lastFrameAt = 0;
   private stateDirty = false;
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -122,7 +136,7 @@ export class Publisher {
     return this.client?.connected ?? false;
   }
 
-  topic(name: keyof TopicPayloads): string {
+  topic(name: keyof TopicPayloads | 'set/result'): string {
     const topic = this.options.topicPrefix + name;
     assertPublishTopic(topic);
     return topic;
@@ -131,7 +145,7 @@ export class Publisher {
   /** Connects; waits up to 3 s so that bad credentials fail the start (exit 78), but never for a broker that is down. */
   async start(): Promise<void> {
     const { url, clientId, username, password, log } = this.options;
-    for (const name of ['class', 'speedometer', 'status', 'state'] as const) this.topic(name);
+    for (const name of ['class', 'speedometer', 'status', 'state', 'set/result'] as const) this.topic(name);
     const restored = this.outbox.open();
     if (restored) log.info({ messages: restored }, 'outbox: undelivered telemetry from the previous run will be sent first');
     const options: IClientOptions = {
@@ -143,7 +157,10 @@ export class Publisher {
       connectTimeout: 10_000,
       keepalive: 30,
       resubscribe: false,
+      protocolVersion: this.options.protocolVersion ?? 4,
       will: { topic: this.topic('status'), payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(this.options.tls ?? {}),
+      rejectUnauthorized: true,
     };
     const client = mqtt.connect(url, options);
     this.client = client;
@@ -158,9 +175,22 @@ export class Publisher {
       this.backoff.reset();
       log.info({ url: redactUrl(url), clientId, pending: this.outbox.size }, 'connected to MQTT broker');
       client.publish(this.topic('status'), 'online', { qos: 1, retain: true });
+      this.stateDirty = true;
       this.publishState();
+      this.announce();
+      const subscriptions = [];
+      if (this.options.onCommand) subscriptions.push(`${this.options.topicPrefix}set/+`);
+      if (this.options.discovery) subscriptions.push(`${this.options.discovery.prefix}/status`);
+      if (subscriptions.length) client.subscribe(subscriptions, { qos: 1 });
       this.pump();
     });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload.toString()));
+    // The retained state refreshes fps and inference time every 10 s.
+    this.stateTimer = setInterval(() => {
+      this.stateDirty = true;
+      this.publishState();
+    }, 10_000);
+    this.stateTimer.unref();
     client.on('close', () => {
       this.generation++;
       this.sent.clear();
@@ -181,6 +211,11 @@ export class Publisher {
       client.end(true);
       throw new UserError(`MQTT_URL=${redactUrl(url)}: the broker refused the credentials (${err.message}); check MQTT_USERNAME and MQTT_PASSWORD`);
     }
+    if (err && isCertificateError(err)) {
+      this.stopping = true;
+      client.end(true);
+      throw new UserError(`MQTT_URL=${redactUrl(url)}: the broker's TLS certificate is not trusted (${err.message}); set MQTT_CA_FILE to the CA that signed it`);
+    }
   }
 
   /** Publishes a processed frame on `class`: every frame with detections, and the first empty one after them. */
@@ -191,6 +226,15 @@ export class Publisher {
     const payload = classPayloadOf(result);
     this.publish('class', payload);
     this.updateState({ counts: payload.counts });
+  }
+
+  /** Updates fps and inference time in the state without publishing it (the 10 s refresh does). */
+  noteFrame(inferenceMs: number): void {
+    const now = Date.now();
+    if (this.lastFrameAt) this.fps = this.fps ? this.fps * 0.9 + (1000 / Math.max(1, now - this.lastFrameAt)) * 0.1 : 1000 / Math.max(1, now - this.lastFrameAt);
+    this.lastFrameAt = now;
+    this.state.fps = Math.round(this.fps * 10) / 10;
+    this.state.inference_ms = Math.round(inferenceMs * 10) / 10;
   }
 
   publishSpeed(report: SpeedReport): void {
@@ -204,7 +248,7 @@ export class Publisher {
     if (this.connected) this.publishState();
   }
 
-  publish<T extends keyof TopicPayloads>(name: T, payload: TopicPayloads[T]): void {
+  publish<T extends 'class' | 'speedometer'>(name: T, payload: TopicPayloads[T]): void {
     this.outbox.add(this.topic(name), JSON.stringify(payload), this.options.qos);
     this.stats_.queued++;
     this.pump();
@@ -221,6 +265,7 @@ export class Publisher {
     }
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.stateTimer);
     if (this.outbox.size) this.options.log.warn({ pending: this.outbox.size }, 'MQTT not flushed in time: undelivered telemetry stays in the outbox for the next run');
     if (client.connected) {
       this.updateState({ status: 'stopped' });
@@ -234,7 +279,41 @@ export class Publisher {
     const client = this.client;
     if (!client?.connected || !this.stateDirty) return;
     this.stateDirty = false;
-    client.publish(this.topic('state'), JSON.stringify(this.state), { qos: 1, retain: true });
+    client.publish(this.topic('state'), JSON.stringify(this.state), { qos: 1, retain: true, ...this.properties() });
+  }
+
+  /** MQTT 5 properties of JSON messages. */
+  private properties(): { properties?: { contentType: string; messageExpiryInterval?: number } } {
+    if (this.options.protocolVersion !== 5) return {};
+    const expiry = this.options.messageExpirySeconds;
+    return { properties: { contentType: 'application/json', ...(expiry ? { messageExpiryInterval: expiry } : {}) } };
+  }
+
+  /** Home Assistant discovery configs, retained. */
+  private announce(): void {
+    const client = this.client;
+    if (!client?.connected || !this.options.discovery) return;
+    for (const m of this.options.discovery.messages) {
+      assertPublishTopic(m.topic);
+      client.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
+    }
+  }
+
+  private onMessage(topic: string, payload: string): void {
+    const { discovery, onCommand, topicPrefix, log } = this.options;
+    if (discovery && topic === `${discovery.prefix}/status`) {
+      if (payload === 'online') {
+        log.info('Home Assistant came online: announcing discovery configs again');
+        this.announce();
+      }
+      return;
+    }
+    const setPrefix = `${topicPrefix}set/`;
+    if (onCommand && topic.startsWith(setPrefix) && topic !== `${setPrefix}result`) {
+      const result = onCommand(topic.slice(setPrefix.length), payload);
+      log.info({ setting: result.setting, ok: result.ok, error: result.error }, result.ok ? 'remote command applied' : 'remote command refused');
+      this.client?.publish(this.topic('set/result'), JSON.stringify(result), { qos: 1, ...this.properties() });
+    }
   }
 
   /** Sends the oldest unsent outbox messages while connected, up to WINDOW unacknowledged. */
@@ -245,7 +324,7 @@ export class Publisher {
     for (const m of this.outbox.peek(WINDOW)) {
       if (this.sent.has(m.seq)) continue;
       this.sent.add(m.seq);
-      client.publishAsync(m.topic, m.payload, { qos: m.qos }).then(
+      client.publishAsync(m.topic, m.payload, { qos: m.qos, ...this.properties() }).then(
         () => {
           this.outbox.ack(m.seq);
           this.sent.delete(m.seq);
@@ -269,6 +348,11 @@ export class Publisher {
 function isAuthError(err: Error): boolean {
   const code = (err as Error & { code?: number }).code;
   return code === 4 || code === 5 || code === 0x86 || code === 0x87 || /not authori[sz]ed|bad user ?name or password/i.test(err.message);
+}
+
+function isCertificateError(err: Error): boolean {
+  const code = String((err as Error & { code?: string }).code ?? '');
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/.test(code);
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

@@ -39,6 +39,9 @@ export const statePayload = z.object({
   status: z.enum(['online', 'stopped']).describe('the agent\'s own view; the retained `<prefix>status` adds `offline` by last will'),
   camera: z.enum(['starting', 'streaming', 'reconnecting', 'ended']).describe('state of the video source'),
   counts: z.record(z.string(), z.number().int().nonnegative()).describe('objects per class in the latest processed frame'),
+  fps: z.number().nonnegative().describe('frames processed per second, recently'),
+  inference_ms: z.number().nonnegative().describe('model inference time of the latest frame, milliseconds'),
+  paused: z.boolean().describe('true while detection is paused by the `set/paused` command'),
   timestamp: z.string(),
 });
 

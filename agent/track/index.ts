@@ -86,7 +86,10 @@ export class TrackStage {
   private readonly speed = new Map<number, SpeedState>();
   private readonly speedClasses: Set<string>;
 
-  constructor(private readonly options: TrackStageOptions) {
+  private readonly options: TrackStageOptions;
+
+  constructor(options: TrackStageOptions) {
+    this.options = { ...options };
     this.mapping = groundMapping(options.calibration);
     this.tracker = new Tracker({ highScore: options.scoreThreshold, lowScore: options.lowScore, lostSeconds: options.lostSeconds });
     this.speedClasses = new Set(options.speedClasses);
@@ -128,6 +131,12 @@ export class TrackStage {
   }
 
   async stop(): Promise<void> {}
+
+  /** Changes the reporting threshold at run time (remote command). */
+  setScoreThreshold(threshold: number): void {
+    this.options.scoreThreshold = threshold;
+    this.tracker.setHighScore(threshold);
+  }
 
   private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
     if (!this.mapping) return;

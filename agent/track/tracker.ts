@@ -100,8 +100,15 @@ export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
 
-  constructor(private readonly options: TrackerOptions, firstId = 1) {
+  private readonly options: TrackerOptions;
+
+  constructor(options: TrackerOptions, firstId = 1) {
+    this.options = { ...options };
     this.nextId = firstId;
+  }
+
+  setHighScore(score: number): void {
+    this.options.highScore = score;
   }
 
   get live(): readonly Track[] {
