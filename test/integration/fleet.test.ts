@@ -1,0 +1,164 @@
+// MQTT for fleets against a real mosquitto: TLS with a CA made by openssl at test time,
+// websockets, MQTT 5 properties, Home Assistant discovery, remote commands, and
+// mosquitto_sub as an independent client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { z } from 'zod';
+import { classPayload, statePayload, statusPayload } from '../../agent/publish/payloads.js';
+import { freePort, hasBinary, MOSQUITTO, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
+import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
+
+const skip = MOSQUITTO && hasBinary('openssl') ? false : 'mosquitto or openssl is not installed';
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-fleet-'));
+chmodSync(dir, 0o755);
+
+// HA's discovery schema, the fields it requires or uses to build the device.
+const haEntity = z.object({
+  name: z.string().min(1),
+  unique_id: z.string().regex(/^[a-zA-Z0-9_-]+$/),
+  state_topic: z.string().min(1),
+  value_template: z.string().includes('value_json'),
+  availability_topic: z.string().min(1),
+  payload_available: z.literal('online'),
+  payload_not_available: z.literal('offline'),
+  device: z.object({ identifiers: z.array(z.string()).min(1), name: z.string(), manufacturer: z.string(), sw_version: z.string() }),
+});
+
+describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
+  let broker: Mosquitto;
+  let tlsPort: number;
+  let wsPort: number;
+  let run: Run | undefined;
+
+  before(async () => {
+    // A CA and a server certificate for 127.0.0.1 signed by it; and a second, unrelated CA.
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    for (const ca of ['ca', 'other-ca']) ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=edgecam test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'server.crt', '-extfile', 'san.ext');
+    for (const f of ['ca.crt', 'other-ca.crt', 'server.crt', 'server.key']) chmodSync(join(dir, f), 0o644);
+    tlsPort = await freePort();
+    wsPort = await freePort();
+    broker = await startMosquitto({
+      extra: [
+        `listener ${tlsPort} 127.0.0.1`, `cafile ${join(dir, 'ca.crt')}`, `certfile ${join(dir, 'server.crt')}`, `keyfile ${join(dir, 'server.key')}`, 'allow_anonymous true',
+        `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true',
+      ],
+    });
+  });
+
+  after(async () => {
+    run?.child.kill('SIGKILL');
+    await broker?.stop();
+  });
+
+  const agent = (env: Record<string, string>) => (run = edgecam([], { SOURCE: 'lavfi:testsrc2=size=320x240:rate=5', DETECT_THREADS: '1', MQTT_PROTOCOL_VERSION: '5', ...env }));
+  const stop = async () => {
+    run?.child.kill('SIGTERM');
+    await run?.exit;
+  };
+
+  test('mqtts:// with the right CA connects; with another CA it is refused with exit 78', async () => {
+    const sub = await subscribe(broker.url, ['edgecam/tls/status']);
+    try {
+      agent({ MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, MQTT_CA_FILE: join(dir, 'ca.crt'), TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'tls' });
+      await sub.waitFor((m) => m.some((x) => x.payload === 'online'), 20_000);
+      await stop();
+      const wrong = edgecam([], { SOURCE: 'lavfi:testsrc2=size=320x240:rate=5', DETECT_THREADS: '1', MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, MQTT_CA_FILE: join(dir, 'other-ca.crt') });
+      assert.equal((await wrong.exit).code, 78, wrong.stderr());
+      assert.match(wrong.stderr().trim(), /^edgecam: MQTT_URL=mqtts:\/\/127\.0\.0\.1:\d+: the broker's TLS certificate is not trusted .*; set MQTT_CA_FILE/);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  test('ws:// reaches the broker\'s websockets listener', async () => {
+    const sub = await subscribe(broker.url, ['edgecam/ws/class']);
+    try {
+      agent({ MQTT_URL: `ws://127.0.0.1:${wsPort}`, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'ws', SCORE_THRESHOLD: '0.01' });
+      await sub.waitFor((m) => m.length >= 1, 20_000);
+      classPayload.parse(sub.messages[0]!.json());
+    } finally {
+      await stop();
+      await sub.close();
+    }
+  });
+
+  test('MQTT 5: telemetry carries content type and message expiry; HA discovery is valid and re-sent on HA\'s birth; commands are applied or refused', async () => {
+    const v5 = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const got: { topic: string; payload: string; properties?: mqtt.IPublishPacket['properties'] }[] = [];
+    v5.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), properties: packet.properties }));
+    await v5.subscribeAsync(['edgecam/front/#', 'homeassistant/#']);
+    const waitFor = (pred: () => boolean, what: string, ms = 20_000) => until(pred, ms, what);
+    try {
+      agent({ MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'front', HA_DISCOVERY: 'true', HA_CLASSES: 'person,traffic light', MQTT_MESSAGE_EXPIRY: '600', SCORE_THRESHOLD: '0.01' });
+      await waitFor(() => got.some((m) => m.topic === 'edgecam/front/class'), 'class messages');
+      const telemetry = got.find((m) => m.topic === 'edgecam/front/class')!;
+      assert.equal(telemetry.properties?.contentType, 'application/json');
+      assert.ok(telemetry.properties?.messageExpiryInterval && telemetry.properties.messageExpiryInterval <= 600);
+
+      // Discovery: 2 entities per class plus last speed, fps, inference time, camera.
+      const discovery = () => got.filter((m) => m.topic.startsWith('homeassistant/'));
+      await waitFor(() => discovery().length >= 8, 'discovery configs');
+      const first = discovery().slice(0, 8);
+      for (const m of first) {
+        assert.match(m.topic, /^homeassistant\/(sensor|binary_sensor)\/edgecam_front\/[a-z0-9_]+\/config$/, m.topic);
+        const entity = haEntity.parse(JSON.parse(m.payload));
+        assert.equal(entity.availability_topic, 'edgecam/front/status');
+        assert.deepEqual(entity.device.identifiers, ['edgecam_front']);
+      }
+      assert.ok(first.some((m) => m.topic === 'homeassistant/binary_sensor/edgecam_front/traffic_light_present/config'));
+      assert.equal(new Set(first.map((m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id)).size, 8, 'unique ids');
+      await v5.publishAsync('homeassistant/status', 'online');
+      await waitFor(() => discovery().length >= 16, 'discovery re-sent after HA\'s birth message');
+
+      // Commands.
+      const results = () => got.filter((m) => m.topic === 'edgecam/front/set/result').map((m) => JSON.parse(m.payload) as { setting: string; ok: boolean; error?: string });
+      for (const [setting, payload] of [['score_threshold', '0.95'], ['detect_fps', 'abc'], ['classes', 'person,unicorn'], ['shell', 'rm -rf /'], ['paused', 'true']]) {
+        await v5.publishAsync(`edgecam/front/set/${setting}`, payload!);
+      }
+      await waitFor(() => results().length >= 5, 'command results');
+      assert.deepEqual(results().map((r) => [r.setting, r.ok]), [['score_threshold', true], ['detect_fps', false], ['classes', false], ['shell', false], ['paused', true]]);
+      assert.match(results()[2]!.error!, /unknown class "unicorn"/);
+      assert.match(results()[3]!.error!, /unknown setting; known: score_threshold, detect_fps, classes, paused/);
+      await waitFor(() => got.some((m) => m.topic === 'edgecam/front/state' && statePayload.parse(JSON.parse(m.payload)).paused), 'paused state');
+      const classCount = got.filter((m) => m.topic === 'edgecam/front/class').length;
+      await sleep(1500);
+      assert.equal(got.filter((m) => m.topic === 'edgecam/front/class').length, classCount, 'no telemetry while paused');
+      await v5.publishAsync('edgecam/front/set/paused', 'false');
+      await waitFor(() => results().length >= 6, 'resume result');
+    } finally {
+      await stop();
+      await v5.endAsync();
+    }
+  });
+
+  test('interop: mosquitto_sub sees the documented topics with the documented payloads', { skip: hasBinary('mosquitto_sub') ? false : 'mosquitto_sub is not installed' }, async () => {
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.port), '-v', '-t', 'edgecam/#', '-W', '20']);
+    let out = '';
+    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await sleep(300);
+    agent({ MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'interop', SCORE_THRESHOLD: '0.01', METERS_PER_PIXEL: '0.05' });
+    try {
+      await until(() => /^edgecam\/interop\/class /m.test(out) && /^edgecam\/interop\/state /m.test(out) && /^edgecam\/interop\/status /m.test(out), 25_000, 'topics on mosquitto_sub');
+    } finally {
+      await stop();
+      sub.kill();
+    }
+    // Retained messages of the other tests' devices come too; this device's are checked.
+    for (const line of out.split('\n').filter((l) => l.startsWith('edgecam/interop/'))) {
+      const [topic, ...rest] = line.split(' ');
+      const payload = rest.join(' ');
+      if (topic === 'edgecam/interop/class') classPayload.parse(JSON.parse(payload));
+      else if (topic === 'edgecam/interop/state') statePayload.parse(JSON.parse(payload));
+      else if (topic === 'edgecam/interop/status') statusPayload.parse(payload);
+      else if (topic !== 'edgecam/interop/speedometer') assert.fail(`undocumented topic ${topic}`);
+    }
+  });
+});
