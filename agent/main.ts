@@ -11,6 +11,7 @@ import { EventBus } from './events.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { discoveryMessages } from './publish/homeassistant.js';
 import { runCommand, type CommandApplier } from './publish/commands.js';
+import { Snapshots } from './publish/snapshots.js';
 import { readFileSync } from 'node:fs';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -141,6 +142,12 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     bus.on('detections', (result) => publisher.publishFrame(result));
     bus.on('speed', (report) => publisher.publishSpeed(report));
     bus.on('status', (s) => s.component === 'camera' && publisher.updateState({ camera: s.state as 'starting' | 'streaming' | 'reconnecting' | 'ended' }));
+
+    if (config.SNAPSHOT_CLASSES.length) {
+      const snapshots = new Snapshots({ classes: config.SNAPSHOT_CLASSES, maxBytes: config.SNAPSHOT_MAX_BYTES, publish: (cls, jpeg) => publisher.publishSnapshot(cls, jpeg), log: log.child({ stage: 'snapshots' }) });
+      bus.on('frame', (frame) => snapshots.onFrame(frame));
+      bus.on('detections', (result) => snapshots.onResult(result));
+    }
 
     const tracker = new TrackStage({
       calibration: { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL },

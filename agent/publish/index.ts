@@ -17,6 +17,7 @@ import { Outbox } from './outbox.js';
 import { assertPublishTopic, type ClassPayload, type SpeedPayload, type StatePayload, type TopicPayloads } from './payloads.js';
 import type { DiscoveryMessage } from './homeassistant.js';
 import type { CommandResult } from './commands.js';
+import { snapshotTopicPart } from './snapshots.js';
 
 export interface PublisherOptions {
   url: string;
@@ -226,6 +227,15 @@ export class Publisher {
     const payload = classPayloadOf(result);
     this.publish('class', payload);
     this.updateState({ counts: payload.counts });
+  }
+
+  /** Publishes a retained snapshot when connected (best effort, not queued). */
+  publishSnapshot(className: string, jpeg: Buffer): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const topic = `${this.options.topicPrefix}snapshot/${snapshotTopicPart(className)}`;
+    assertPublishTopic(topic);
+    client.publish(topic, jpeg, { qos: 1, retain: true, ...(this.options.protocolVersion === 5 ? { properties: { contentType: 'image/jpeg' } } : {}) });
   }
 
   /** Updates fps and inference time in the state without publishing it (the 10 s refresh does). */

@@ -48,6 +48,14 @@ export const statePayload = z.object({
 /** Retained on `<prefix>status`: plain text, as Home Assistant's availability topics expect. */
 export const statusPayload = z.enum(['online', 'offline', 'stopped']);
 
+/** On `<prefix>set/result`: the reply to a remote command. */
+export const commandResultPayload = z.object({
+  setting: z.string().describe('the <setting> of the `set/<setting>` topic'),
+  ok: z.boolean().describe('true: applied; false: refused and nothing changed'),
+  value: z.unknown().optional().describe('the value applied'),
+  error: z.string().optional().describe('why it was refused'),
+});
+
 export type ClassPayload = z.infer<typeof classPayload>;
 export type StatePayload = z.infer<typeof statePayload>;
 export type SpeedPayload = z.infer<typeof speedPayload>;
@@ -60,7 +68,7 @@ export interface TopicPayloads {
   status: z.infer<typeof statusPayload>;
 }
 
-export const TOPIC_SCHEMAS = { class: classPayload, speedometer: speedPayload, state: statePayload, status: statusPayload } as const;
+export const TOPIC_SCHEMAS = { class: classPayload, speedometer: speedPayload, state: statePayload, status: statusPayload, 'set/result': commandResultPayload } as const;
 
 export class TopicError extends Error {}
 

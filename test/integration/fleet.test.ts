@@ -162,3 +162,33 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     }
   });
 });
+
+test('snapshots: a new track of a configured class publishes a retained JPEG within SNAPSHOT_MAX_BYTES', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 }, async () => {
+  const broker = await startMosquitto();
+  const run = edgecam([], { MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'snap', SNAPSHOT_CLASSES: 'car,person', SNAPSHOT_MAX_BYTES: '20000', SOURCE_REALTIME: 'false', DETECT_THREADS: '1' });
+  const collect = async (topic: string) => {
+    const client = await mqtt.connectAsync(broker.url);
+    const got: { topic: string; payload: Buffer; retain: boolean }[] = [];
+    client.on('message', (t, payload, packet) => got.push({ topic: t, payload, retain: packet.retain }));
+    await client.subscribeAsync(topic);
+    return { client, got };
+  };
+  try {
+    const live = await collect('edgecam/snap/snapshot/+');
+    await until(() => live.got.length >= 1, 30_000, 'a snapshot');
+    await live.client.endAsync();
+    const { topic, payload } = live.got[0]!;
+    assert.match(topic, /^edgecam\/snap\/snapshot\/(car|person)$/);
+    assert.deepEqual([...payload.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
+    assert.ok(live.got.every((m) => m.payload.length <= 20000), 'within SNAPSHOT_MAX_BYTES');
+    // A subscriber that comes later still gets it: it is retained.
+    const late = await collect(topic);
+    await until(() => late.got.length >= 1, 10_000, 'the retained snapshot');
+    assert.ok(late.got[0]!.retain);
+    await late.client.endAsync();
+  } finally {
+    run.child.kill('SIGTERM');
+    await run.exit;
+    await broker.stop();
+  }
+});

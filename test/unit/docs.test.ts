@@ -19,3 +19,11 @@ test('.env.example is generated from the schema (run npm run docs:config)', () =
 test('the README configuration table is generated from the schema (run npm run docs:config)', () => {
   assert.ok(readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8').includes(renderConfigTable()));
 });
+
+test('docs/mqtt.md and docs/schemas are generated from the payload schemas (run npm run docs)', async () => {
+  const { jsonSchemas, mqttDoc, EXAMPLES } = await import('../../agent/publish/docs.js');
+  const { TOPIC_SCHEMAS } = await import('../../agent/publish/payloads.js');
+  assert.equal(readFileSync(join(PACKAGE_ROOT, 'docs', 'mqtt.md'), 'utf8'), mqttDoc());
+  for (const [file, text] of Object.entries(jsonSchemas())) assert.equal(readFileSync(join(PACKAGE_ROOT, 'docs', 'schemas', file), 'utf8'), text, file);
+  for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) schema.parse(EXAMPLES[topic as keyof typeof EXAMPLES]);
+});

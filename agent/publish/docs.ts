@@ -1,0 +1,76 @@
+// Renders docs/mqtt.md and docs/schemas/*.schema.json from the payload schemas, the
+// single source of the public MQTT API. A test fails when the files drift.
+import { z } from 'zod';
+import { TOPIC_SCHEMAS } from './payloads.js';
+
+export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
+  class: {
+    class_name: ['person', 'dog'],
+    counts: { person: 1, dog: 1 },
+    timestamp: '2026-11-25T00:49:27.301Z',
+    frame: 37,
+    pts: 7.4,
+    detections: [
+      { class_name: 'person', score: 0.571, box: [651.2, 167.4, 743, 421.3], track_id: 8 },
+      { class_name: 'dog', score: 0.372, box: [545.1, 318, 671.4, 399.2], track_id: 7 },
+    ],
+  },
+  speedometer: { speed: 43.18, unit: 'km/h', track_id: 1, class_name: 'car', timestamp: '2026-11-25T01:14:21.781Z', pts: 4.6, direction_deg: 0.4, samples: 5, error_estimate: 0.46, final: false },
+  state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, timestamp: '2026-11-25T01:50:18.630Z' },
+  status: 'online',
+  'set/result': { setting: 'score_threshold', ok: true, value: 0.5 },
+};
+
+const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
+  class: 'Every processed frame with detections, and once when the scene becomes empty. QoS `MQTT_QOS`, kept in the outbox until acknowledged.',
+  speedometer: 'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
+  state: 'Retained. On connect, when the counts or the camera state change, and every 10 s.',
+  status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
+  'set/result': 'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`).',
+};
+
+export function jsonSchemas(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) {
+    const json = { $id: `edgecam/${topic.replace('/', '-')}.schema.json`, title: `edgecam <prefix>${topic}`, ...z.toJSONSchema(schema) };
+    out[`${topic.replace('/', '-')}.schema.json`] = JSON.stringify(json, null, 2) + '\n';
+  }
+  return out;
+}
+
+export function mqttDoc(): string {
+  const lines = [
+    '# edgecam MQTT API',
+    '',
+    'Generated from `agent/publish/payloads.ts` by `npm run docs`; do not edit by hand.',
+    'JSON Schemas of every payload: [`docs/schemas/`](schemas/).',
+    '',
+    'Every topic starts with `TOPIC_PREFIX` (default empty; `{device}` in it stands for `DEVICE_ID`).',
+    'With `TOPIC_PREFIX=edgecam/{device}/` and `DEVICE_ID=front`: `edgecam/front/class`, `edgecam/front/speedometer`, ...',
+    '`class` with `class_name`, and `speedometer` with `speed`, are the compatibility contract: fields are only ever added beside them.',
+    'With `MQTT_PROTOCOL_VERSION=5`, JSON messages carry the content type `application/json` and a message expiry (`MQTT_MESSAGE_EXPIRY`).',
+    '',
+    '| Topic | When |',
+    '| --- | --- |',
+    ...Object.keys(TOPIC_SCHEMAS).map((t) => `| \`<prefix>${t}\` | ${WHEN[t as keyof typeof WHEN]} |`),
+    '| `<prefix>set/<setting>` | Incoming: remote commands (see `set/result`). |',
+    '| `<prefix>snapshot/<class>` | Retained JPEG of the frame with the box, on each new track of a class in `SNAPSHOT_CLASSES`. |',
+    '| `homeassistant/.../config` | Retained Home Assistant discovery configs when `HA_DISCOVERY=true`. |',
+    '',
+  ];
+  for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) {
+    lines.push(`## \`<prefix>${topic}\``, '', WHEN[topic as keyof typeof WHEN], '');
+    const json = z.toJSONSchema(schema) as { properties?: Record<string, { type?: string; description?: string; enum?: unknown[] }>; required?: string[] };
+    if (json.properties) {
+      lines.push('| Field | Type | Required | Meaning |', '| --- | --- | --- | --- |');
+      for (const [name, p] of Object.entries(json.properties)) {
+        const type = p.enum ? p.enum.map((v) => JSON.stringify(v)).join(' \\| ') : (p.type ?? 'any');
+        lines.push(`| \`${name}\` | ${type} | ${json.required?.includes(name) ? 'yes' : 'no'} | ${(p.description ?? '').replace(/\|/g, '\\|')} |`);
+      }
+      lines.push('');
+    }
+    const example = EXAMPLES[topic as keyof typeof EXAMPLES];
+    lines.push('Example:', '', '```json', typeof example === 'string' ? example : JSON.stringify(example, null, 2), '```', '');
+  }
+  return lines.join('\n');
+}
