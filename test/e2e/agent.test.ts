@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../../agent/paths.js';
-import { classPayload, speedPayload } from '../../agent/publish/payloads.js';
+import { classPayload, speedPayload, TOPIC_SCHEMAS } from '../../agent/publish/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { alive, childrenOf, edgecam } from '../helpers/agent.js';
@@ -11,13 +11,19 @@ import { join } from 'node:path';
 
 test('a finite clip: class messages with the expected classes reach an independent subscriber, then exit 0', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 }, async () => {
   const broker = await startMosquitto();
-  const sub = await subscribe(broker.url, ['class', 'speedometer']);
+  const sub = await subscribe(broker.url, ['#']);
   try {
     const run = edgecam(['run'], { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', MQTT_URL: broker.url, DETECT_THREADS: '2', METERS_PER_PIXEL: '0.05' });
     const { code } = await run.exit;
     assert.equal(code, 0, run.stderr() + run.stdout().slice(-2000));
     await sub.waitFor((m) => m.length > 0);
-    // Every message matches its published schema; the photos slide at 120 px/s = 6 m/s = 21.6 km/h.
+    // Every message the agent emitted matches the published schema of its topic.
+    for (const m of sub.messages) {
+      const schema = TOPIC_SCHEMAS[m.topic as keyof typeof TOPIC_SCHEMAS];
+      assert.ok(schema, `undocumented topic ${m.topic}`);
+      schema.parse(m.topic === 'status' ? m.payload : m.json());
+    }
+    // The photos slide at 120 px/s = 6 m/s = 21.6 km/h.
     const speeds = sub.messages.filter((m) => m.topic === 'speedometer').map((m) => speedPayload.parse(m.json()));
     const finals = speeds.filter((s) => s.final && (s.class_name === 'person' || s.class_name === 'car'));
     assert.ok(finals.length >= 2, JSON.stringify(speeds));
