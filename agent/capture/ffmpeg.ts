@@ -87,7 +87,8 @@ export function findFfmpeg(configured?: string): string {
 export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
   const tail: string[] = [];
   const listeners: ((line: string) => void)[] = [];
-  const command = ffmpeg({ stdoutLines: 0 })
+  // fluent-ffmpeg keeps the last lines of output in memory; 0 would mean all of them, forever.
+  const command = ffmpeg({ stdoutLines: 1 })
     .setFfmpegPath(guarded(job.binary))
     .input(job.stdin ?? job.input)
     .inputOptions(job.inputOptions)
