@@ -12,6 +12,7 @@ import { SystemdNotifier } from './systemd/notify.js';
 import { discoveryMessages } from './publish/homeassistant.js';
 import { runCommand, type CommandApplier } from './publish/commands.js';
 import { Snapshots } from './publish/snapshots.js';
+import { MotionGate } from './detect/motion.js';
 import { readFileSync } from 'node:fs';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -36,7 +37,12 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Agent> {
+export interface AgentHooks {
+  /** Each telemetry message acknowledged by the broker. */
+  onDelivered?: (topic: string, payload: string) => void;
+}
+
+export async function startAgent(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: AgentHooks = {}): Promise<Agent> {
   const bus = new EventBus(log);
   let lastFrameAt = 0;
   const notifier = new SystemdNotifier({ env, log: log.child({ stage: 'systemd' }), lastFrameAt: () => lastFrameAt });
@@ -51,6 +57,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   let capture: Capture | undefined;
   let publisherStats: (() => unknown) | undefined;
   let restreamStats: (() => { restarts: number }) | undefined;
+  let motionStats: (() => unknown) | undefined;
 
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
@@ -67,7 +74,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
         }
       }
       notifier.close();
-      log.info({ exitCode, ...capture?.stats, mqtt: publisherStats?.() }, 'stopped');
+      log.info({ exitCode, ...capture?.stats, motion: motionStats?.(), mqtt: publisherStats?.() }, 'stopped');
       return exitCode;
     })();
     return stopping;
@@ -134,6 +141,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
           }
         : undefined,
       onCommand: (setting, payload) => runCommand(setting, payload, commands),
+      onDelivered: hooks.onDelivered,
       log: log.child({ stage: 'publish' }),
     });
     await publisher.start();
@@ -237,9 +245,12 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
       publisher.updateState({ paused: v });
     };
 
+    const gate = config.MOTION_GATING ? new MotionGate({ threshold: config.MOTION_THRESHOLD, maxSkipSeconds: config.MOTION_MAX_SKIP }) : undefined;
+    motionStats = () => gate?.stats;
     const loop = (async () => {
       for (let frame = await cap.next(); frame; frame = await cap.next()) {
         if (paused) continue;
+        if (gate && !gate.check(frame).run) continue;
         bus.emit('frame', frame);
         const { detections: all, inferenceMs } = await detector.detect(frame);
         const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });

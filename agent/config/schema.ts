@@ -115,6 +115,17 @@ export const configSchema = z.object({
     .default([])
     .describe('Comma-separated class names to report. Empty: all classes of the model.')
     .meta({ examples: ['person,car,truck,bicycle'] }),
+  MOTION_GATING: bool(true)
+    .describe('Skip inference while nothing moves (a cheap check on a 64x64 grey copy of each frame); tracks are kept meanwhile.')
+    .meta({ examples: ['false'] }),
+  MOTION_THRESHOLD: number({ min: 0, max: 1 })
+    .default(0.003)
+    .describe('Fraction of the picture that must change for a frame to count as motion (0.003: about 12 of 4,096 cells).')
+    .meta({ examples: ['0.01'] }),
+  MOTION_MAX_SKIP: number({ min: 0, max: 3600 })
+    .default(5)
+    .describe('Seconds of source time after which inference runs even without motion, so stationary objects are still reported.')
+    .meta({ examples: ['10'] }),
   TRACK_LOW_SCORE: number({ min: 0, max: 1 })
     .default(0.1)
     .describe('Detections between this score and SCORE_THRESHOLD are not reported, but keep an existing track alive (ByteTrack\'s second association pass).')

@@ -43,6 +43,8 @@ export interface PublisherOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** Home Assistant discovery, announced on every connect and when HA says it is online. */
   discovery?: { prefix: string; messages: DiscoveryMessage[] };
+  /** Called for each telemetry message the broker acknowledged (benchmarks measure latency with it). */
+  onDelivered?: (topic: string, payload: string) => void;
   /** Handles `<prefix>set/<setting>`; its result is published on `<prefix>set/result`. */
   onCommand?: (setting: string, payload: string) => CommandResult;
 }
@@ -339,6 +341,7 @@ export class Publisher {
           this.outbox.ack(m.seq);
           this.sent.delete(m.seq);
           this.stats_.sent++;
+          this.options.onDelivered?.(m.topic, m.payload);
           if (!this.outbox.size) for (const resolve of this.idle.splice(0)) resolve();
           this.pump();
         },

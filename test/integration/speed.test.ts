@@ -130,3 +130,32 @@ describe('speed on synthesised clips', { timeout: 120_000 }, () => {
     t.diagnostic(check(await runAgent(clips.fast!, { METERS_PER_PIXEL: String(27.7778 / FAST_PX), SPEED_MIN_AGE: '0.4' }), 100, 0.05, 0.4));
   });
 });
+
+test('motion gating: a still scene skips inference, and a person entering it is still detected', { timeout: 60_000 }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { FIXTURES } = await import('../helpers/paths.js');
+  const clip = join(dir, 'enter.mp4');
+  // 10 s of a still photo; a person slides in from the right at t = 5 s.
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', '15', '-i', join(FIXTURES, 'dog.jpg'), '-loop', '1', '-framerate', '15', '-i', join(FIXTURES, 'person.jpg'),
+    '-filter_complex', "[0:v]scale=960:540,setsar=1[bg];[1:v]scale=-2:300,setsar=1[p];[bg][p]overlay=x='960-200*(t-5)':y=200:enable='gte(t,5)':shortest=1,format=yuv420p",
+    '-t', '10', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', clip]);
+  const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const sub = await subscribe(url, ['class']);
+  const { log, lines } = memoryLogger('info');
+  try {
+    const config = loadConfig({ env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, VIEWER_ENABLED: 'false', CLASSES: 'person', DETECT_FPS: '5', MOTION_GATING: 'true' }, cwd: dir });
+    const agent = await startAgent(config, log);
+    assert.equal(await agent.done, 0);
+    await sub.waitFor((m) => m.length > 0, 5000);
+    const stopped = lines().find((l) => l.msg === 'stopped') as { motion: { checked: number; skipped: number } };
+    // 25 still frames before the person: all but the first and the forced one are skipped.
+    assert.ok(stopped.motion.skipped >= 20, `skipped ${stopped.motion.skipped} of ${stopped.motion.checked}`);
+    const people = sub.messages.map((m) => classPayload.parse(m.json())).filter((p) => p.class_name.includes('person'));
+    assert.ok(people.length >= 10, `${people.length} frames with the person`);
+    assert.ok(people[0]!.pts <= 6.2, `the person is reported from ${people[0]!.pts} s`);
+  } finally {
+    await sub.close();
+    await broker.close();
+  }
+});

@@ -1,0 +1,164 @@
+// `npm run bench [-- --json PATH]`: what the pipeline costs beyond the model, on the
+// bundled model and sample clip, with a real mosquitto on loopback.
+//   model_fps      bare onnxruntime throughput, the agent's session options, pre-made input
+//   decode_fps     FFmpeg alone decoding and scaling the clip to the model's input (/dev/null)
+//   pipeline_fps   the whole agent, capture → detect → track → publish, unpaced
+//   overhead_ratio pipeline_fps / min(model_fps, decode_fps)
+// then, paced at the clip's native rate: latency from a frame leaving FFmpeg to the broker's
+// acknowledgement of its `class` message (p50/p99), CPU of the process tree, peak RSS; and
+// a static and a busy clip with MOTION_GATING on and off.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import ort from 'onnxruntime-node';
+import { loadConfig } from '../agent/config/index.js';
+import { startAgent } from '../agent/main.js';
+import { createLogger } from '../agent/log.js';
+import { sessionOptions } from '../agent/detect/index.js';
+import { findFfmpeg } from '../agent/capture/ffmpeg.js';
+import { BUNDLED_MODEL, BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+
+const { values } = parseArgs({ options: { json: { type: 'string' }, seconds: { type: 'string', default: '12' } } });
+const pacedSeconds = Number(values.seconds);
+const log = createLogger({ level: 'error', pretty: false });
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-bench-'));
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+const port = await new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const p = (s.address() as { port: number }).port;
+    s.close(() => resolve(p));
+  });
+});
+writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+const mosquitto = ['/usr/sbin/mosquitto', 'mosquitto'].find((b) => !b.startsWith('/') || existsSync(b))!;
+const broker = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 500));
+const MQTT_URL = `mqtt://127.0.0.1:${port}`;
+
+// --- model_fps
+const session = await ort.InferenceSession.create(BUNDLED_MODEL, sessionOptions(0));
+const input = new ort.Tensor('float32', new Float32Array(512 * 512 * 3).fill(100), [1, 512, 512, 3]);
+for (let i = 0; i < 5; i++) await session.run({ 'tower_0/images': input });
+const inferMs: number[] = [];
+const t0 = performance.now();
+for (let i = 0; i < 60; i++) {
+  const t = performance.now();
+  await session.run({ 'tower_0/images': input });
+  inferMs.push(performance.now() - t);
+}
+const modelFps = 60 / ((performance.now() - t0) / 1000);
+await session.release();
+
+// --- decode_fps: the capture's own FFmpeg arguments (every source frame, as DETECT_FPS=15 takes them), into /dev/null
+const ffmpeg = findFfmpeg();
+const decodeStart = performance.now();
+const decodeOut = spawnSync(ffmpeg, ['-hide_banner', '-nostats', '-i', BUNDLED_SAMPLE, '-an', '-vf', "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.06)',scale=512:512:flags=bilinear", '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { encoding: 'utf8' });
+const decodeFrames = Number(/frame=\s*(\d+)/.exec(decodeOut.stderr)?.[1] ?? 0);
+const decodeFps = decodeFrames / ((performance.now() - decodeStart) / 1000);
+
+// --- process-tree CPU and RSS from /proc
+const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function treeCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(fields[1]);
+      if (Number(pid) === broker.pid) continue; // the broker is not the agent
+      if (Number(pid) === process.pid || ppid === process.pid) total += (Number(fields[11]) + Number(fields[12]) + (Number(pid) === process.pid ? 0 : Number(fields[13]) + Number(fields[14]))) / ticks;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+const peakRssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+
+interface RunResult {
+  frames: number;
+  seconds: number;
+  cpuPercent: number;
+  latencies: number[];
+  inferences: number;
+}
+
+async function runAgent(env: Record<string, string>): Promise<RunResult> {
+  const frameAt = new Map<number, number>();
+  const latencies: number[] = [];
+  let frames = 0;
+  let inferences = 0;
+  const config = loadConfig({ env: { MQTT_URL, VIEWER_ENABLED: 'false', STATE_DIR: join(dir, `state-${Math.random()}`), SCORE_THRESHOLD: '0.3', ...env }, cwd: dir });
+  const agent = await startAgent(config, log, {}, {
+    onDelivered: (topic, payload) => {
+      if (!topic.endsWith('class')) return;
+      const frame = (JSON.parse(payload) as { frame: number }).frame;
+      const at = frameAt.get(frame);
+      if (at !== undefined) latencies.push(performance.now() - at);
+      frameAt.delete(frame);
+    },
+  });
+  agent.bus.on('frame', (f) => {
+    frameAt.set(f.index, performance.now());
+    if (frameAt.size > 1000) frameAt.clear();
+  });
+  agent.bus.on('detections', () => {
+    frames++;
+    inferences++;
+  });
+  const cpu0 = treeCpuSeconds();
+  const start = performance.now();
+  const stopAfter = env.SOURCE_REALTIME === 'false' ? undefined : setTimeout(() => void agent.stop('bench'), pacedSeconds * 1000);
+  await agent.done;
+  clearTimeout(stopAfter);
+  const seconds = (performance.now() - start) / 1000;
+  return { frames, seconds, cpuPercent: ((treeCpuSeconds() - cpu0) / seconds) * 100, latencies, inferences };
+}
+
+// --- pipeline_fps: unpaced, every frame (DETECT_FPS = the clip's 15 fps), motion gating off
+const unpaced = await runAgent({ SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', DETECT_FPS: '15', MOTION_GATING: 'false' });
+const pipelineFps = unpaced.frames / unpaced.seconds;
+
+// --- paced at native rate
+const paced: Record<string, RunResult> = {};
+for (const fps of [5, 15]) paced[`detect_fps_${fps}`] = await runAgent({ SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', DETECT_FPS: String(fps), MOTION_GATING: 'false' });
+
+// --- static and busy scenes, gating on and off
+const staticClip = join(dir, 'static.mp4');
+execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', '15', '-i', join(PACKAGE_ROOT, 'test', 'fixtures', 'dog.jpg'), '-t', '12', '-vf', 'scale=960:540,setsar=1,format=yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', staticClip]);
+const scenes: Record<string, RunResult> = {};
+for (const [scene, clip] of [['static', staticClip], ['busy', BUNDLED_SAMPLE]] as const) {
+  for (const gating of ['true', 'false']) scenes[`${scene}_gating_${gating === 'true' ? 'on' : 'off'}`] = await runAgent({ SOURCE: clip, SOURCE_LOOP: 'true', DETECT_FPS: '5', MOTION_GATING: gating });
+}
+broker.kill();
+
+const result = {
+  machine: `${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, node ${process.version}, onnxruntime-node ${ort.env.versions.common}`,
+  model_fps: round(modelFps),
+  inference_ms_p50: round(pct(inferMs, 50)),
+  inference_ms_p99: round(pct(inferMs, 99)),
+  decode_fps: round(decodeFps),
+  pipeline_fps: round(pipelineFps),
+  overhead_ratio: round(pipelineFps / Math.min(modelFps, decodeFps), 3),
+  paced: Object.fromEntries(Object.entries(paced).map(([k, r]) => [k, { latency_ms_p50: round(pct(r.latencies, 50)), latency_ms_p99: round(pct(r.latencies, 99)), cpu_percent: round(r.cpuPercent), frames: r.frames }])),
+  peak_rss_mb: round(peakRssMb()),
+  scenes: Object.fromEntries(Object.entries(scenes).map(([k, r]) => [k, { cpu_percent: round(r.cpuPercent), inferences: r.inferences }])),
+};
+const s = result.scenes;
+console.log(`${result.machine}\n`);
+console.log('| measure | value |\n| --- | --- |');
+console.log(`| model_fps (inference p50 / p99 ms) | ${result.model_fps} (${result.inference_ms_p50} / ${result.inference_ms_p99}) |`);
+console.log(`| decode_fps | ${result.decode_fps} |`);
+console.log(`| pipeline_fps | ${result.pipeline_fps} |`);
+console.log(`| overhead_ratio | ${result.overhead_ratio} |`);
+for (const [k, v] of Object.entries(result.paced)) console.log(`| ${k.replace(/_/g, ' ')}: latency p50 / p99, CPU of the tree | ${v.latency_ms_p50} / ${v.latency_ms_p99} ms, ${v.cpu_percent} % |`);
+console.log(`| peak RSS | ${result.peak_rss_mb} MB |`);
+for (const [k, v] of Object.entries(s)) console.log(`| ${k.replace(/_/g, ' ')}: CPU, inferences | ${v.cpu_percent} %, ${v.inferences} |`);
+console.log(`| static scene CPU with gating / busy scene CPU | ${round((s.static_gating_on!.cpu_percent / s.busy_gating_on!.cpu_percent) * 100)} % |`);
+if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+process.exit(0);
