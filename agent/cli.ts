@@ -8,7 +8,7 @@ import { createLogger, redactUrl, type Logger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
-import { Capture } from './capture/index.js';
+import { withFirstFrame } from './capture/index.js';
 import { groundMapping } from './track/index.js';
 import { calibrationReport } from './track/calibrate.js';
 
@@ -87,25 +87,10 @@ async function calibrate(config: Config, size: string | undefined): Promise<numb
 /** Opens SOURCE just long enough to read one frame's size (10 s at most). */
 async function probeSourceSize(config: Config): Promise<{ width: number; height: number }> {
   const log = createLogger({ level: 'error', pretty: false, destination: process.stderr });
-  const capture = new Capture({
-    source: { url: config.SOURCE, kind: config.SOURCE_KIND, loop: false, realtime: false },
-    width: 64,
-    height: 64,
-    resize: 'stretch',
-    fps: 1,
-    ffmpegPath: config.FFMPEG_PATH,
-    lossless: true,
-    log,
-  });
-  await capture.start();
-  try {
-    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000).unref());
-    const frame = await Promise.race([capture.next(), timeout]);
-    if (!frame) throw new UserError(`edgecam calibrate: could not read a frame from SOURCE within 10 s; give the frame size with --size WIDTHxHEIGHT`);
-    return { width: frame.sourceWidth, height: frame.sourceHeight };
-  } finally {
-    await capture.stop();
-  }
+  const source = { url: config.SOURCE, kind: config.SOURCE_KIND, loop: false, realtime: false };
+  const size = await withFirstFrame({ source, width: 64, height: 64, resize: 'stretch', ffmpegPath: config.FFMPEG_PATH, log }, (f) => ({ width: f.sourceWidth, height: f.sourceHeight }));
+  if (!size) throw new UserError('edgecam calibrate: could not read a frame from SOURCE within 10 s; give the frame size with --size WIDTHxHEIGHT');
+  return size;
 }
 
 async function run(config: Config): Promise<number> {

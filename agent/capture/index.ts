@@ -273,7 +273,7 @@ export class Capture {
       this.wake();
       return;
     }
-    const reason = exit.tail.filter((l) => !SHOWINFO.test(l)).slice(-3).join(' | ');
+    const reason = exit.tail.filter((l) => l.trim() && !SHOWINFO.test(l) && !/deprecated/.test(l)).slice(-3).join(' | ');
     if (this.restartNow) {
       this.restartNow = false;
       log.info({ fps: this.options.fps }, 'restarting ffmpeg with the new frame rate');
@@ -329,5 +329,28 @@ export class Capture {
     if (state === this.state) return;
     this.state = state;
     this.options.onState?.(state, detail);
+  }
+}
+
+/**
+ * Runs `use` on the first frame of a source (a still image, or a camera probed for its
+ * size), then stops: the frame's buffer is valid only inside `use`. Resolves with
+ * undefined when no frame comes within `timeoutMs`.
+ */
+export async function withFirstFrame<T>(
+  options: Pick<CaptureOptions, 'source' | 'width' | 'height' | 'resize' | 'ffmpegPath' | 'log'>,
+  use: (frame: Frame) => Promise<T> | T,
+  timeoutMs = 10_000,
+): Promise<T | undefined> {
+  const capture = new Capture({ ...options, fps: 1, lossless: true, stallTimeout: 0 });
+  await capture.start();
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+    const frame = await Promise.race([capture.next(), timeout]);
+    clearTimeout(timer);
+    return frame ? await use(frame) : undefined;
+  } finally {
+    await capture.stop();
   }
 }

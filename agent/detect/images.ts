@@ -2,7 +2,7 @@
 // and scales each image as capture does for a camera, then the same detector runs.
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { Capture } from '../capture/index.js';
+import { withFirstFrame } from '../capture/index.js';
 import { Detector } from './index.js';
 import { inputOverrides } from './overrides.js';
 
@@ -26,32 +26,17 @@ export async function* detectImages(config: Config, files: string[], log: Logger
   try {
     for (const file of files) {
       const { width, height, resize } = detector.spec.input;
-      const capture = new Capture({
-        source: { url: file, kind: 'file', loop: false, realtime: false },
-        width,
-        height,
-        resize,
-        fps: 1,
-        ffmpegPath: config.FFMPEG_PATH,
-        lossless: true,
-        log,
-      });
-      await capture.start();
-      try {
-        const frame = await capture.next();
-        if (!frame) throw new Error(`${file}: FFmpeg decoded no image`);
-        const { detections } = await detector.detect(frame);
-        yield {
-          file,
-          detections: detections.map((d) => ({
-            class_name: d.className,
-            score: Math.round(d.score * 1000) / 1000,
-            box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number],
-          })),
-        };
-      } finally {
-        await capture.stop();
-      }
+      const source = { url: file, kind: 'file' as const, loop: false, realtime: false };
+      const detections = await withFirstFrame({ source, width, height, resize, ffmpegPath: config.FFMPEG_PATH, log }, async (frame) => (await detector.detect(frame)).detections);
+      if (!detections) throw new Error(`${file}: FFmpeg decoded no image`);
+      yield {
+        file,
+        detections: detections.map((d) => ({
+          class_name: d.className,
+          score: Math.round(d.score * 1000) / 1000,
+          box: d.box.map((v) => Math.round(v * 10) / 10) as [number, number, number, number],
+        })),
+      };
     }
   } finally {
     await detector.stop();
