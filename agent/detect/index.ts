@@ -1,5 +1,7 @@
 // Detect stage: one onnxruntime session; frame in, detections in source pixels out.
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import type { WorkerReply, WorkerRequest } from './worker.js';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -50,11 +52,12 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
 export class Detector {
   spec!: ModelSpec;
   decoderKey!: DecoderKey;
-  private session: ort.InferenceSession | undefined;
+  private worker: Worker | undefined;
   private decoder!: Decoder;
   private input!: InputArray;
-  private tensor!: ort.Tensor;
   private keep: Set<number> | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
 
   private readonly options: DetectorOptions;
 
@@ -63,17 +66,40 @@ export class Detector {
   }
 
   async start(): Promise<void> {
-    const { modelPath, log } = this.options;
     try {
-      this.session = await ort.InferenceSession.create(modelPath, sessionOptions(this.options.threads));
+      await this.open();
     } catch (err) {
-      throw new UserError(`MODEL=${modelPath}: onnxruntime cannot load it (${(err as Error).message.split('\n')[0]}); give an .onnx detection model`);
+      await this.stop();
+      throw err;
     }
-    const meta = this.session.inputMetadata[0];
+  }
+
+  private async open(): Promise<void> {
+    const { modelPath, log } = this.options;
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { modelPath, options: sessionOptions(this.options.threads) } });
+    this.worker = worker;
+    const ready = await new Promise<{ ready: boolean; error?: string; inputMetadata?: ort.InferenceSession.ValueMetadata[]; outputNames?: string[] }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (!ready.ready) {
+      await worker.terminate();
+      this.worker = undefined;
+      throw new UserError(`MODEL=${modelPath}: onnxruntime cannot load it (${ready.error}); give an .onnx detection model`);
+    }
+    worker.on('message', (reply: WorkerReply) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      waiter?.resolve(reply);
+    });
+    worker.on('error', (err) => {
+      for (const w of this.pending.values()) w.reject(err);
+      this.pending.clear();
+    });
+    const meta = ready.inputMetadata![0];
     if (!meta || !meta.isTensor) throw new UserError(`MODEL=${modelPath}: the model has no tensor input`);
     this.spec = resolveModelSpec(modelPath, { name: meta.name, type: meta.type, shape: meta.shape }, this.options.overrides);
     this.input = allocateInput(this.spec.input);
-    this.tensor = new ort.Tensor(this.spec.input.dtype, this.input, inputDims(this.spec.input));
     this.keep = this.classFilter();
 
     // Warm-up: the first run allocates and optimises; it also shows the output shapes.
@@ -110,9 +136,7 @@ export class Detector {
   /** Detects objects in a frame from the capture stage. */
   async detect(frame: Frame): Promise<DetectResult> {
     fillInput(frame.data, this.spec.input, this.input);
-    const started = performance.now();
-    const outputs = await this.run();
-    const inferenceMs = performance.now() - started;
+    const { outputs, ms: inferenceMs } = await this.runTimed();
     const { width, height } = this.spec.input;
     const candidates = this.decoder.decode(outputs, { inputWidth: width, inputHeight: height, scoreThreshold: this.options.scoreThreshold });
     const kept = nms(this.keep ? candidates.filter((c) => this.keep!.has(c.classId)) : candidates, this.options.nmsIou, this.options.nmsClassAgnostic);
@@ -126,15 +150,33 @@ export class Detector {
   }
 
   async stop(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    await session?.release();
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('release');
+    const timer = setTimeout(() => void worker.terminate(), 2000);
+    await exited;
+    clearTimeout(timer);
   }
 
   private async run(): Promise<Map<string, OutputTensor>> {
-    if (!this.session) throw new Error('detector is not started');
-    const result = await this.session.run({ [this.spec.input.name]: this.tensor });
-    return new Map(this.session.outputNames.map((name) => [name, result[name] as OutputTensor]));
+    return (await this.runTimed()).outputs;
+  }
+
+  /** One inference in the worker: the input buffer travels there and back without a copy. */
+  private async runTimed(): Promise<{ outputs: Map<string, OutputTensor>; ms: number }> {
+    const worker = this.worker;
+    if (!worker) throw new Error('detector is not started');
+    const id = this.nextId++;
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: WorkerRequest = { id, input: this.spec.input.name, type: this.spec.input.dtype, dims: inputDims(this.spec.input), data: this.input };
+      worker.postMessage(request, [this.input.buffer as ArrayBuffer]);
+    });
+    this.input = reply.data;
+    if ('error' in reply) throw new Error(`inference failed: ${reply.error}`);
+    return { outputs: new Map(reply.outputs.map((o) => [o.name, { dims: o.dims, data: o.data }])), ms: reply.ms };
   }
 
   private classFilter(): Set<number> | undefined {
