@@ -253,6 +253,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
         if (gate && !gate.check(frame).run) continue;
         bus.emit('frame', frame);
         const { detections: all, inferenceMs } = await detector.detect(frame);
+        if (paused) continue; // paused while this frame was in inference
         const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });
         publisher.noteFrame(inferenceMs);
         bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });
