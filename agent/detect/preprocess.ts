@@ -41,6 +41,11 @@ export function fillInput(rgb: Uint8Array, spec: InputSpec, out: InputArray): vo
     return;
   }
   const { scale, offset } = affine(spec);
+  if (spec.layout === 'NHWC' && spec.pixelFormat === 'rgb' && spec.range === '0-255') {
+    // The bundled model's case: a plain widening copy, done natively by TypedArray.set.
+    out.set(rgb.subarray(0, pixels * 3));
+    return;
+  }
   if (spec.layout === 'NHWC') {
     const [s0, s1, s2] = order as [number, number, number];
     const [k0, k1, k2] = scale as [number, number, number];
