@@ -8,7 +8,7 @@ import type { Frame } from '../capture/frame.js';
 import type { FrameProcessed } from '../events.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
-import { boxesSvg } from '../viewer/render.js';
+import { boxesSvg, pictureRegion } from '../viewer/render.js';
 import { outputOptions } from './index.js';
 
 export interface AnnotatedRestreamOptions {
@@ -62,10 +62,8 @@ export class AnnotatedRestream {
     this.busy = true;
     const { width, height } = this.options;
     const f = current.frame;
-    const t = f.transform;
-    const region = { left: Math.round(t.padX), top: Math.round(t.padY), width: Math.min(f.width - Math.round(t.padX), Math.round(f.sourceWidth * t.scaleX)), height: Math.min(f.height - Math.round(t.padY), Math.round(f.sourceHeight * t.scaleY)) };
     sharp(current.data, { raw: { width: f.width, height: f.height, channels: 3 } })
-      .extract(region)
+      .extract(pictureRegion(f))
       .resize(width, height, { fit: 'fill' })
       .raw()
       .toBuffer()

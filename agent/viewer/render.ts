@@ -44,18 +44,21 @@ export function boxesSvg(detections: (Detection & { trackId?: number })[], f: Pi
   return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}">${shapes.join('')}</svg>`);
 }
 
-export async function renderJpeg(f: FrameCopy, detections?: (Detection & { trackId?: number })[], quality = 75): Promise<Buffer> {
-  const size = displaySize(f);
+/** The part of a model-input frame that holds the picture (without letterbox bars). */
+export function pictureRegion(f: Pick<Frame, 'width' | 'height' | 'sourceWidth' | 'sourceHeight' | 'transform'>): { left: number; top: number; width: number; height: number } {
   const t = f.transform;
-  // The part of the model input that holds the picture (without letterbox bars).
-  const region = {
+  return {
     left: Math.max(0, Math.round(t.padX)),
     top: Math.max(0, Math.round(t.padY)),
     width: Math.min(f.width - Math.round(t.padX), Math.round(f.sourceWidth * t.scaleX)),
     height: Math.min(f.height - Math.round(t.padY), Math.round(f.sourceHeight * t.scaleY)),
   };
+}
+
+export async function renderJpeg(f: FrameCopy, detections?: (Detection & { trackId?: number })[], quality = 75): Promise<Buffer> {
+  const size = displaySize(f);
   let image = sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
-    .extract(region)
+    .extract(pictureRegion(f))
     .resize(size.width, size.height, { fit: 'fill' });
   if (detections?.length) image = sharp(await image.png({ compressionLevel: 0 }).toBuffer()).composite([{ input: boxesSvg(detections, f, size) }]);
   return image.jpeg({ quality, mozjpeg: false }).toBuffer();
