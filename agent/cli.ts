@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // edgecam command line: run (default), detect, check-config.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactedConfig, type Config } from './config/index.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
-import { PACKAGE_ROOT } from './paths.js';
+import { packageVersion } from './paths.js';
 import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
 import { withFirstFrame } from './capture/index.js';
@@ -31,9 +31,6 @@ Options:
 Every setting is an environment variable; see .env.example and the README.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error.`;
 
-function version(): string {
-  return (JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string }).version;
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -42,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     options: { 'env-file': { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   });
   if (values.help) return console.log(HELP), 0;
-  if (values.version) return console.log(version()), 0;
+  if (values.version) return console.log(packageVersion()), 0;
   const [command = 'run', ...args] = positionals;
   const config = () => loadConfig({ envFile: values['env-file'] });
 
@@ -96,7 +93,7 @@ async function probeSourceSize(config: Config): Promise<{ width: number; height:
 async function run(config: Config): Promise<number> {
   const log = createLogger({ level: config.LOG_LEVEL });
   installCrashHandlers(log);
-  log.info({ version: version(), source: redactUrl(config.SOURCE), model: config.MODEL }, 'edgecam starting');
+  log.info({ version: packageVersion(), source: redactUrl(config.SOURCE), model: config.MODEL }, 'edgecam starting');
   const agent = await startAgent(config, log);
   // `npm start` in a terminal delivers Ctrl-C twice within milliseconds (the terminal's
   // process group, then npm forwarding it): a repeat counts only after a second.

@@ -14,9 +14,7 @@ import { runCommand, type CommandApplier } from './publish/commands.js';
 import { Snapshots } from './publish/snapshots.js';
 import { MotionGate } from './detect/motion.js';
 import { readFileSync } from 'node:fs';
-import { PACKAGE_ROOT } from './paths.js';
-
-const packageVersion = () => (JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string }).version;
+import { packageVersion } from './paths.js';
 import { inputOverrides } from './detect/overrides.js';
 import { TrackStage } from './track/index.js';
 import { Viewer } from './viewer/index.js';

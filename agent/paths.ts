@@ -1,6 +1,7 @@
 // Locations of files shipped with the package, independent of the working directory.
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 /** The package root: dist/agent/paths.js sits two levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -8,3 +9,8 @@ export const MODELS_DIR = join(PACKAGE_ROOT, 'models');
 export const BUNDLED_MODEL = join(MODELS_DIR, 'centernet.onnx');
 export const BUNDLED_SAMPLE = join(MODELS_DIR, 'sample.mp4');
 export const COCO_LABELS = join(MODELS_DIR, 'coco-labels.txt');
+
+/** The version in package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
