@@ -4,7 +4,8 @@
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import { Capture } from './capture/index.js';
-import { Detector } from './detect/index.js';
+import { Detector, PIPELINE_DEPTH } from './detect/index.js';
+import { FrameStore } from './frames.js';
 import { Publisher } from './publish/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './publish/broker.js';
 import { EventBus } from './events.js';
@@ -149,9 +150,13 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     bus.on('speed', (report) => publisher.publishSpeed(report));
     bus.on('status', (s) => s.component === 'camera' && publisher.updateState({ camera: s.state as 'starting' | 'streaming' | 'reconnecting' | 'ended' }));
 
+    // Pixels of recent frames, for the stages that draw them; none copied when none does.
+    const annotate = Boolean(config.RESTREAM_URL && config.RESTREAM_ANNOTATE);
+    const frames = new FrameStore(PIPELINE_DEPTH + 1);
+    const drawn = config.VIEWER_ENABLED || config.SNAPSHOT_CLASSES.length > 0 || annotate;
+
     if (config.SNAPSHOT_CLASSES.length) {
-      const snapshots = new Snapshots({ classes: config.SNAPSHOT_CLASSES, maxBytes: config.SNAPSHOT_MAX_BYTES, publish: (cls, jpeg) => publisher.publishSnapshot(cls, jpeg), log: log.child({ stage: 'snapshots' }) });
-      bus.on('frame', (frame) => snapshots.onFrame(frame));
+      const snapshots = new Snapshots({ classes: config.SNAPSHOT_CLASSES, maxBytes: config.SNAPSHOT_MAX_BYTES, publish: (cls, jpeg) => publisher.publishSnapshot(cls, jpeg), frames, log: log.child({ stage: 'snapshots' }) });
       bus.on('detections', (result) => snapshots.onResult(result));
     }
 
@@ -190,7 +195,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     await capture.start();
     const cap = capture;
 
-    if (config.RESTREAM_URL && config.RESTREAM_ANNOTATE) {
+    if (config.RESTREAM_URL && annotate) {
       const url = config.RESTREAM_URL;
       let annotated: AnnotatedRestream | undefined;
       restreamStats = () => annotated?.stats ?? { restarts: 0 };
@@ -201,10 +206,9 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
           const size = /^(\d+)x(\d+)$/.exec(config.RESTREAM_SIZE);
           const width = size ? Number(size[1]) : Math.min(1280, frame.sourceWidth) & ~1;
           const height = size ? Number(size[2]) : Math.round((width * frame.sourceHeight) / frame.sourceWidth) & ~1;
-          annotated = new AnnotatedRestream({ url, width, height, fps: config.DETECT_FPS, bitrate: config.RESTREAM_BITRATE, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ stage: 'restream' }) });
+          annotated = new AnnotatedRestream({ url, width, height, fps: config.DETECT_FPS, bitrate: config.RESTREAM_BITRATE, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, frames, log: log.child({ stage: 'restream' }) });
           void annotated.start();
         }
-        annotated.onFrame(frame);
       });
       bus.on('detections', (result) => annotated?.onResult(result));
     } else if (config.RESTREAM_URL) {
@@ -222,11 +226,11 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
         staleAfter: Math.max(5, 3 / config.DETECT_FPS),
         mqttConnected: () => publisher.connected,
         sources: { capture: () => cap.stats, mqtt: () => publisher.stats, restream: () => restreamStats?.() },
+        frames,
         log: log.child({ stage: 'viewer' }),
       });
       await viewer.start();
       started.push({ name: 'viewer', stop: () => viewer.stop() });
-      bus.on('frame', (frame) => viewer.onFrame(frame));
       bus.on('detections', (result) => viewer.onResult(result));
       bus.on('speed', (report) => viewer.onSpeed(report));
       bus.on('status', (status) => viewer.onStatus(status));
@@ -245,18 +249,34 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
 
     const gate = config.MOTION_GATING ? new MotionGate({ threshold: config.MOTION_THRESHOLD, maxSkipSeconds: config.MOTION_MAX_SKIP }) : undefined;
     motionStats = () => gate?.stats;
+    // Inference is pipelined: frame N+1 is copied into the worker's queue while frame N
+    // runs, so the model never waits for the main thread. Results are handled in order
+    // as they come, without waiting for the next frame (a static scene may send none).
     const loop = (async () => {
+      let results: Promise<void> = Promise.resolve();
+      let failure: unknown;
       for (let frame = await cap.next(); frame; frame = await cap.next()) {
+        if (failure) throw failure;
         if (paused) continue;
         if (gate && !gate.check(frame).run) continue;
+        await detector.ready();
         bus.emit('frame', frame);
-        const { detections: all, inferenceMs } = await detector.detect(frame);
-        if (paused) continue; // paused while this frame was in inference
-        const { detections, speeds } = tracker.update({ pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections: all });
-        publisher.noteFrame(inferenceMs);
-        bus.emit('detections', { index: frame.index, pts: frame.pts, sourceWidth: frame.sourceWidth, sourceHeight: frame.sourceHeight, detections, inferenceMs });
-        for (const report of speeds) bus.emit('speed', report);
+        if (drawn) frames.put(frame);
+        const { index, pts, sourceWidth, sourceHeight } = frame;
+        const detection = detector.detect(frame);
+        results = results
+          .then(() => detection)
+          .then(({ detections: all, inferenceMs }) => {
+            if (paused) return; // paused while this frame was in inference
+            const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: all });
+            publisher.noteFrame(inferenceMs);
+            bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs });
+            for (const report of speeds) bus.emit('speed', report);
+          })
+          .catch((err: unknown) => void (failure ??= err));
       }
+      await results;
+      if (failure) throw failure;
     })();
     // Stopping capture ends the loop after the in-flight inference; later stages stop after that.
     started.push({ name: 'capture', stop: async () => (await cap.stop(), await loop.catch(() => {})) });

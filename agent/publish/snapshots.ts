@@ -1,22 +1,23 @@
 // Snapshots: a JPEG of the frame with the box, published retained on
 // `<prefix>snapshot/<class>` when a new track of a configured class appears.
 // Best effort (not queued in the outbox): the newest snapshot is what matters.
-import type { Frame } from '../capture/frame.js';
 import type { FrameProcessed } from '../events.js';
 import type { Logger } from '../log.js';
-import { renderJpeg, type FrameCopy } from '../viewer/render.js';
+import type { FrameStore } from '../frames.js';
+import { renderJpeg } from '../viewer/render.js';
 
 export interface SnapshotOptions {
   classes: string[];
   maxBytes: number;
   publish: (className: string, jpeg: Buffer) => void;
+  /** Where the pixels of processed frames are found by index. */
+  frames: FrameStore;
   log: Logger;
 }
 
 export const snapshotTopicPart = (className: string) => className.replace(/[^A-Za-z0-9_-]+/g, '_');
 
 export class Snapshots {
-  private frame: FrameCopy | undefined;
   private readonly seen = new Set<number>();
   private busy = false;
   private readonly classes: Set<string>;
@@ -25,19 +26,14 @@ export class Snapshots {
     this.classes = new Set(options.classes);
   }
 
-  onFrame(frame: Frame): void {
-    if (this.busy) return;
-    const data = this.frame?.data.length === frame.data.length ? this.frame.data : Buffer.allocUnsafe(frame.data.length);
-    frame.data.copy(data);
-    this.frame = { ...frame, data, capturedAt: Date.now() };
-  }
-
   onResult(result: FrameProcessed): void {
     const fresh = result.detections.filter((d) => d.trackId !== undefined && !this.seen.has(d.trackId) && this.classes.has(d.className));
     for (const d of result.detections) if (d.trackId !== undefined) this.seen.add(d.trackId);
     if (this.seen.size > 10_000) this.seen.clear();
-    const frame = this.frame;
-    if (!fresh.length || !frame || frame.index !== result.index || this.busy) return;
+    if (!fresh.length || this.busy) return;
+    const lease = this.options.frames.lease(result.index);
+    if (!lease) return;
+    const { frame } = lease;
     this.busy = true;
     void (async () => {
       for (const d of fresh) {
@@ -51,6 +47,9 @@ export class Snapshots {
       }
     })()
       .catch((err: Error) => this.options.log.warn({ err: err.message }, 'snapshot failed'))
-      .finally(() => (this.busy = false));
+      .finally(() => {
+        lease.release();
+        this.busy = false;
+      });
   }
 }

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import { Backoff } from '../backoff.js';
 import { findFfmpeg, runFfmpeg, type FfmpegProcess } from '../capture/ffmpeg.js';
-import type { Frame } from '../capture/frame.js';
+import type { FrameStore } from '../frames.js';
 import type { FrameProcessed } from '../events.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
@@ -20,6 +20,8 @@ export interface AnnotatedRestreamOptions {
   bitrate: string;
   ffmpegPath?: string;
   restartMaxMs?: number;
+  /** Where the pixels of processed frames are found by index. */
+  frames: FrameStore;
   log: Logger;
 }
 
@@ -27,7 +29,6 @@ export class AnnotatedRestream {
   readonly stats = { restarts: 0, framesOut: 0, framesSkipped: 0 };
   private process: FfmpegProcess | undefined;
   private input: PassThrough | undefined;
-  private frame: { data: Buffer; frame: Omit<Frame, 'data'> } | undefined;
   private busy = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -42,27 +43,20 @@ export class AnnotatedRestream {
     this.spawn();
   }
 
-  onFrame(frame: Frame): void {
-    if (this.busy) return;
-    const { data, ...rest } = frame;
-    const copy = this.frame?.data.length === data.length ? this.frame.data : Buffer.allocUnsafe(data.length);
-    data.copy(copy);
-    this.frame = { data: copy, frame: rest };
-  }
-
   /** Renders the frame the result belongs to, with its boxes, and hands it to the encoder. */
   onResult(result: FrameProcessed): void {
     const input = this.input;
-    const current = this.frame;
-    if (!input || !current || current.frame.index !== result.index) return;
+    if (!input) return;
     if (this.busy || input.writableNeedDrain) {
       this.stats.framesSkipped++;
       return;
     }
+    const lease = this.options.frames.lease(result.index);
+    if (!lease) return;
     this.busy = true;
     const { width, height } = this.options;
-    const f = current.frame;
-    sharp(current.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+    const f = lease.frame;
+    sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
       .extract(pictureRegion(f))
       .resize(width, height, { fit: 'fill' })
       .raw()
@@ -75,7 +69,10 @@ export class AnnotatedRestream {
         }
       })
       .catch((err: Error) => this.options.log.warn({ err: err.message }, 'annotated frame failed'))
-      .finally(() => (this.busy = false));
+      .finally(() => {
+        lease.release();
+        this.busy = false;
+      });
   }
 
   async stop(): Promise<void> {

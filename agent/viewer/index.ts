@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Frame } from '../capture/frame.js';
+import type { FrameLease, FrameStore, StoredFrame } from '../frames.js';
 import type { FrameProcessed } from '../events.js';
 import type { SpeedReport } from '../track/index.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { renderJpeg, displaySize, type FrameCopy } from './render.js';
+import { renderJpeg, displaySize } from './render.js';
 import { Metrics, type MetricSources } from './metrics.js';
 
 export interface ViewerOptions {
@@ -25,6 +25,8 @@ export interface ViewerOptions {
   staleAfter: number;
   mqttConnected: () => boolean;
   sources: MetricSources;
+  /** Where the pixels of processed frames are found by index. */
+  frames: FrameStore;
   log: Logger;
 }
 
@@ -47,9 +49,8 @@ const BOUNDARY = 'edgecamframe';
 export class Viewer {
   readonly metrics: Metrics;
   private server: Server | undefined;
-  private latest: FrameCopy | undefined;
-  private spare: Buffer | undefined;
-  private latestResult: FrameProcessed | undefined;
+  /** The newest processed frame whose pixels are still kept, leased until the next one. */
+  private shown: { lease: FrameLease; result: FrameProcessed } | undefined;
   private latestJpeg: { index: number; jpeg: Promise<Buffer> } | undefined;
   private readonly events = new Set<ServerResponse>();
   private readonly mjpeg = new Set<ServerResponse>();
@@ -88,33 +89,18 @@ export class Viewer {
     this.options.log.info({ url: `http://${this.options.host === '0.0.0.0' ? 'localhost' : this.options.host}:${this.port}/`, token: Boolean(this.options.token) }, 'viewer listening');
   }
 
-  /** Keeps a copy of the frame (the capture reuses its buffer) for the video and snapshots. */
-  onFrame(frame: Frame): void {
-    const spare = this.spare && this.spare.length === frame.data.length ? this.spare : Buffer.allocUnsafe(frame.data.length);
-    frame.data.copy(spare);
-    this.spare = this.latest?.data;
-    this.latest = {
-      data: spare,
-      width: frame.width,
-      height: frame.height,
-      sourceWidth: frame.sourceWidth,
-      sourceHeight: frame.sourceHeight,
-      transform: frame.transform,
-      index: frame.index,
-      pts: frame.pts,
-      capturedAt: Date.now(),
-    };
-    this.latestJpeg = undefined;
-  }
-
   onResult(result: FrameProcessed): void {
     const now = Date.now();
     if (this.lastFrameAt) this.fps = this.fps * 0.8 + (1000 / Math.max(1, now - this.lastFrameAt)) * 0.2;
     this.lastFrameAt = now;
-    this.latestResult = result;
     this.metrics.inference.observe(result.inferenceMs);
     for (const d of result.detections) this.metrics.detections.inc({ class: d.className });
-    const frame = this.latest?.index === result.index ? this.latest : undefined;
+    const lease = this.options.frames.lease(result.index);
+    if (lease) {
+      this.shown?.lease.release();
+      this.shown = { lease, result };
+    }
+    const frame = lease?.frame;
     const size = frame ? displaySize(frame) : undefined;
     this.broadcast('detections', {
       frame: result.index,
@@ -139,6 +125,8 @@ export class Viewer {
   }
 
   async stop(): Promise<void> {
+    this.shown?.lease.release();
+    this.shown = undefined;
     for (const res of [...this.events, ...this.mjpeg]) res.end();
     this.events.clear();
     this.mjpeg.clear();
@@ -176,11 +164,17 @@ export class Viewer {
       case '/stream.mjpeg':
         return this.openMjpeg(req, res);
       case '/snapshot.jpg': {
-        const frame = this.latest;
-        if (!frame) return this.send(res, 503, 'text/plain; charset=utf-8', 'no frame yet');
+        // The newest processed frame with its boxes; before the first result, or with
+        // ?raw=1, the newest frame as captured.
         const raw = url.searchParams.get('raw') === '1';
-        const detections = raw || this.latestResult?.index !== frame.index ? undefined : this.latestResult.detections;
-        return this.send(res, 200, 'image/jpeg', await renderJpeg(frame, detections, 85), { 'Cache-Control': 'no-store' });
+        const shown = raw ? undefined : this.shown;
+        const lease = shown ? this.options.frames.lease(shown.result.index) : this.options.frames.latest();
+        if (!lease) return this.send(res, 503, 'text/plain; charset=utf-8', 'no frame yet');
+        try {
+          return this.send(res, 200, 'image/jpeg', await renderJpeg(lease.frame, shown?.result.detections, 85), { 'Cache-Control': 'no-store' });
+        } finally {
+          lease.release();
+        }
       }
       case '/healthz': {
         const h = this.health();
@@ -219,12 +213,17 @@ export class Viewer {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'Cache-Control': 'no-store', Connection: 'close' });
     this.mjpeg.add(res);
     req.on('close', () => this.mjpeg.delete(res));
-    if (this.latest) void this.pushMjpeg(this.latest, res);
+    if (this.shown) void this.pushMjpeg(this.shown.lease.frame, res);
   }
 
   /** One JPEG per processed frame, shared by every client; a client that cannot keep up skips frames. */
-  private async pushMjpeg(frame: FrameCopy, only?: ServerResponse): Promise<void> {
-    if (this.latestJpeg?.index !== frame.index) this.latestJpeg = { index: frame.index, jpeg: renderJpeg(frame) };
+  private async pushMjpeg(frame: StoredFrame, only?: ServerResponse): Promise<void> {
+    if (this.latestJpeg?.index !== frame.index) {
+      // The encoder reads the pixels asynchronously: they stay leased until it is done.
+      const lease = this.options.frames.lease(frame.index);
+      if (!lease) return;
+      this.latestJpeg = { index: frame.index, jpeg: renderJpeg(lease.frame).finally(() => lease.release()) };
+    }
     const jpeg = await this.latestJpeg.jpeg;
     const head = `--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\nX-Frame-Index: ${frame.index}\r\n\r\n`;
     for (const res of only ? [only] : this.mjpeg) {

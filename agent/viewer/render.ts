@@ -3,24 +3,12 @@
 import sharp from 'sharp';
 import type { Frame } from '../capture/frame.js';
 import type { Detection } from '../detect/index.js';
-
-export interface FrameCopy {
-  data: Buffer;
-  width: number;
-  height: number;
-  sourceWidth: number;
-  sourceHeight: number;
-  transform: Frame['transform'];
-  index: number;
-  pts: number;
-  /** Wall-clock ms when the frame came out of FFmpeg. */
-  capturedAt: number;
-}
+import type { StoredFrame } from '../frames.js';
 
 /** Widest JPEG the viewer sends; the source aspect is kept. */
 const MAX_WIDTH = 960;
 
-export function displaySize(f: Pick<FrameCopy, 'sourceWidth' | 'sourceHeight' | 'transform' | 'width'>): { width: number; height: number } {
+export function displaySize(f: Pick<StoredFrame, 'sourceWidth' | 'sourceHeight' | 'transform' | 'width'>): { width: number; height: number } {
   const srcW = f.sourceWidth;
   const width = Math.min(MAX_WIDTH, srcW, Math.round(f.transform.scaleX * srcW) || f.width);
   return { width, height: Math.max(1, Math.round((width * f.sourceHeight) / srcW)) };
@@ -29,7 +17,7 @@ export function displaySize(f: Pick<FrameCopy, 'sourceWidth' | 'sourceHeight' | 
 const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** An SVG layer of boxes and labels in source pixels, scaled to `size`. */
-export function boxesSvg(detections: (Detection & { trackId?: number })[], f: Pick<FrameCopy, 'sourceWidth' | 'sourceHeight'>, size: { width: number; height: number }): Buffer {
+export function boxesSvg(detections: (Detection & { trackId?: number })[], f: Pick<StoredFrame, 'sourceWidth' | 'sourceHeight'>, size: { width: number; height: number }): Buffer {
   const sx = size.width / f.sourceWidth;
   const sy = size.height / f.sourceHeight;
   const shapes = detections.map((d) => {
@@ -55,7 +43,7 @@ export function pictureRegion(f: Pick<Frame, 'width' | 'height' | 'sourceWidth' 
   };
 }
 
-export async function renderJpeg(f: FrameCopy, detections?: (Detection & { trackId?: number })[], quality = 75): Promise<Buffer> {
+export async function renderJpeg(f: StoredFrame, detections?: (Detection & { trackId?: number })[], quality = 75): Promise<Buffer> {
   const size = displaySize(f);
   let image = sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
     .extract(pictureRegion(f))
