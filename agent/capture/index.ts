@@ -142,8 +142,9 @@ export class Capture {
     const { source, width, height, resize, fps, log } = this.options;
     const input = ffmpegInput(source);
     // select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp.
+    // showinfo reports each frame's timestamp; its per-plane checksums (a pass over every pixel) are off.
     const interval = (0.9 / fps).toFixed(4);
-    const filters = [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(resize, width, height), 'showinfo'];
+    const filters = [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(resize, width, height), 'showinfo=checksum=0'];
     this.sourceSize = undefined;
     this.transform = undefined;
     this.ptsQueue.length = 0;
