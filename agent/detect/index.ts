@@ -43,8 +43,8 @@ export interface DetectorOptions {
 /**
  * The session options the agent and the benchmarks share (`npm run bench:model` measures
  * each choice): full graph optimisation (half the time of "basic"); the CPU arena (15-20 %
- * faster than plain malloc); no memory pattern (pre-planned activation buffers cost
- * ~40 MB of RSS for no measurable speed on this model).
+ * faster than plain malloc, and less memory); no memory pattern (pre-planned activation
+ * buffers make the bundled model 3-4 % faster for ~40 MB more RSS, a bad trade on a Pi).
  */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return {
