@@ -1,18 +1,21 @@
-// `npm run soak -- --minutes N [--json PATH] [--threads T]`: runs the whole pipeline at
-// full speed on the bundled clip (looped, unpaced) with the embedded broker and a
-// subscriber, and reports RSS, heap, open file descriptors and event-loop lag over time.
+// `npm run soak -- --minutes N [--json PATH] [--threads T] [--watch]`: runs the whole
+// pipeline at full speed on the bundled clip (looped, unpaced) with the embedded broker
+// and a subscriber, and reports RSS, heap, open file descriptors and event-loop lag over
+// time. --watch also keeps a viewer client on /stream.mjpeg, so every processed frame is
+// copied, leased and encoded as JPEG.
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { get } from 'node:http';
 import mqtt from 'mqtt';
 import { loadConfig } from '../agent/config/index.js';
 import { startAgent } from '../agent/main.js';
 import { createLogger } from '../agent/log.js';
 import { BUNDLED_SAMPLE } from '../agent/paths.js';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, json: { type: 'string' }, threads: { type: 'string', default: '1' }, interval: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, json: { type: 'string' }, threads: { type: 'string', default: '1' }, interval: { type: 'string', default: '10' }, watch: { type: 'boolean', default: false } } });
 const minutes = Number(values.minutes);
 const intervalS = Number(values.interval);
 if (!(minutes > 0 && minutes <= 24 * 60)) {
@@ -22,8 +25,9 @@ if (!(minutes > 0 && minutes <= 24 * 60)) {
 
 const cwd = mkdtempSync(join(tmpdir(), 'edgecam-soak-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
+const viewerPort = port + 1;
 const config = loadConfig({
-  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: 'false', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
+  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: String(values.watch), VIEWER_PORT: String(viewerPort), VIEWER_BIND: '127.0.0.1', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
   cwd,
 });
 const log = createLogger({ level: 'warn', pretty: false });
@@ -34,6 +38,11 @@ const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
 let received = 0;
 sub.on('message', () => received++);
 await sub.subscribeAsync(['class', 'speedometer']);
+let jpegBytes = 0;
+const watcher = values.watch
+  ? get(`http://127.0.0.1:${viewerPort}/stream.mjpeg`, (res) => res.on('data', (chunk: Buffer) => (jpegBytes += chunk.length)))
+  : undefined;
+watcher?.on('error', (err) => console.error(`soak: viewer client: ${err.message}`));
 
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
@@ -92,6 +101,7 @@ await new Promise<void>((resolve) => {
   }, intervalS * 1000);
 });
 
+watcher?.destroy();
 await sub.endAsync();
 const code = await agent.stop('soak finished');
 // Warm-up: the first fifth of the run (at least one sample). Growth compares the median
@@ -106,6 +116,7 @@ const summary = {
   frames,
   framesPerSecond: Math.round((frames / ((Date.now() - started) / 1000)) * 10) / 10,
   messagesReceived: received,
+  viewerMegabytes: values.watch ? mb(jpegBytes) : undefined,
   rssAfterWarmupMb: rssStart,
   rssAtEndMb: rssEnd,
   rssGrowthPercent: Math.round(((rssEnd - rssStart) / rssStart) * 1000) / 10,

@@ -1,9 +1,11 @@
 // Capture stage: runs FFmpeg on the source, which decodes, drops to DETECT_FPS,
-// scales and letterboxes to the model's input, and writes rgb24 frames on a pipe.
-// Frames land in a small pool of reused buffers; when the consumer is slower
+// scales and letterboxes to the model's input, and writes rgb24 frames into a named
+// pipe (fifo.ts; FFmpeg's stdout where mkfifo is missing). Frames land in a small
+// pool of reused buffers; when the consumer is slower
 // than the source, the newest frame wins and the older waiting one is dropped.
 import type { Logger } from '../log.js';
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from './ffmpeg.js';
+import { FramePipe, type FifoRead } from './fifo.js';
 import { frameTransform, scaleFilter, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel, type SourceSpec } from './source.js';
 import { Backoff } from '../backoff.js';
@@ -30,6 +32,8 @@ export interface CaptureOptions {
   stallTimeout?: number;
   /** Called when the source's state changes. */
   onState?: (state: CaptureState, detail?: string) => void;
+  /** false: read FFmpeg's stdout instead of a named pipe (the fallback where mkfifo is missing). */
+  namedPipe?: boolean;
   log: Logger;
 }
 
@@ -48,6 +52,8 @@ const INPUT_VIDEO = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/;
 export class Capture {
   readonly stats: CaptureStats = { framesIn: 0, framesDropped: 0, restarts: 0 };
   private process: FfmpegProcess | undefined;
+  private pipe: FramePipe | undefined;
+  private read: FifoRead | undefined;
   private readonly free: Buffer[] = [];
   private readonly ready: Frame[] = [];
   private held: Buffer | undefined;
@@ -93,6 +99,7 @@ export class Capture {
 
   async start(): Promise<void> {
     for (let i = 0; i < POOL_SIZE; i++) this.free.push(Buffer.allocUnsafe(this.frameBytes));
+    if (this.options.namedPipe !== false) this.pipe = FramePipe.create();
     this.setState('starting');
     this.spawn();
     const stallMs = (this.options.stallTimeout ?? 20) * 1000;
@@ -136,6 +143,8 @@ export class Capture {
     clearInterval(this.watchdog);
     this.wake();
     await this.process?.kill();
+    this.read?.close();
+    this.pipe?.remove();
   }
 
   private spawn(): void {
@@ -153,12 +162,15 @@ export class Capture {
     this.filling = undefined;
     this.stash = undefined;
 
+    this.read?.close();
+    const read = this.pipe?.open((chunk, length) => this.onData(chunk, length));
+    this.read = read;
     const proc = runFfmpeg({
       binary: findFfmpeg(this.options.ffmpegPath),
       input: input.input,
       inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...hwaccelOptions(this.hwaccel), ...input.options],
-      outputOptions: ['-an', '-sn', '-dn', '-vf', filters.join(','), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
-      output: 'pipe:1',
+      outputOptions: ['-an', '-sn', '-dn', '-vf', filters.join(','), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
+      output: read?.path ?? 'pipe:1',
     });
     this.process = proc;
     this.running = true;
@@ -182,27 +194,35 @@ export class Capture {
         log.info({ width: this.sourceSize.width, height: this.sourceSize.height }, 'source opened');
       }
     });
-    proc.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    proc.stdout!.on('error', () => {});
-    void proc.exited.then((exit) => this.onExit(proc, exit));
+    if (read) {
+      // Exited means done only once every byte in the pipe has been read.
+      void proc.exited.then(async (exit) => (read.writerExited(), await read.ended, this.onExit(proc, exit)));
+    } else {
+      proc.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+      proc.stdout!.on('error', () => {});
+      void proc.exited.then((exit) => this.onExit(proc, exit));
+    }
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from FFmpeg, chunk[0..length): copied into the pool's frame buffers. */
+  private onData(chunk: Buffer, length = chunk.length): void {
     this.lastDataAt = Date.now();
     let offset = 0;
-    while (offset < chunk.length) {
+    while (offset < length) {
       if (!this.filling) {
         const buffer = this.free.pop();
         if (!buffer) {
-          // Lossless mode with every buffer in use: hold the bytes and pause FFmpeg.
-          this.stash = chunk.subarray(offset);
-          this.process?.stdout?.pause();
+          // Lossless mode with every buffer in use: hold the bytes and pause FFmpeg. (A view
+          // of the reader's buffer stays valid: nothing is read while paused.)
+          this.stash = chunk.subarray(offset, length);
+          if (this.read) this.read.pause();
+          else this.process?.stdout?.pause();
           return;
         }
         this.filling = { buffer, offset: 0 };
       }
       const f = this.filling;
-      const n = chunk.copy(f.buffer, f.offset, offset, Math.min(chunk.length, offset + this.frameBytes - f.offset));
+      const n = chunk.copy(f.buffer, f.offset, offset, Math.min(length, offset + this.frameBytes - f.offset));
       f.offset += n;
       offset += n;
       if (f.offset === this.frameBytes) {
@@ -218,7 +238,9 @@ export class Capture {
     const stash = this.stash;
     this.stash = undefined;
     this.onData(stash);
-    if (!this.stash) this.process?.stdout?.resume();
+    if (this.stash) return;
+    if (this.read) this.read.resume();
+    else this.process?.stdout?.resume();
   }
 
   private pairTimestamps(): void {

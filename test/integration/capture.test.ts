@@ -1,6 +1,8 @@
 // Capture with real FFmpeg on real media: timestamps, geometry, backpressure, restarts.
 import { test } from 'node:test';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { Capture, type CaptureOptions, type Frame } from '../../agent/capture/index.js';
 import { BUNDLED_SAMPLE } from '../../agent/paths.js';
@@ -60,6 +62,39 @@ test('lossless file processing delivers every frame of the bundled clip, none dr
   assert.equal(c.stats.framesDropped, 0);
   assert.equal(frames[0]!.sourceWidth, 960);
   assert.ok(frames.every((f, i) => i === 0 || f.pts > frames[i - 1]!.pts), 'timestamps increase');
+});
+
+/** Every frame's pts and pixel hash; `delayMs` makes a slow consumer, so FFmpeg is paused and resumed. */
+async function fingerprint(c: Capture, delayMs = 0): Promise<string[]> {
+  const out: string[] = [];
+  for (let f = await c.next(); f; f = await c.next()) {
+    out.push(`${f.pts.toFixed(3)} ${createHash('sha1').update(f.data).digest('hex')}`);
+    if (delayMs) await sleep(delayMs);
+  }
+  return out;
+}
+
+test('frames come through a named pipe, byte for byte as through stdout, also when a slow consumer pauses FFmpeg', { timeout: 60_000 }, async () => {
+  const viaStdout = capture({ width: 256, height: 256, resize: 'stretch', namedPipe: false });
+  await viaStdout.start();
+  const reference = await fingerprint(viaStdout);
+  await viaStdout.stop();
+  assert.equal(reference.length, 60);
+
+  const viaPipe = capture({ width: 256, height: 256, resize: 'stretch' });
+  await viaPipe.start();
+  let path: string | undefined;
+  try {
+    for (let i = 0; i < 200 && !viaPipe.ffmpegPid; i++) await sleep(10);
+    const cmdline = readFileSync(`/proc/${viaPipe.ffmpegPid}/cmdline`, 'utf8').split('\0');
+    path = cmdline.find((a) => a.includes('edgecam-frames-'));
+    assert.ok(path, `FFmpeg writes to the named pipe: ${cmdline.join(' ')}`);
+    assert.deepEqual(await fingerprint(viaPipe, 30), reference, 'same frames, same pixels, none dropped');
+    assert.equal(viaPipe.stats.framesDropped, 0);
+  } finally {
+    await viaPipe.stop();
+  }
+  assert.equal(existsSync(dirname(path)), false, 'the pipe is removed on stop');
 });
 
 test('a slow consumer of a live-paced source gets the newest frame; older ones are dropped and counted', async () => {
