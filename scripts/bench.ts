@@ -5,6 +5,8 @@
 //   pipeline_fps   the whole agent, capture → detect → track → publish, unpaced: the steady
 //                  rate between the first and the last of 540 results
 //   overhead_ratio pipeline_fps / min(model_fps, decode_fps)
+//   decode_bound   the bare model again beside an FFmpeg only decoding at the model's rate,
+//                  ÷ the model alone: what decoding costs the model on the same cores
 // then, paced at the clip's native rate for N seconds (default 30) at DETECT_FPS 5 and 15:
 // latency from a frame leaving capture to the broker's acknowledgement of its `class`
 // message (p50/p99), the inference time of the same frames, and CPU of the process tree;
@@ -49,12 +51,12 @@ const session = await ort.InferenceSession.create(BUNDLED_MODEL, sessionOptions(
 const input = new ort.Tensor('float32', new Float32Array(512 * 512 * 3).fill(100), [1, 512, 512, 3]);
 for (let i = 0; i < 5; i++) await session.run({ 'tower_0/images': input });
 const inferMs: number[] = [];
-async function modelFps(runs = 150): Promise<number> {
+async function modelFps(runs = 150, times = inferMs): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
     await session.run({ 'tower_0/images': input });
-    inferMs.push(performance.now() - t);
+    times.push(performance.now() - t);
   }
   return runs / ((performance.now() - t0) / 1000);
 }
@@ -175,6 +177,13 @@ async function runAgent(env: Record<string, string>, maxFrames = Infinity): Prom
 const unpaced = await runAgent({ SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', SOURCE_REALTIME: 'false', DETECT_FPS: '15', MOTION_GATING: 'false' }, 540);
 const pipelineFps = unpaced.steadyFps;
 const modelFpsAfter = await modelFps();
+
+// --- the bound that decoding alone puts on the pipeline: the bare model again, beside an
+// FFmpeg that decodes and scales the clip (nothing else) at the model's own rate.
+const beside = spawn(ffmpeg, ['-hide_banner', '-nostats', '-loglevel', 'error', '-readrate', String(modelFpsAfter / 15), '-stream_loop', '-1', '-i', BUNDLED_SAMPLE, '-an', '-vf', 'scale=512:512:flags=bilinear', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 500));
+const modelFpsBesideDecode = beside.exitCode === null ? await modelFps(150, []) : NaN; // -readrate needs FFmpeg 5
+beside.kill();
 await session.release();
 const modelFpsMean = (modelFpsBefore + modelFpsAfter) / 2;
 
@@ -203,6 +212,8 @@ const result = {
   pipeline_fps: round(pipelineFps),
   pipeline_inference_ms_p50: round(pct(unpaced.allInference, 50)),
   overhead_ratio: round(pipelineFps / Math.min(modelFpsMean, decodeFps), 3),
+  model_fps_beside_decode: round(modelFpsBesideDecode),
+  decode_bound_ratio: round(modelFpsBesideDecode / modelFpsAfter, 3),
   paced: Object.fromEntries(Object.entries(paced).map(([k, r]) => [k, { latency_ms_p50: round(pct(r.latencies, 50)), latency_ms_p99: round(pct(r.latencies, 99)), inference_ms_p50: round(pct(r.inferenceMs, 50)), inference_ms_p99: round(pct(r.inferenceMs, 99)), added_ms_p99: round(pct(r.added, 99)), cpu_percent: round(r.cpuPercent), frames: r.frames }])),
   peak_rss_mb: round(agentRssMb),
   scenes: Object.fromEntries(Object.entries(scenes).map(([k, r]) => [k, { cpu_percent: round(r.cpuPercent), inferences: r.inferences }])),
@@ -214,6 +225,7 @@ console.log(`| model_fps (before / after the pipeline run; inference p50 / p99 m
 console.log(`| decode_fps | ${result.decode_fps} |`);
 console.log(`| pipeline_fps (inference inside it, p50 ms) | ${result.pipeline_fps} (${result.pipeline_inference_ms_p50}) |`);
 console.log(`| overhead_ratio | ${result.overhead_ratio} |`);
+console.log(`| model_fps beside an FFmpeg decoding at the same rate (÷ alone) | ${result.model_fps_beside_decode} (${result.decode_bound_ratio}) |`);
 for (const [k, v] of Object.entries(result.paced)) {
   const name = k.replace(/_/g, ' ');
   console.log(`| ${name}: latency p50 / p99 (frames) | ${v.latency_ms_p50} / ${v.latency_ms_p99} ms (${v.frames}) |`);
