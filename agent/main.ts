@@ -250,16 +250,19 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     const gate = config.MOTION_GATING ? new MotionGate({ threshold: config.MOTION_THRESHOLD, maxSkipSeconds: config.MOTION_MAX_SKIP }) : undefined;
     motionStats = () => gate?.stats;
     // Inference is pipelined: frame N+1 is copied into the worker's queue while frame N
-    // runs, so the model never waits for the main thread. Results are handled in order
-    // as they come, without waiting for the next frame (a static scene may send none).
+    // runs, so the model never waits for the main thread. A frame is taken only once the
+    // worker can queue it, so it is the newest one capture has. Results are handled in
+    // order as they come, without waiting for the next frame (a static scene may send none).
     const loop = (async () => {
       let results: Promise<void> = Promise.resolve();
       let failure: unknown;
-      for (let frame = await cap.next(); frame; frame = await cap.next()) {
+      for (;;) {
+        await detector.ready();
+        const frame = await cap.next();
+        if (!frame) break;
         if (failure) throw failure;
         if (paused) continue;
         if (gate && !gate.check(frame).run) continue;
-        await detector.ready();
         bus.emit('frame', frame);
         if (drawn) frames.put(frame);
         const { index, pts, sourceWidth, sourceHeight } = frame;
