@@ -54,6 +54,8 @@ export class Capture {
   private process: FfmpegProcess | undefined;
   private pipe: FramePipe | undefined;
   private read: FifoRead | undefined;
+  /** Where FFmpeg's bytes come from (the named pipe, or its stdout), paused while every buffer is full. */
+  private output: { pause(): void; resume(): void } | undefined;
   private readonly free: Buffer[] = [];
   private readonly ready: Frame[] = [];
   private held: Buffer | undefined;
@@ -173,6 +175,7 @@ export class Capture {
       output: read?.path ?? 'pipe:1',
     });
     this.process = proc;
+    this.output = read ?? proc.stdout!;
     this.running = true;
     this.framesSinceSpawn = 0;
     this.lastDataAt = Date.now();
@@ -215,8 +218,7 @@ export class Capture {
           // Lossless mode with every buffer in use: hold the bytes and pause FFmpeg. (A view
           // of the reader's buffer stays valid: nothing is read while paused.)
           this.stash = chunk.subarray(offset, length);
-          if (this.read) this.read.pause();
-          else this.process?.stdout?.pause();
+          this.output?.pause();
           return;
         }
         this.filling = { buffer, offset: 0 };
@@ -238,9 +240,7 @@ export class Capture {
     const stash = this.stash;
     this.stash = undefined;
     this.onData(stash);
-    if (this.stash) return;
-    if (this.read) this.read.resume();
-    else this.process?.stdout?.resume();
+    if (!this.stash) this.output?.resume();
   }
 
   private pairTimestamps(): void {
