@@ -24,6 +24,7 @@ import { startAgent } from '../agent/main.js';
 import { createLogger } from '../agent/log.js';
 import { sessionOptions } from '../agent/detect/index.js';
 import { findFfmpeg } from '../agent/capture/ffmpeg.js';
+import { captureFilters, scaleFilter } from '../agent/capture/frame.js';
 import { BUNDLED_MODEL, BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
 
 const { values } = parseArgs({ options: { json: { type: 'string' }, seconds: { type: 'string', default: '30' } } });
@@ -65,7 +66,7 @@ const modelFpsBefore = await modelFps();
 // --- decode_fps: the capture's own FFmpeg arguments (every source frame, as DETECT_FPS=15 takes them), into /dev/null
 const ffmpeg = findFfmpeg();
 const decodeStart = performance.now();
-const decodeOut = spawnSync(ffmpeg, ['-hide_banner', '-nostats', '-stream_loop', '2', '-i', BUNDLED_SAMPLE, '-an', '-vf', "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.06)',scale=512:512:flags=bilinear,showinfo=checksum=0", '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { encoding: 'utf8' });
+const decodeOut = spawnSync(ffmpeg, ['-hide_banner', '-nostats', '-stream_loop', '2', '-i', BUNDLED_SAMPLE, '-an', '-vf', captureFilters(15, 'stretch', 512, 512), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { encoding: 'utf8' });
 const decodeFrames = Number(/frame=\s*(\d+)/.exec(decodeOut.stderr)?.[1] ?? 0);
 const decodeFps = decodeFrames / ((performance.now() - decodeStart) / 1000);
 
@@ -180,7 +181,7 @@ const modelFpsAfter = await modelFps();
 
 // --- the bound that decoding alone puts on the pipeline: the bare model again, beside an
 // FFmpeg that decodes and scales the clip (nothing else) at the model's own rate.
-const beside = spawn(ffmpeg, ['-hide_banner', '-nostats', '-loglevel', 'error', '-readrate', String(modelFpsAfter / 15), '-stream_loop', '-1', '-i', BUNDLED_SAMPLE, '-an', '-vf', 'scale=512:512:flags=bilinear', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { stdio: 'ignore' });
+const beside = spawn(ffmpeg, ['-hide_banner', '-nostats', '-loglevel', 'error', '-readrate', String(modelFpsAfter / 15), '-stream_loop', '-1', '-i', BUNDLED_SAMPLE, '-an', '-vf', scaleFilter('stretch', 512, 512), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 500));
 const modelFpsBesideDecode = beside.exitCode === null ? await modelFps(150, []) : NaN; // -readrate needs FFmpeg 5
 beside.kill();

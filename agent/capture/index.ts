@@ -6,7 +6,7 @@
 import type { Logger } from '../log.js';
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from './ffmpeg.js';
 import { FramePipe, type FifoRead } from './fifo.js';
-import { frameTransform, scaleFilter, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
+import { captureFilters, frameTransform, type Frame, type FrameTransform, type ResizeMode } from './frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel, type SourceSpec } from './source.js';
 import { Backoff } from '../backoff.js';
 import { UserError } from '../errors.js';
@@ -152,10 +152,7 @@ export class Capture {
   private spawn(): void {
     const { source, width, height, resize, fps, log } = this.options;
     const input = ffmpegInput(source);
-    // select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp.
-    // showinfo reports each frame's timestamp; its per-plane checksums (a pass over every pixel) are off.
-    const interval = (0.9 / fps).toFixed(4);
-    const filters = [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(resize, width, height), 'showinfo=checksum=0'];
+    const filters = captureFilters(fps, resize, width, height);
     this.sourceSize = undefined;
     this.transform = undefined;
     this.ptsQueue.length = 0;
@@ -171,7 +168,7 @@ export class Capture {
       binary: findFfmpeg(this.options.ffmpegPath),
       input: input.input,
       inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...hwaccelOptions(this.hwaccel), ...input.options],
-      outputOptions: ['-an', '-sn', '-dn', '-vf', filters.join(','), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
+      outputOptions: ['-an', '-sn', '-dn', '-vf', filters, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
       output: read?.path ?? 'pipe:1',
     });
     this.process = proc;

@@ -253,8 +253,13 @@ export class Publisher {
     this.publish('speedometer', speedPayloadOf(report));
   }
 
-  /** Updates the retained state; sent now if connected, else on reconnect (latest wins). */
+  /**
+   * Updates the retained state; sent now if connected, else on reconnect (latest wins).
+   * A change that changes nothing (the same counts as the last frame) sends nothing.
+   */
   updateState(change: Partial<Omit<StatePayload, 'timestamp'>>): void {
+    const state = this.state as Record<string, unknown>;
+    if (Object.entries(change).every(([key, value]) => JSON.stringify(value) === JSON.stringify(state[key]))) return;
     this.state = { ...this.state, ...change, timestamp: new Date().toISOString() };
     this.stateDirty = true;
     if (this.connected) this.publishState();

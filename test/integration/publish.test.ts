@@ -134,3 +134,24 @@ test('availability: retained online while running, stopped after a clean stop; r
     await broker.close();
   }
 });
+
+test('the retained state is sent when the counts change, not again for every frame with the same counts', async () => {
+  const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const pub = publisher(url);
+  const sub = await subscribe(url, ['state', 'class']);
+  try {
+    await pub.start();
+    await sub.waitFor((m) => m.some((x) => x.topic === 'state')); // sent on connect
+    const before = sub.messages.length;
+    for (let i = 1; i <= 20; i++) pub.publishFrame({ index: i, pts: i / 10, detections: i <= 10 ? [person, dog] : [person] });
+    await sub.waitFor((m) => m.filter((x) => x.topic === 'class').length === 20);
+    await new Promise((r) => setTimeout(r, 200));
+    const counts = sub.messages.slice(before).filter((m) => m.topic === 'state').map((m) => statePayload.parse(m.json()).counts);
+    assert.deepEqual(counts, [{ person: 1, dog: 1 }, { person: 1 }]);
+  } finally {
+    await sub.close();
+    await pub.stop();
+    await broker.close();
+  }
+});
