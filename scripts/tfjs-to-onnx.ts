@@ -59,6 +59,12 @@ export interface ConvertOptions {
   /** TF tensor names to expose as graph outputs; default: the signature's outputs. */
   outputs?: string[];
   producerName?: string;
+  /**
+   * Takes float image inputs (rank 4) as uint8 instead, cast to float inside the graph:
+   * callers pass the frame's bytes as they are (0-255), a quarter of the memory, and
+   * the widening is done by onnxruntime rather than by JavaScript.
+   */
+  uint8Input?: boolean;
 }
 
 export function loadTfjsModel(modelJsonPath: string): { model: TfjsModelJson; constants: Map<string, Constant> } {
@@ -204,7 +210,14 @@ export function convert(model: TfjsModelJson, constants: Map<string, Constant>, 
         break; // materialised lazily, in the dtype its consumer needs
       case 'Placeholder': {
         const dims = (a.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-        inputs.push(valueInfo(out, TF_DTYPE_TO_ONNX[a.dtype?.type ?? 'DT_FLOAT']!, dims));
+        const dtype = a.dtype?.type ?? 'DT_FLOAT';
+        if (options.uint8Input && dtype === 'DT_FLOAT' && dims.length === 4) {
+          inputs.push(valueInfo(out, onnx.TensorProto.DataType.UINT8, dims));
+          g.node('Cast', [out], [`${out}/float`], { to: onnx.TensorProto.DataType.FLOAT });
+          tensorName.set(out, `${out}/float`);
+          break;
+        }
+        inputs.push(valueInfo(out, TF_DTYPE_TO_ONNX[dtype]!, dims));
         tensorName.set(out, out);
         break;
       }

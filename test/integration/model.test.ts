@@ -70,10 +70,11 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
   const expectedTop: Record<string, number[]> = { 'person.jpg': [0, 16, 17], 'eagle.jpg': [14] };
   for (const [file, classes] of Object.entries(expectedTop)) {
     const { data, info } = await sharp(join(FIXTURES, file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const input = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3]).toFloat().expandDims(0) as tf.Tensor4D, [512, 512]));
-    const pixels = (await input.data()) as Float32Array;
+    // Resized and rounded to bytes: the original takes them as floats, the converted model as uint8.
+    const input = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3]).toFloat().expandDims(0) as tf.Tensor4D, [512, 512]).round());
+    const pixels = Uint8Array.from((await input.data()) as Float32Array);
     const reference = (await (graph.execute(input, 'tower_0/detections') as tf.Tensor).data()) as Float32Array;
-    const result = await session.run({ 'tower_0/images': new ort.Tensor('float32', pixels, [1, 512, 512, 3]) });
+    const result = await session.run({ 'tower_0/images': new ort.Tensor('uint8', pixels, [1, 512, 512, 3]) });
     const converted = result['tower_0/detections']!.data as Float32Array;
     let maxDiff = 0;
     for (let i = 0; i < reference.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i]! - converted[i]!));
