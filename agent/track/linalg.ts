@@ -1,24 +1,8 @@
-// Small dense linear algebra for the tracker's Kalman filter and the homography:
-// matrices are row-major number[][]; sizes here never exceed 8x8.
+// Small dense linear algebra for the ground-plane homography: matrices are row-major
+// number[][]; sizes here never exceed 8x8.
 export type Matrix = number[][];
 
-export const zeros = (r: number, c: number): Matrix => Array.from({ length: r }, () => new Array<number>(c).fill(0));
-export const identity = (n: number): Matrix => zeros(n, n).map((row, i) => ((row[i] = 1), row));
-
-export function mul(a: Matrix, b: Matrix): Matrix {
-  const out = zeros(a.length, b[0]!.length);
-  for (let i = 0; i < a.length; i++)
-    for (let k = 0; k < b.length; k++) {
-      const aik = a[i]![k]!;
-      if (aik === 0) continue;
-      for (let j = 0; j < b[0]!.length; j++) out[i]![j]! += aik * b[k]![j]!;
-    }
-  return out;
-}
-
-export const transpose = (a: Matrix): Matrix => a[0]!.map((_, j) => a.map((row) => row[j]!));
-export const add = (a: Matrix, b: Matrix): Matrix => a.map((row, i) => row.map((v, j) => v + b[i]![j]!));
-export const sub = (a: Matrix, b: Matrix): Matrix => a.map((row, i) => row.map((v, j) => v - b[i]![j]!));
+const transpose = (a: Matrix): Matrix => a[0]!.map((_, j) => a.map((row) => row[j]!));
 
 /** Solves A x = b by Gaussian elimination with partial pivoting; undefined when A is singular. */
 export function solve(a: Matrix, b: number[]): number[] | undefined {

@@ -127,7 +127,7 @@ export class Tracker {
     const matched1 = this.associate(high, this.tracks, detections, (t, d) => {
       const overlap = iou(t.box, d.box);
       if (overlap > 0.1) return 1 - overlap;
-      const d2 = t.filter.centerDistance2(d.box, { x: t.filter.x, P: t.filter.P });
+      const d2 = t.filter.centerDistance2(d.box);
       return d2 <= GATE ? 1 + d2 / GATE : Infinity;
     });
     for (const [ti, di] of matched1) assignment[di] = this.tracks[ti];

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { TrackStage, homographyFromPoints, CalibrationError, type SpeedReport, type Calibration } from '../../agent/track/index.js';
 import { memoryLogger } from '../helpers/log.js';
 import type { TrackerDetection } from '../../agent/track/tracker.js';
+import { KalmanBoxFilter } from '../../agent/track/kalman.js';
 
 type Box = [number, number, number, number];
 const W = 1280;
@@ -203,4 +204,24 @@ describe('calibration', () => {
     assert.throws(() => homographyFromPoints([[0, 0], [100, 0], [200, 0], [0, 100]], world), (e: Error) => e instanceof CalibrationError && /points 1, 2 and 3 are on one line/.test(e.message));
     assert.throws(() => homographyFromPoints(image, [[0, 0], [64, 36], [64, 0], [0, 36]]), (e: Error) => e instanceof CalibrationError && /not in the same order/.test(e.message));
   });
+});
+
+test('Kalman filter: finds the velocity of a box moving at constant speed, with irregular time steps, and keeps P symmetric', () => {
+  const box = (t: number): Box => [100 + 120 * t, 50 - 30 * t, 180 + 120 * t, 110 - 30 * t];
+  const filter = new KalmanBoxFilter(box(0));
+  let t = 0;
+  for (let i = 1; i <= 40; i++) {
+    const dt = i % 3 === 0 ? 0.2 : 0.066; // dropped frames
+    t += dt;
+    filter.predict(dt);
+    filter.update(box(t));
+  }
+  assert.ok(Math.abs(filter.x[4]! - 120) < 2, `vx ${filter.x[4]}`);
+  assert.ok(Math.abs(filter.x[5]! + 30) < 2, `vy ${filter.x[5]}`);
+  assert.ok(Math.abs(filter.x[2]! - 80) < 1 && Math.abs(filter.x[3]! - 60) < 1, `size ${filter.x[2]}x${filter.x[3]}`);
+  for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) assert.ok(Math.abs(filter.P[i * 8 + j]! - filter.P[j * 8 + i]!) < 1e-9 * Math.max(1, Math.abs(filter.P[i * 8 + j]!)));
+  // One step ahead, the box where it will be is near; one far off is outside the 99 % gate.
+  filter.predict(0.066);
+  assert.ok(filter.centerDistance2(box(t + 0.066)) < 9.21);
+  assert.ok(filter.centerDistance2([400, 400, 480, 460]) > 9.21);
 });
