@@ -6,6 +6,7 @@ export interface MetricSources {
   capture: () => { framesIn: number; framesDropped: number; restarts: number } | undefined;
   mqtt: () => { queued: number; sent: number; failed: number; dropped: number; reconnects: number; pending: number } | undefined;
   restream: () => { restarts: number } | undefined;
+  frames: () => { copies: number; skipped: number; buffers: number } | undefined;
 }
 
 export class Metrics {
@@ -44,6 +45,9 @@ export class Metrics {
     fromSource('edgecam_mqtt_messages_sent_total', 'Telemetry messages acknowledged by the broker.', () => sources.mqtt()?.sent);
     fromSource('edgecam_mqtt_messages_dropped_total', 'Telemetry messages dropped because the outbox was full.', () => sources.mqtt()?.dropped);
     fromSource('edgecam_mqtt_reconnects_total', 'Lost broker connections.', () => sources.mqtt()?.reconnects);
+    fromSource('edgecam_frame_copies_total', 'Frames copied for the viewer, snapshots and annotated restream.', () => sources.frames()?.copies);
+    fromSource('edgecam_frame_copies_skipped_total', 'Frames not copied for them because every buffer was being encoded.', () => sources.frames()?.skipped);
+    fromSource('edgecam_frame_buffers', 'Frame buffers allocated for them.', () => sources.frames()?.buffers);
     fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
     this.inference = new Histogram({
       name: 'edgecam_inference_ms',

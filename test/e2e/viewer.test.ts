@@ -54,9 +54,12 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     await until(() => run.lines().some((l) => l.msg === 'source opened'), 10_000, 'frames');
     await sleep(1500);
     const text = await (await get('/metrics')).text();
-    for (const name of ['edgecam_frames_in_total', 'edgecam_frames_dropped_total', 'edgecam_inference_ms_bucket', 'edgecam_mqtt_messages_sent_total', 'edgecam_mqtt_messages_queued_total', 'edgecam_mqtt_reconnects_total', 'edgecam_ffmpeg_restarts_total', 'edgecam_restream_restarts_total']) {
+    for (const name of ['edgecam_frames_in_total', 'edgecam_frames_dropped_total', 'edgecam_inference_ms_bucket', 'edgecam_mqtt_messages_sent_total', 'edgecam_mqtt_messages_queued_total', 'edgecam_mqtt_reconnects_total', 'edgecam_ffmpeg_restarts_total', 'edgecam_restream_restarts_total', 'edgecam_frame_copies_total', 'edgecam_frame_buffers']) {
       assert.match(text, new RegExp(`^${name}(\\{[^}]*\\})? \\d+(\\.\\d+)?(e[-+]\\d+)?$`, 'm'), name);
     }
+    // The viewer draws frames, so they are copied, into a bounded pool of buffers.
+    assert.ok(Number(/^edgecam_frame_copies_total (\d+)/m.exec(text)?.[1]) > 0, 'frames copied for the viewer');
+    assert.ok(Number(/^edgecam_frame_buffers (\d+)/m.exec(text)?.[1]) <= 8, 'buffers bounded');
     // Every line is a comment or `name{labels} value`.
     for (const line of text.split('\n').filter(Boolean)) assert.match(line, /^(# (HELP|TYPE) \w+ .+|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|[+-]Inf))$/, line);
     for (const path of ['/snapshot.jpg', '/snapshot.jpg?raw=1']) {
