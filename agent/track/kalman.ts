@@ -19,8 +19,9 @@ const INITIAL_VELOCITY_STD = 4;
 export const toXywh = (b: Box): Box => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]];
 export const toXyxy = (s: ArrayLike<number>): Box => [s[0]! - s[2]! / 2, s[1]! - s[3]! / 2, s[0]! + s[2]! / 2, s[1]! + s[3]! / 2];
 
-// Scratch space shared by every filter (the tracker runs on one thread): S⁻¹ and its
-// factorisation, the gain K (8x4), the rows of P that the update reads, the innovation.
+// Scratch space shared by every filter (the tracker runs on one thread): the innovation
+// covariance S (consumed by its inversion) and S⁻¹, P Hᵀ and the gain K (8x4), the rows of
+// P that the update reads, and the innovation y.
 const S = new Float64Array(16);
 const SI = new Float64Array(16);
 const K = new Float64Array(32);
