@@ -50,14 +50,16 @@ export function toSourceBox(box: readonly number[], t: FrameTransform, srcW: num
 
 /**
  * The FFmpeg filter that turns any source frame into the model's input. The scaling stays
- * in planar YUV 4:2:0 (full range kept for JPEG sources), and the conversion to RGB that
- * the output's pixel format then adds is FFmpeg's unscaled path: 40 % less FFmpeg CPU per
- * frame than scaling straight into rgb24 on H.264, 30 % less on MJPEG, pixels within one
- * or two levels.
+ * in planar YUV 4:2:0 (full range kept for JPEG sources), and the conversion to RGB is
+ * FFmpeg's unscaled path: 40 % less FFmpeg CPU per frame than scaling straight into
+ * rgb24 on H.264, 30 % less on MJPEG, pixels within one or two levels. Letterbox bars are
+ * added after that conversion, in RGB, where any offset is exact (in 4:2:0 they would
+ * move to even rows and columns, away from where frameTransform puts them).
  */
 export function scaleFilter(mode: ResizeMode, width: number, height: number): string {
-  const scale = mode === 'stretch' ? `scale=${width}:${height}:flags=bilinear` : `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=0x727272`;
-  return `${scale},format=yuv420p|yuvj420p`;
+  const yuv = 'format=yuv420p|yuvj420p';
+  if (mode === 'stretch') return `scale=${width}:${height}:flags=bilinear,${yuv}`;
+  return `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,${yuv},format=rgb24,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=0x727272`;
 }
 
 /**

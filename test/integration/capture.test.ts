@@ -53,6 +53,24 @@ test('a lavfi test source: frames at DETECT_FPS with source timestamps and the l
   assert.deepEqual(c.stats, { framesIn: 15, framesDropped: 0, restarts: 0 });
 });
 
+test('the letterboxed picture sits exactly where the transform says, also when the scaled size is odd', async () => {
+  // 960x540 into 300x300: scaled to 300x169, so 65 grey rows on top and 66 below.
+  const c = capture({ source: { url: 'lavfi:color=white:size=960x540:rate=5:duration=1', kind: 'lavfi', loop: false, realtime: false }, width: 300, height: 300 });
+  await c.start();
+  try {
+    const f = (await c.next())!;
+    const { padY, scaleY } = f.transform;
+    assert.equal(padY, 65);
+    const rows = Math.round(540 * scaleY);
+    assert.equal(rows, 169);
+    const red = (row: number) => f.data[(row * 300 + 150) * 3]!;
+    const edges = [red(padY - 1), red(padY), red(padY + rows - 1), red(padY + rows)];
+    assert.ok(edges[0] === 114 && edges[1]! > 240 && edges[2]! > 240 && edges[3] === 114, `grey, white picture, white picture, grey: ${edges}`);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('lossless file processing delivers every frame of the bundled clip, none dropped', async () => {
   const c = capture({ width: 512, height: 512, resize: 'stretch' });
   await c.start();
