@@ -225,7 +225,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
         token: config.VIEWER_TOKEN,
         staleAfter: Math.max(5, 3 / config.DETECT_FPS),
         mqttConnected: () => publisher.connected,
-        sources: { capture: () => cap.stats, mqtt: () => publisher.stats, restream: () => restreamStats?.(), frames: () => frames.stats },
+        sources: { capture: () => cap.stats, mqtt: () => publisher.stats, restream: () => restreamStats?.() },
         frames,
         log: log.child({ stage: 'viewer' }),
       });

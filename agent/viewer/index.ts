@@ -60,7 +60,7 @@ export class Viewer {
   private fps = 0;
 
   constructor(private readonly options: ViewerOptions) {
-    this.metrics = new Metrics(options.sources);
+    this.metrics = new Metrics(options.sources, () => options.frames.stats);
   }
 
   get port(): number {

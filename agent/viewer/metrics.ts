@@ -1,20 +1,21 @@
 // Prometheus metrics for /metrics. Counters that stages already keep are read at
 // scrape time; the inference histogram and detections by class are fed by events.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FrameStoreStats } from '../frames.js';
 
 export interface MetricSources {
   capture: () => { framesIn: number; framesDropped: number; restarts: number } | undefined;
   mqtt: () => { queued: number; sent: number; failed: number; dropped: number; reconnects: number; pending: number } | undefined;
   restream: () => { restarts: number } | undefined;
-  frames: () => { copies: number; skipped: number; buffers: number } | undefined;
 }
+
 
 export class Metrics {
   readonly registry = new Registry();
   readonly inference: Histogram;
   readonly detections: Counter<'class'>;
 
-  constructor(sources: MetricSources) {
+  constructor(sources: MetricSources, frames: () => FrameStoreStats) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'edgecam_process_' });
     const fromSource = (name: string, help: string, read: () => number | undefined) =>
@@ -45,9 +46,9 @@ export class Metrics {
     fromSource('edgecam_mqtt_messages_sent_total', 'Telemetry messages acknowledged by the broker.', () => sources.mqtt()?.sent);
     fromSource('edgecam_mqtt_messages_dropped_total', 'Telemetry messages dropped because the outbox was full.', () => sources.mqtt()?.dropped);
     fromSource('edgecam_mqtt_reconnects_total', 'Lost broker connections.', () => sources.mqtt()?.reconnects);
-    fromSource('edgecam_frame_copies_total', 'Frames copied for the viewer, snapshots and annotated restream.', () => sources.frames()?.copies);
-    fromSource('edgecam_frame_copies_skipped_total', 'Frames not copied for them because every buffer was being encoded.', () => sources.frames()?.skipped);
-    fromSource('edgecam_frame_buffers', 'Frame buffers allocated for them.', () => sources.frames()?.buffers);
+    fromSource('edgecam_frame_copies_total', 'Frames copied for the viewer, snapshots and annotated restream.', () => frames().copies);
+    fromSource('edgecam_frame_copies_skipped_total', 'Frames not copied for them because every buffer was being encoded.', () => frames().skipped);
+    fromSource('edgecam_frame_buffers', 'Frame buffers allocated for them.', () => frames().buffers);
     fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
     this.inference = new Histogram({
       name: 'edgecam_inference_ms',
