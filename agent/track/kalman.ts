@@ -19,13 +19,15 @@ const INITIAL_VELOCITY_STD = 4;
 export const toXywh = (b: Box): Box => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]];
 export const toXyxy = (s: ArrayLike<number>): Box => [s[0]! - s[2]! / 2, s[1]! - s[3]! / 2, s[0]! + s[2]! / 2, s[1]! + s[3]! / 2];
 
+/** Initial standard deviations of the state, in box sizes (per second for the rates). */
+const INITIAL_STD = [MEASURE_STD, MEASURE_STD, MEASURE_STD, MEASURE_STD, INITIAL_VELOCITY_STD, INITIAL_VELOCITY_STD, 0.5, 0.5];
+
 // Scratch space shared by every filter (the tracker runs on one thread): the innovation
-// covariance S (consumed by its inversion) and S⁻¹, P Hᵀ and the gain K (8x4), the rows of
-// P that the update reads, and the innovation y.
+// covariance S (consumed by its inversion) and S⁻¹, the gain K (8x4), the rows of P that
+// the update reads, and the innovation y.
 const S = new Float64Array(16);
 const SI = new Float64Array(16);
 const K = new Float64Array(32);
-const PH = new Float64Array(32);
 const ROWS = new Float64Array(32);
 const Y = new Float64Array(4);
 
@@ -39,8 +41,7 @@ export class KalmanBoxFilter {
     const z = toXywh(box);
     this.x.set(z);
     const s = size(this.x);
-    const variances = [MEASURE_STD, MEASURE_STD, MEASURE_STD, MEASURE_STD, INITIAL_VELOCITY_STD, INITIAL_VELOCITY_STD, 0.5, 0.5];
-    for (let i = 0; i < 8; i++) this.P[i * 9] = (variances[i]! * s) ** 2;
+    for (let i = 0; i < 8; i++) this.P[i * 9] = (INITIAL_STD[i]! * s) ** 2;
   }
 
   /** Moves the state `dt` seconds ahead: x = F x, P = F P Fᵀ + Q. */
@@ -82,12 +83,11 @@ export class KalmanBoxFilter {
     const r = measurementVariance(box[2] - box[0], box[3] - box[1]);
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) S[i * 4 + j] = P[i * 8 + j]! + (i === j ? r : 0);
     if (!invert4(S, SI)) return; // S is a covariance plus a positive diagonal: never singular in practice
-    // PH = P Hᵀ (the first four columns of P); K = PH S⁻¹.
-    for (let i = 0; i < 8; i++) for (let j = 0; j < 4; j++) PH[i * 4 + j] = P[i * 8 + j]!;
+    // K = P Hᵀ S⁻¹, where P Hᵀ is the first four columns of P.
     for (let i = 0; i < 8; i++)
       for (let j = 0; j < 4; j++) {
         let v = 0;
-        for (let k = 0; k < 4; k++) v += PH[i * 4 + k]! * SI[k * 4 + j]!;
+        for (let k = 0; k < 4; k++) v += P[i * 8 + k]! * SI[k * 4 + j]!;
         K[i * 4 + j] = v;
       }
     Y[0] = (box[0] + box[2]) / 2 - x[0]!;
