@@ -48,7 +48,7 @@ const broker = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'i
 await new Promise((r) => setTimeout(r, 500));
 const MQTT_URL = `mqtt://127.0.0.1:${port}`;
 
-// --- model_fps: measured before and after the unpaced pipeline run and averaged, as the
+// --- model_fps: measured before and after each unpaced pipeline run and averaged, as the
 // speed of a shared or thermally throttled machine drifts.
 const session = await ort.InferenceSession.create(BUNDLED_MODEL, sessionOptions(0));
 const input = new ort.Tensor('uint8', new Uint8Array(512 * 512 * 3).fill(100), [1, 512, 512, 3]);
