@@ -42,9 +42,10 @@ export interface DetectorOptions {
 
 /**
  * The session options the agent and the benchmarks share (`npm run bench:model` measures
- * each choice): full graph optimisation (half the time of "basic"); the CPU arena (15-20 %
- * faster than plain malloc, and less memory); no memory pattern (pre-planned activation
- * buffers make the bundled model 3-4 % faster for ~40 MB more RSS, a bad trade on a Pi).
+ * each choice): full graph optimisation (half the time of "basic"); the CPU arena (6-9 %
+ * faster than plain malloc, and 40-55 MB less RSS); no memory pattern (pre-planned
+ * activation buffers make the bundled model 2 % faster for ~40 MB more RSS, a bad trade
+ * on a Pi).
  */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return {
