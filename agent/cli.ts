@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// edgecam command line: run (default), detect, check-config.
+// edgecam command line: run (default), detect, check-config, calibrate.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, redactedConfig, type Config } from './config/index.js';
+import { ConfigError, configNotices, loadConfig, redactedConfig, type Config } from './config/index.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
 import { packageVersion } from './paths.js';
 import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
-import { withFirstFrame } from './capture/index.js';
-import { groundMapping } from './track/index.js';
+import { withFirstFrame } from './capture/probe.js';
+import { calibrationOf, groundMapping } from './track/index.js';
 import { calibrationReport } from './track/calibrate.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
@@ -48,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       return run(config());
     case 'check-config': {
       const c = config();
+      for (const notice of configNotices(c)) console.error(`edgecam: ${notice}`);
       console.log(JSON.stringify(redactedConfig(c), null, 2));
       console.error('configuration is valid');
       return 0;
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function calibrate(config: Config, size: string | undefined): Promise<number> {
-  const mapping = groundMapping({ imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL });
+  const mapping = groundMapping(calibrationOf(config));
   if (!mapping) throw new UserError('edgecam calibrate: no calibration configured; set CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS (or METERS_PER_PIXEL)');
   let frame: { width: number; height: number };
   if (size) {
@@ -94,6 +95,7 @@ async function run(config: Config): Promise<number> {
   const log = createLogger({ level: config.LOG_LEVEL });
   installCrashHandlers(log);
   log.info({ version: packageVersion(), source: redactUrl(config.SOURCE), model: config.MODEL }, 'edgecam starting');
+  for (const notice of configNotices(config)) log.warn(notice);
   const agent = await startAgent(config, log);
   // `npm start` in a terminal delivers Ctrl-C twice within milliseconds (the terminal's
   // process group, then npm forwarding it): a repeat counts only after a second.

@@ -11,7 +11,7 @@ import ort from 'onnxruntime-node';
 import { sessionOptions } from '../agent/detect/index.js';
 import { resolveModelSpec } from '../agent/detect/manifest.js';
 import { allocateInput, fillInput, inputDims } from '../agent/detect/preprocess.js';
-import { withFirstFrame } from '../agent/capture/index.js';
+import { withFirstFrame } from '../agent/capture/probe.js';
 import { createLogger } from '../agent/log.js';
 import { BUNDLED_MODEL, PACKAGE_ROOT } from '../agent/paths.js';
 

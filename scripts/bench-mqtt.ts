@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../agent/log.js';
-import { Publisher, classPayloadOf } from '../agent/publish/index.js';
+import { MqttTransport } from '../agent/mqtt/transport.js';
+import { classPayloadOf } from '../agent/telemetry/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, json: { type: 'string' } } });
 const seconds = Number(values.seconds);
@@ -37,14 +38,14 @@ const bytes = JSON.stringify(sample).length;
 
 const rows: { qos: number; messagesPerSecond: number; bytesPerSecond: number; payloadBytes: number }[] = [];
 for (const qos of [0, 1] as const) {
-  const publisher = new Publisher({ url: `mqtt://127.0.0.1:${port}`, clientId: `bench-${qos}`, qos, topicPrefix: 'bench/', stateDir: join(dir, `state-${qos}`), log, flushTimeoutMs: 10_000 });
+  const publisher = new MqttTransport({ url: `mqtt://127.0.0.1:${port}`, clientId: `bench-${qos}`, qos, topicPrefix: 'bench/', stateDir: join(dir, `state-${qos}`), log, flushTimeoutMs: 10_000 });
   await publisher.start();
   const started = Date.now();
   // Keep the outbox fed, never more than 2,000 ahead of the broker.
   await new Promise<void>((resolve) => {
     const feed = () => {
       if (Date.now() - started >= seconds * 1000) return resolve();
-      for (let i = 0; i < 200 && publisher.stats.pending < 2000; i++) publisher.publish('class', sample);
+      for (let i = 0; i < 200 && publisher.stats.pending < 2000; i++) publisher.send('class', sample);
       setImmediate(feed);
     };
     feed();

@@ -25,7 +25,7 @@ const freePort = () =>
 const [viewerPort, mqttPort] = [await freePort(), await freePort()];
 const hls = join(mkdtempSync(join(tmpdir(), 'edgecam-bench-')), 'live.m3u8');
 const agent = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist/agent/cli.js'), 'run'], {
-  env: { PATH: process.env.PATH, VIEWER_PORT: String(viewerPort), VIEWER_BIND: '127.0.0.1', MQTT_EMBEDDED_PORT: String(mqttPort), RESTREAM_URL: hls, STATE_DIR: join(tmpdir(), `edgecam-bench-state-${process.pid}`), LOG_LEVEL: 'warn' },
+  env: { PATH: process.env.PATH, HTTP_PORT: String(viewerPort), HTTP_BIND: '127.0.0.1', MQTT_EMBEDDED_PORT: String(mqttPort), RESTREAM_URL: hls, STATE_DIR: join(tmpdir(), `edgecam-bench-state-${process.pid}`), LOG_LEVEL: 'warn' },
   stdio: 'ignore',
 });
 const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;

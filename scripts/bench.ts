@@ -24,8 +24,8 @@ import { loadConfig } from '../agent/config/index.js';
 import { startAgent } from '../agent/main.js';
 import { createLogger } from '../agent/log.js';
 import { sessionOptions } from '../agent/detect/index.js';
-import { findFfmpeg } from '../agent/capture/ffmpeg.js';
-import { captureFilters, scaleFilter } from '../agent/capture/frame.js';
+import { findFfmpeg } from '../agent/ffmpeg/process.js';
+import { captureFilters, scaleFilter } from '../agent/capture/filters.js';
 import { BUNDLED_MODEL, BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
 
 const { values } = parseArgs({ options: { json: { type: 'string' }, seconds: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' } } });
@@ -97,7 +97,7 @@ const peakRssMb = (pid: number | 'self') => Number(/VmHWM:\s+(\d+)/.exec(readFil
  */
 async function agentPeakRss(seconds: number): Promise<number> {
   const agent = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
-    env: { PATH: process.env.PATH, MQTT_URL, SOURCE_LOOP: 'true', DETECT_FPS: '15', VIEWER_PORT: '0', STATE_DIR: join(dir, 'state-rss'), LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, MQTT_URL, SOURCE_LOOP: 'true', DETECT_FPS: '15', HTTP_PORT: '0', STATE_DIR: join(dir, 'state-rss'), LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -132,7 +132,7 @@ async function runAgent(env: Record<string, string>, maxFrames = Infinity, warmu
   const allInference: number[] = [];
   let frames = 0;
   let inferences = 0;
-  const config = loadConfig({ env: { MQTT_URL, VIEWER_ENABLED: 'false', STATE_DIR: join(dir, `state-${Math.random()}`), SCORE_THRESHOLD: '0.3', ...env }, cwd: dir });
+  const config = loadConfig({ env: { MQTT_URL, HTTP_ENABLED: 'false', STATE_DIR: join(dir, `state-${Math.random()}`), SCORE_THRESHOLD: '0.3', ...env }, cwd: dir });
   const agent = await startAgent(config, log, {}, {
     onDelivered: (topic, payload) => {
       if (!topic.endsWith('class')) return;

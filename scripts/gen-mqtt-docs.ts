@@ -1,7 +1,7 @@
 // `npm run docs`: writes docs/mqtt.md and docs/schemas/*.schema.json from the payload schemas.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jsonSchemas, mqttDoc } from '../agent/publish/docs.js';
+import { jsonSchemas, mqttDoc } from '../agent/mqtt/docs.js';
 import { PACKAGE_ROOT } from '../agent/paths.js';
 
 const docs = join(PACKAGE_ROOT, 'docs');

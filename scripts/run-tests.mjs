@@ -13,7 +13,10 @@ const walk = (dir) => {
     else if (entry.name.endsWith('.test.js')) files.push(path);
   }
 };
-for (const root of roots) root.endsWith('.js') ? files.push(root) : walk(root);
+for (const root of roots) {
+  if (root.endsWith('.js')) files.push(root);
+  else walk(root);
+}
 files.sort();
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -27,7 +27,7 @@ const cwd = mkdtempSync(join(tmpdir(), 'edgecam-soak-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const viewerPort = port + 1;
 const config = loadConfig({
-  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: String(values.watch), VIEWER_PORT: String(viewerPort), VIEWER_BIND: '127.0.0.1', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
+  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: String(values.watch), HTTP_PORT: String(viewerPort), HTTP_BIND: '127.0.0.1', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
   cwd,
 });
 const log = createLogger({ level: 'warn', pretty: false });

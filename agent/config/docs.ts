@@ -17,7 +17,7 @@ export function settingDocs(): SettingDoc[] {
     return {
       name,
       description: field.description ?? '',
-      default: def === undefined ? '' : Array.isArray(def) ? def.join(',') : String(def),
+      default: def === undefined ? '' : Array.isArray(def) ? def.join(',') : String(def as string | number | boolean),
       example: meta?.examples?.[0] ?? '',
     };
   });
@@ -27,7 +27,10 @@ function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {
-    if (line && line.length + word.length + 1 > width) lines.push(line), (line = '');
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = '';
+    }
     line = line ? `${line} ${word}` : word;
   }
   if (line) lines.push(line);

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { configSchema, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
+import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
@@ -39,18 +39,32 @@ export interface LoadOptions {
 }
 
 /** Collects values from the env file (if any) with the process environment taking precedence. */
-export function readSettings(options: LoadOptions = {}): { values: Record<string, string>; problems: string[] } {
+export function readSettings(options: LoadOptions = {}): { values: Record<string, string>; problems: string[]; notices: string[] } {
   const env = options.env ?? process.env;
   const problems: string[] = [];
+  const notices: string[] = [];
   const values: Record<string, string> = {};
+  // A renamed setting is read under its new name; the new name wins when both are given.
+  const take = (key: string, value: string, where: string) => {
+    const renamed = RENAMED_SETTINGS[key];
+    if (!renamed) return void (values[key] = value);
+    notices.push(`${key}${where} is now ${renamed}; the old name is still read, rename it when convenient`);
+    const given = where ? fromFile?.[renamed] : env[renamed];
+    if (given === undefined) values[renamed] = value;
+  };
   const file = options.envFile ?? join(options.cwd ?? process.cwd(), '.env');
+  let fromFile: Record<string, string> | undefined;
   if (options.envFile && !existsSync(file)) problems.push(`--env-file ${file}: no such file (give the path of an env file such as .env.example)`);
   else if (existsSync(file)) {
-    const fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+    fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
     for (const [key, value] of Object.entries(fromFile)) {
-      if (!(SETTING_NAMES as string[]).includes(key)) problems.push(`${key} in ${file}: unknown setting${suggest(key)}`);
-      else values[key] = value;
+      if (!(SETTING_NAMES as string[]).includes(key) && !RENAMED_SETTINGS[key]) problems.push(`${key} in ${file}: unknown setting${suggest(key)}`);
+      else take(key, value, ` in ${file}`);
     }
+  }
+  for (const key of Object.keys(RENAMED_SETTINGS)) {
+    const value = env[key];
+    if (value !== undefined) take(key, value, '');
   }
   for (const key of SETTING_NAMES) {
     const value = env[key];
@@ -65,11 +79,18 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
     if (credentials && values[key] === undefined && existsSync(join(credentials, file))) values[key] = join(credentials, file);
   }
   for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
-  return { values, problems };
+  return { values, problems, notices };
+}
+
+const NOTICES = new WeakMap<Config, string[]>();
+
+/** Warnings about the settings a config was loaded from (renamed settings), for the log. */
+export function configNotices(config: Config): string[] {
+  return NOTICES.get(config) ?? [];
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
-  const { values, problems } = readSettings(options);
+  const { values, problems, notices } = readSettings(options);
   const parsed = configSchema.safeParse(values);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -80,7 +101,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
-  return resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
+  const config = resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
+  NOTICES.set(config, notices);
+  return config;
 }
 
 function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config {

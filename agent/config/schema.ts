@@ -2,36 +2,16 @@
 // `.env.example` and the README's configuration table are generated from it
 // (scripts/gen-config-docs.ts), and a test fails when they drift.
 import { z } from 'zod';
+import { DECODER_KEYS } from '../detect/decoders/index.js';
+import { HWACCEL_NAMES } from '../ffmpeg/inputs.js';
+import { bool, list, number, oneOf, optionalString } from './values.js';
+
 
 /** Settings whose values never appear in logs or in `check-config` output. */
-export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'VIEWER_TOKEN']);
+export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN']);
 
-const bool = (fallback: boolean) =>
-  z
-    .preprocess((v) => {
-      if (typeof v !== 'string') return v;
-      const s = v.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(s)) return true;
-      if (['false', '0', 'no', 'off'].includes(s)) return false;
-      return v;
-    }, z.boolean({ error: 'expected true or false' }))
-    .default(fallback);
-
-const number = (opts: { min?: number; max?: number; int?: boolean }) => {
-  let n = z.number({ error: (iss) => (iss.input === undefined ? 'required' : 'expected a number') });
-  if (opts.int) n = n.int({ error: 'expected a whole number' });
-  if (opts.min !== undefined) n = n.min(opts.min, { error: `must be at least ${opts.min}` });
-  if (opts.max !== undefined) n = n.max(opts.max, { error: `must be at most ${opts.max}` });
-  return z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v), n);
-};
-
-const optionalString = () => z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
-
-const list = () =>
-  z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
-    z.array(z.string()),
-  );
+/** Old names still read, with a warning, and the settings that replaced them. */
+export const RENAMED_SETTINGS: Record<string, SettingName> = { VIEWER_PORT: 'HTTP_PORT', VIEWER_BIND: 'HTTP_BIND', VIEWER_TOKEN: 'HTTP_TOKEN' };
 
 export const configSchema = z.object({
   SOURCE: optionalString()
@@ -49,7 +29,7 @@ export const configSchema = z.object({
     .describe('FFmpeg binary. Empty: `ffmpeg` on PATH, else the binary shipped by the @ffmpeg-installer npm package.')
     .meta({ examples: ['/usr/bin/ffmpeg'] }),
   HWACCEL: z
-    .enum(['none', 'auto', 'v4l2m2m', 'vaapi', 'qsv'], { error: 'expected none, auto, v4l2m2m, vaapi or qsv' })
+    .enum(HWACCEL_NAMES, { error: oneOf(HWACCEL_NAMES) })
     .default('none')
     .describe('Hardware video decode: v4l2m2m (Raspberry Pi, H.264), vaapi or qsv (Intel NUC, /dev/dri/renderD128), auto (whatever FFmpeg finds), none (software). A preset that fails falls back to software decode with a warning.')
     .meta({ examples: ['vaapi'] }),
@@ -57,9 +37,7 @@ export const configSchema = z.object({
     .describe('ONNX detector model. A manifest with the same name and .json beside it describes input and decoding; without one the decoder is detected from the output shapes. Empty: the bundled CenterNet COCO model.')
     .meta({ examples: ['/opt/models/yolov8n.onnx'] }),
   MODEL_DECODER: z
-    .enum(['auto', 'centernet', 'yolov5', 'yolov8', 'yolo-end2end', 'ssd', 'openvino-detection-output'], {
-      error: 'expected auto, centernet, yolov5, yolov8, yolo-end2end, ssd or openvino-detection-output',
-    })
+    .enum(['auto', ...DECODER_KEYS], { error: oneOf(['auto', ...DECODER_KEYS]) })
     .default('auto')
     .describe('Output decoder for the model. auto: the manifest\'s, else detected from the output shapes.')
     .meta({ examples: ['yolov8'] }),
@@ -243,21 +221,24 @@ export const configSchema = z.object({
     .default(131072)
     .describe('Largest snapshot; bigger ones are re-encoded smaller.')
     .meta({ examples: ['65536'] }),
-  VIEWER_ENABLED: bool(true)
-    .describe('Serve the live viewer: the page, /snapshot.jpg, /events, /stream.mjpeg, /healthz and /metrics.')
+  HTTP_ENABLED: bool(true)
+    .describe('Serve HTTP on HTTP_PORT: /healthz and /metrics, and the live viewer when VIEWER_ENABLED is true.')
     .meta({ examples: ['false'] }),
-  VIEWER_PORT: number({ min: 0, max: 65535, int: true })
+  HTTP_PORT: number({ min: 0, max: 65535, int: true })
     .default(8080)
-    .describe('TCP port of the viewer.')
+    .describe('TCP port of the HTTP server (viewer, /healthz, /metrics). Formerly VIEWER_PORT, which is still read.')
     .meta({ examples: ['8081'] }),
-  VIEWER_BIND: z
+  HTTP_BIND: z
     .string()
     .default('0.0.0.0')
-    .describe('Address the viewer listens on. 127.0.0.1 keeps it to this machine.')
+    .describe('Address the HTTP server listens on. 127.0.0.1 keeps it to this machine. Formerly VIEWER_BIND, which is still read.')
     .meta({ examples: ['127.0.0.1'] }),
-  VIEWER_TOKEN: optionalString()
-    .describe('When set, every viewer request needs it: Authorization: Bearer <token>, or ?token=<token> in the URL. Never logged.')
+  HTTP_TOKEN: optionalString()
+    .describe('When set, every HTTP request but the page\'s script and style needs it: Authorization: Bearer <token>, or ?token=<token> in the URL. Never logged. Formerly VIEWER_TOKEN, which is still read.')
     .meta({ examples: ['change-me-7f3a'] }),
+  VIEWER_ENABLED: bool(true)
+    .describe('Serve the live viewer on the HTTP server: the page, /snapshot.jpg, /events and /stream.mjpeg.')
+    .meta({ examples: ['false'] }),
   RESTREAM_URL: optionalString()
     .describe('Send the camera\'s video, copied without re-encoding, to this FFmpeg output: rtsp:// (push to a server such as MediaMTX), rtmp://, srt://, udp://, or a path ending in .m3u8 for HLS. Empty: no restream.')
     .meta({ examples: ['rtsp://127.0.0.1:8554/front'] }),

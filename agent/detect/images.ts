@@ -2,9 +2,9 @@
 // and scales each image as capture does for a camera, then the same detector runs.
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { withFirstFrame } from '../capture/index.js';
+import { withFirstFrame } from '../capture/probe.js';
 import { Detector } from './index.js';
-import { inputOverrides } from './overrides.js';
+import { detectorOptions } from './overrides.js';
 
 export interface ImageDetections {
   file: string;
@@ -12,16 +12,7 @@ export interface ImageDetections {
 }
 
 export async function* detectImages(config: Config, files: string[], log: Logger): AsyncGenerator<ImageDetections> {
-  const detector = new Detector({
-    modelPath: config.MODEL,
-    threads: config.DETECT_THREADS,
-    scoreThreshold: config.SCORE_THRESHOLD,
-    nmsIou: config.NMS_IOU,
-    nmsClassAgnostic: config.NMS_CLASS_AGNOSTIC,
-    classes: config.CLASSES,
-    overrides: inputOverrides(config),
-    log,
-  });
+  const detector = new Detector(detectorOptions(config, log));
   await detector.start();
   try {
     for (const file of files) {

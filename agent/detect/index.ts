@@ -5,7 +5,7 @@ import type { WorkerReply, WorkerRequest } from './worker.js';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { toSourceBox, type Frame } from '../capture/frame.js';
+import { toSourceBox, type Frame } from '../frames/frame.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
 import { resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
@@ -91,7 +91,7 @@ export class Detector {
     const { modelPath, log } = this.options;
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { modelPath, options: sessionOptions(this.options.threads) } });
     this.worker = worker;
-    const ready = await new Promise<{ ready: boolean; error?: string; inputMetadata?: ort.InferenceSession.ValueMetadata[]; outputNames?: string[] }>((resolve, reject) => {
+    const ready = await new Promise<{ ready: boolean; error?: string; inputMetadata?: ort.InferenceSession.ValueMetadata[] }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { COCO_LABELS } from '../paths.js';
-import type { ResizeMode } from '../capture/frame.js';
+import type { ResizeMode } from '../frames/frame.js';
 import { DECODER_KEYS, type DecoderKey } from './decoders/index.js';
 
 export const RANGES = ['0-1', '0-255', '-1-1', 'imagenet'] as const;

@@ -3,7 +3,7 @@
 // keeps) absorbs slow light changes; a cell counts as moving when it differs from the
 // background by more than `pixelDelta` grey levels. Inference is forced at least every
 // `maxSkipSeconds` of source time, so objects that stopped moving are still reported.
-import type { Frame } from '../capture/frame.js';
+import type { Frame } from '../frames/frame.js';
 
 export interface MotionGateOptions {
   /** Fraction of cells that must move, 0..1. */

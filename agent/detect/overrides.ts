@@ -1,5 +1,8 @@
-// MODEL_* settings → the overrides that take precedence over the model manifest.
+// MODEL_* and detection settings → the detector's options; MODEL_* take precedence over
+// the model manifest.
 import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { DetectorOptions } from './index.js';
 import type { InputOverrides } from './manifest.js';
 
 export function inputOverrides(config: Config): InputOverrides {
@@ -18,5 +21,19 @@ export function inputOverrides(config: Config): InputOverrides {
     size: size ? { width: Number(size[1]), height: Number(size[2]) } : undefined,
     decoder,
     labelsFile: config.MODEL_LABELS,
+  };
+}
+
+/** The detector's options; `scoreThreshold` is the lowest score it passes on (the tracker's low score, in the agent). */
+export function detectorOptions(config: Config, log: Logger, scoreThreshold = config.SCORE_THRESHOLD): DetectorOptions {
+  return {
+    modelPath: config.MODEL,
+    threads: config.DETECT_THREADS,
+    scoreThreshold,
+    nmsIou: config.NMS_IOU,
+    nmsClassAgnostic: config.NMS_CLASS_AGNOSTIC,
+    classes: config.CLASSES,
+    overrides: inputOverrides(config),
+    log,
   };
 }

@@ -36,7 +36,13 @@ export function fillInput(rgb: Uint8Array, spec: InputSpec, out: InputArray): vo
   const order = spec.pixelFormat === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   if (out instanceof Uint8Array) {
     if (spec.layout === 'NHWC' && spec.pixelFormat === 'rgb') out.set(rgb.subarray(0, pixels * 3));
-    else if (spec.layout === 'NHWC') for (let i = 0; i < pixels * 3; i += 3) (out[i] = rgb[i + 2]!), (out[i + 1] = rgb[i + 1]!), (out[i + 2] = rgb[i]!);
+    else if (spec.layout === 'NHWC') {
+      for (let i = 0; i < pixels * 3; i += 3) {
+        out[i] = rgb[i + 2]!;
+        out[i + 1] = rgb[i + 1]!;
+        out[i + 2] = rgb[i]!;
+      }
+    }
     else for (let c = 0; c < 3; c++) for (let i = 0, src = order[c]!, dst = c * pixels; i < pixels; i++) out[dst + i] = rgb[i * 3 + src]!;
     return;
   }

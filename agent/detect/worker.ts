@@ -18,10 +18,11 @@ const port = parentPort!;
 
 try {
   const session = await ort.InferenceSession.create(modelPath, options);
-  port.postMessage({ ready: true, inputMetadata: session.inputMetadata.map((m) => ({ ...m })), outputNames: session.outputNames });
-  port.on('message', async (req: WorkerRequest | 'release') => {
+  port.postMessage({ ready: true, inputMetadata: session.inputMetadata.map((m) => ({ ...m })) });
+  const handle = async (req: WorkerRequest | 'release') => {
     if (req === 'release') {
-      await session.release();
+      // The session is going away with the thread: a failure to release it changes nothing.
+      await session.release().catch(() => {});
       port.close();
       return;
     }
@@ -38,7 +39,8 @@ try {
     } catch (err) {
       port.postMessage({ id: req.id, error: (err as Error).message, data: req.data } satisfies WorkerReply, [req.data.buffer as ArrayBuffer]);
     }
-  });
+  };
+  port.on('message', (req: WorkerRequest | 'release') => void handle(req));
 } catch (err) {
   port.postMessage({ ready: false, error: (err as Error).message.split('\n')[0] });
 }

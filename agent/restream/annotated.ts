@@ -2,14 +2,14 @@
 // with H.264 by an FFmpeg that reads raw frames on its stdin. Runs at DETECT_FPS.
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
-import { Backoff } from '../backoff.js';
-import { findFfmpeg, runFfmpeg, type FfmpegProcess } from '../capture/ffmpeg.js';
-import type { FrameStore } from '../frames.js';
-import type { FrameProcessed } from '../events.js';
+import { findFfmpeg, runFfmpeg } from '../ffmpeg/process.js';
+import { Supervisor } from '../ffmpeg/supervisor.js';
+import type { FrameStore } from '../frames/store.js';
+import type { FrameResult } from '../bus.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
-import { boxesSvg, pictureRegion } from '../viewer/render.js';
-import { outputOptions } from './index.js';
+import { boxesSvg, pictureRegion } from '../frames/render.js';
+import { outputOptions } from '../ffmpeg/outputs.js';
 
 export interface AnnotatedRestreamOptions {
   url: string;
@@ -26,29 +26,40 @@ export interface AnnotatedRestreamOptions {
 }
 
 export class AnnotatedRestream {
-  readonly stats = { restarts: 0, framesOut: 0, framesSkipped: 0 };
-  private process: FfmpegProcess | undefined;
+  private readonly counts = { framesOut: 0, framesSkipped: 0 };
   private input: PassThrough | undefined;
   private busy = false;
-  private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly backoff: Backoff;
+  private readonly supervisor: Supervisor;
 
   constructor(private readonly options: AnnotatedRestreamOptions) {
-    this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
+    this.supervisor = new Supervisor({
+      label: 'annotated restream ffmpeg',
+      restartMaxMs: options.restartMaxMs ?? 30_000,
+      spawn: () => this.spawn(),
+      onExit: () => {
+        // Frames rendered from now on have nowhere to go until the next run.
+        this.input = undefined;
+        return 'backoff';
+      },
+      log: options.log,
+    });
   }
 
-  async start(): Promise<void> {
+  get stats(): { restarts: number; framesOut: number; framesSkipped: number } {
+    return { restarts: this.supervisor.stats.restarts, ...this.counts };
+  }
+
+  start(): void {
     this.options.log.info({ url: redactUrl(this.options.url), size: `${this.options.width}x${this.options.height}`, bitrate: this.options.bitrate }, 'restreaming with detections burned in');
-    this.spawn();
+    this.supervisor.start();
   }
 
   /** Renders the frame the result belongs to, with its boxes, and hands it to the encoder. */
-  onResult(result: FrameProcessed): void {
+  onResult(result: FrameResult): void {
     const input = this.input;
     if (!input) return;
     if (this.busy || input.writableNeedDrain) {
-      this.stats.framesSkipped++;
+      this.counts.framesSkipped++;
       return;
     }
     const lease = this.options.frames.lease(result.index);
@@ -65,7 +76,7 @@ export class AnnotatedRestream {
       .then((annotated) => {
         if (this.input === input && !input.destroyed) {
           input.write(annotated);
-          this.stats.framesOut++;
+          this.counts.framesOut++;
         }
       })
       .catch((err: Error) => this.options.log.warn({ err: err.message }, 'annotated frame failed'))
@@ -76,18 +87,15 @@ export class AnnotatedRestream {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     this.input?.end();
-    await this.process?.kill(2000);
+    await this.supervisor.stop(2000);
   }
 
-  private spawn(): void {
-    const { url, width, height, fps, bitrate, log } = this.options;
+  private spawn() {
+    const { url, width, height, fps, bitrate } = this.options;
     const input = new PassThrough({ highWaterMark: width * height * 3 * 2 });
     this.input = input;
-    const started = Date.now();
-    const proc = runFfmpeg({
+    return runFfmpeg({
       binary: findFfmpeg(this.options.ffmpegPath),
       input: 'pipe:0',
       stdin: input,
@@ -98,16 +106,6 @@ export class AnnotatedRestream {
         ...outputOptions(url).filter((o, i, all) => !(o === '-c' || all[i - 1] === '-c') && !(o === '-map' || all[i - 1] === '-map')),
       ],
       output: url,
-    });
-    this.process = proc;
-    void proc.exited.then((exit) => {
-      if (this.stopped || proc !== this.process) return;
-      this.input = undefined;
-      if (Date.now() - started > 60_000) this.backoff.reset();
-      const delayMs = this.backoff.next();
-      this.stats.restarts++;
-      log.warn({ code: exit.code, signal: exit.signal, reason: exit.tail.slice(-2).join(' | '), retryInMs: delayMs }, 'annotated restream ffmpeg exited; restarting');
-      this.timer = setTimeout(() => this.spawn(), delayMs);
     });
   }
 }

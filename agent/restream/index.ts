@@ -1,11 +1,15 @@
 // Restream: a second FFmpeg that copies the camera's video, without re-encoding, to any
 // FFmpeg output (rtsp://, rtmp://, srt://, udp://, or an HLS playlist path), supervised
-// like the capture: restarted with exponential backoff and jitter when it exits.
-import { Backoff } from '../backoff.js';
-import { findFfmpeg, runFfmpeg, type FfmpegProcess } from '../capture/ffmpeg.js';
-import { ffmpegInput, type SourceSpec } from '../capture/source.js';
+// like the capture: restarted with exponential backoff and jitter when it exits. With
+// RESTREAM_ANNOTATE the processed frames are encoded instead, boxes burned in (annotated.ts).
+import { findFfmpeg, runFfmpeg } from '../ffmpeg/process.js';
+import { Supervisor } from '../ffmpeg/supervisor.js';
+import { ffmpegInput, sourceSpec, type SourceSpec } from '../ffmpeg/inputs.js';
+import { outputOptions } from '../ffmpeg/outputs.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
+import type { Feature, FeatureContext } from '../feature.js';
+import { AnnotatedRestream } from './annotated.js';
 
 export interface RestreamOptions {
   source: SourceSpec;
@@ -15,62 +19,81 @@ export interface RestreamOptions {
   log: Logger;
 }
 
-/** Output format options for a restream target. */
-export function outputOptions(url: string): string[] {
-  const copy = ['-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy'];
-  if (/^rtsps?:\/\//i.test(url)) return [...copy, '-f', 'rtsp', '-rtsp_transport', 'tcp'];
-  if (/^rtmps?:\/\//i.test(url)) return [...copy, '-f', 'flv'];
-  if (/^(srt|udp|tcp):\/\//i.test(url)) return [...copy, '-f', 'mpegts'];
-  if (/\.m3u8$/i.test(url)) return [...copy, '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments+omit_endlist'];
-  return copy;
-}
-
 export class Restream {
-  readonly stats = { restarts: 0 };
-  private process: FfmpegProcess | undefined;
-  private readonly backoff: Backoff;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly supervisor: Supervisor;
 
   constructor(private readonly options: RestreamOptions) {
-    this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs ?? 30_000 });
+    this.supervisor = new Supervisor({ label: 'restream ffmpeg', restartMaxMs: options.restartMaxMs ?? 30_000, spawn: () => this.spawn(), log: options.log });
+  }
+
+  get stats(): { restarts: number } {
+    return this.supervisor.stats;
   }
 
   get pid(): number | undefined {
-    return this.process?.pid;
+    return this.supervisor.pid;
   }
 
-  async start(): Promise<void> {
+  start(): void {
     this.options.log.info({ url: redactUrl(this.options.url) }, 'restreaming (video copied, not re-encoded)');
-    this.spawn();
+    this.supervisor.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.process?.kill();
+  stop(): Promise<void> {
+    return this.supervisor.stop();
   }
 
-  private spawn(): void {
-    const { source, url, log } = this.options;
+  private spawn() {
+    const { source, url } = this.options;
     // A file is read at its native rate so that the restream plays in real time.
     const input = ffmpegInput({ ...source, realtime: true });
-    const started = Date.now();
-    const proc = runFfmpeg({
+    return runFfmpeg({
       binary: findFfmpeg(this.options.ffmpegPath),
       input: input.input,
       inputOptions: ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'warning', ...input.options],
       outputOptions: outputOptions(url),
       output: url,
     });
-    this.process = proc;
-    void proc.exited.then((exit) => {
-      if (this.stopped || proc !== this.process) return;
-      if (Date.now() - started > 60_000) this.backoff.reset();
-      const delayMs = this.backoff.next();
-      this.stats.restarts++;
-      log.warn({ code: exit.code, signal: exit.signal, reason: exit.tail.slice(-2).join(' | '), retryInMs: delayMs }, 'restream ffmpeg exited; restarting');
-      this.timer = setTimeout(() => this.spawn(), delayMs);
-    });
   }
+}
+
+export function fromConfig({ config, bus, frames, health, log }: FeatureContext): Feature | undefined {
+  const url = config.RESTREAM_URL;
+  if (!url) return undefined;
+  const name = 'restream';
+  const common = { url, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ feature: name }) };
+  if (!config.RESTREAM_ANNOTATE) {
+    const restream = new Restream({ ...common, source: sourceSpec(config) });
+    return {
+      name,
+      start: () => {
+        health.provide(name, () => restream.stats);
+        restream.start();
+      },
+      stop: () => restream.stop(),
+    };
+  }
+  let annotated: AnnotatedRestream | undefined;
+  return {
+    name,
+    start: () => {
+      frames.need(name);
+      health.provide(name, () => annotated?.stats ?? { restarts: 0 });
+      // Started on the first frame, when the source size is known.
+      bus.on(
+        'frame',
+        (frame) => {
+          if (annotated) return;
+          const size = /^(\d+)x(\d+)$/.exec(config.RESTREAM_SIZE);
+          const width = size ? Number(size[1]) : Math.min(1280, frame.sourceWidth) & ~1;
+          const height = size ? Number(size[2]) : Math.round((width * frame.sourceHeight) / frame.sourceWidth) & ~1;
+          annotated = new AnnotatedRestream({ ...common, width, height, fps: config.DETECT_FPS, bitrate: config.RESTREAM_BITRATE, frames });
+          annotated.start();
+        },
+        name,
+      );
+      bus.on('detections', (result) => annotated?.onResult(result), name);
+    },
+    stop: () => annotated?.stop(),
+  };
 }

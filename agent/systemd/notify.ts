@@ -43,10 +43,6 @@ export class SystemdNotifier {
     this.watchdogMs = this.path && usec > 0 && forUs ? usec / 1000 : undefined;
   }
 
-  get enabled(): boolean {
-    return this.path !== undefined;
-  }
-
   start(): void {
     if (!this.path) return;
     const sender = spawn('python3', ['-u', '-c', SENDER], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, EDGECAM_NOTIFY_PATH: this.path } });
@@ -70,10 +66,6 @@ export class SystemdNotifier {
     if (this.readySent) return;
     this.readySent = true;
     this.send('READY=1\nSTATUS=processing frames');
-  }
-
-  status(text: string): void {
-    this.send(`STATUS=${text}`);
   }
 
   stopping(): void {

@@ -1,6 +1,7 @@
 // Track stage: detections in, track ids and speed reports out. Speeds need a
 // ground-plane calibration; without one, objects are still tracked.
 import type { Logger } from '../log.js';
+import type { Config } from '../config/index.js';
 import { homographyFromPoints, scaleMapping, type GroundMapping, type Point } from './homography.js';
 import { estimateVelocity, SPEED_UNITS, type Sample, type SpeedUnit } from './speed.js';
 import { Tracker, type Track, type TrackerDetection } from './tracker.js';
@@ -74,6 +75,27 @@ interface SpeedState {
   reported: boolean;
 }
 
+/** The track stage's options from the config. */
+export function trackOptions(config: Config, log: Logger): TrackStageOptions {
+  return {
+    calibration: calibrationOf(config),
+    scoreThreshold: config.SCORE_THRESHOLD,
+    lowScore: config.TRACK_LOW_SCORE,
+    lostSeconds: config.TRACK_LOST_SECONDS,
+    speedClasses: config.SPEED_CLASSES,
+    unit: config.SPEED_UNIT,
+    window: config.SPEED_WINDOW,
+    minAge: config.SPEED_MIN_AGE,
+    minSamples: config.SPEED_MIN_SAMPLES,
+    publishInterval: config.SPEED_PUBLISH_INTERVAL,
+    log,
+  };
+}
+
+export function calibrationOf(config: Config): Calibration {
+  return { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL };
+}
+
 export function groundMapping(c: Calibration): GroundMapping | undefined {
   if (c.imagePoints && c.worldPoints) return homographyFromPoints(c.imagePoints, c.worldPoints);
   if (c.metersPerPixel) return scaleMapping(c.metersPerPixel);
@@ -95,7 +117,7 @@ export class TrackStage {
     this.speedClasses = new Set(options.speedClasses);
   }
 
-  async start(): Promise<void> {
+  start(): void {
     this.options.log.info({ calibrated: Boolean(this.mapping), unit: this.options.unit }, this.mapping ? 'tracking with speed estimation' : 'tracking; no calibration, so no speeds');
   }
 
@@ -129,8 +151,6 @@ export class TrackStage {
   flush(): SpeedReport[] {
     return this.tracker.flush().flatMap((t) => this.finalReport(t) ?? []);
   }
-
-  async stop(): Promise<void> {}
 
   /** Changes the reporting threshold at run time (remote command). */
   setScoreThreshold(threshold: number): void {

@@ -5,6 +5,7 @@
 // is inside the prediction's uncertainty (Mahalanobis gate), so an object that moves
 // more than its own length between frames at a low DETECT_FPS keeps its track.
 import { KalmanBoxFilter, toXyxy, type Box } from './kalman.js';
+import { iou } from '../frames/frame.js';
 
 export interface TrackerDetection {
   className: string;
@@ -88,14 +89,6 @@ export interface TrackerUpdate {
 /** Chi-square 99 % quantile, 2 degrees of freedom. */
 const GATE = 9.21;
 
-export function iou(a: Box, b: Box): number {
-  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
-
 export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
@@ -173,10 +166,6 @@ export class Tracker {
     const ended = this.tracks.filter((t) => t.status !== 'tentative');
     this.tracks = [];
     return ended;
-  }
-
-  get lastId(): number {
-    return this.nextId - 1;
   }
 
   /** Greedy assignment on ascending cost: [trackIndex, detectionIndex] pairs. */

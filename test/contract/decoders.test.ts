@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Detector } from '../../agent/detect/index.js';
 import { DECODER_KEYS, type DecoderKey } from '../../agent/detect/decoders/index.js';
-import { frameTransform, type Frame } from '../../agent/capture/frame.js';
+import { frameTransform, type Frame } from '../../agent/frames/frame.js';
 import { UserError } from '../../agent/errors.js';
 import { constantOutputModel, type ConstantOutput } from '../helpers/onnx.js';
 import { memoryLogger } from '../helpers/log.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../../agent/paths.js';
-import { classPayload, speedPayload, TOPIC_SCHEMAS } from '../../agent/publish/payloads.js';
+import { classPayload, speedPayload, TOPIC_SCHEMAS } from '../../agent/mqtt/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { alive, childrenOf, edgecam } from '../helpers/agent.js';

@@ -26,8 +26,8 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     hls = join(mkdtempSync(join(tmpdir(), 'edgecam-hls-')), 'live.m3u8');
-    run = edgecam([], { VIEWER_ENABLED: 'true', VIEWER_PORT: String(port), VIEWER_BIND: '127.0.0.1', VIEWER_TOKEN: token, MQTT_URL: broker.url, METERS_PER_PIXEL: '0.05', RESTREAM_URL: hls, RESTART_BACKOFF_MAX: '2', DETECT_THREADS: '1' });
-    await until(() => run.lines().some((l) => l.msg === 'viewer listening'), 20_000, 'the viewer');
+    run = edgecam([], { VIEWER_ENABLED: 'true', HTTP_PORT: String(port), HTTP_BIND: '127.0.0.1', HTTP_TOKEN: token, MQTT_URL: broker.url, METERS_PER_PIXEL: '0.05', RESTREAM_URL: hls, RESTART_BACKOFF_MAX: '2', DETECT_THREADS: '1' });
+    await until(() => run.lines().some((l) => l.msg === 'HTTP server listening'), 20_000, 'the viewer');
   });
 
   after(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classPayload } from '../../agent/publish/payloads.js';
+import { classPayload } from '../../agent/mqtt/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe, type Received } from '../helpers/net.js';
 import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
 

@@ -17,8 +17,9 @@ export interface Run {
 
 /** Starts edgecam in `cwd` (default: a new empty directory, so no stray .env is read). */
 export function edgecam(args: string[], env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'edgecam-run-'))): Run {
-  // The viewer is off unless a test asks for it: several agents run at once in the suite.
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH!, VIEWER_ENABLED: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The viewer is off unless a test asks for it, and the HTTP server takes a free port:
+  // several agents run at once in the suite.
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH!, VIEWER_ENABLED: 'false', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -63,7 +63,7 @@ export async function startMosquitto(opts: MosquittoOptions | string[] = {}): Pr
     } catch (err) {
       // Not authorised means it is up (a broker with a password file).
       if (/authori|password/i.test((err as Error).message)) break;
-      if (i >= 50 || proc.exitCode !== null) throw new Error(`mosquitto did not start: ${stderr || (err as Error).message}`);
+      if (i >= 50 || proc.exitCode !== null) throw new Error(`mosquitto did not start: ${stderr || (err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -26,7 +26,7 @@ function capture(over: Partial<CaptureOptions>): Capture {
 async function drain(c: Capture, limit = 1000): Promise<Omit<Frame, 'data'>[]> {
   const frames = [];
   for (let f = await c.next(); f && frames.length < limit; f = await c.next()) {
-    const { data, ...rest } = f;
+    const { data: _data, ...rest } = f;
     frames.push(rest);
   }
   return frames;
@@ -39,7 +39,7 @@ test('a lavfi test source: frames at DETECT_FPS with source timestamps and the l
   const frames: Omit<Frame, 'data'>[] = [];
   for (let f = await c.next(); f; f = await c.next()) {
     if (!top.length) top = [...f.data.subarray(0, 9)];
-    const { data, ...rest } = f;
+    const { data: _data, ...rest } = f;
     frames.push(rest);
   }
   await c.stop();

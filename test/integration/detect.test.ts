@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withFirstFrame } from '../../agent/capture/index.js';
-import type { Frame } from '../../agent/capture/frame.js';
+import { withFirstFrame } from '../../agent/capture/probe.js';
+import type { Frame } from '../../agent/frames/frame.js';
 import { Detector, PIPELINE_DEPTH } from '../../agent/detect/index.js';
 import { BUNDLED_MODEL } from '../../agent/paths.js';
 import { FIXTURES } from '../helpers/paths.js';

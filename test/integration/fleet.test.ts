@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { z } from 'zod';
-import { classPayload, statePayload, statusPayload } from '../../agent/publish/payloads.js';
+import { classPayload, statePayload, statusPayload } from '../../agent/mqtt/payloads.js';
 import { freePort, hasBinary, MOSQUITTO, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
 import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
 

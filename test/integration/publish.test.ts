@@ -1,20 +1,18 @@
 // Publishing to real brokers on sockets: the embedded aedes and Debian's mosquitto.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Publisher } from '../../agent/publish/index.js';
-import { startEmbeddedBroker } from '../../agent/publish/broker.js';
-import { classPayload, statePayload } from '../../agent/publish/payloads.js';
+import { startEmbeddedBroker } from '../../agent/mqtt/broker.js';
+import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import { UserError } from '../../agent/errors.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { memoryLogger } from '../helpers/log.js';
+import { telemetryAgent } from '../helpers/publisher.js';
 import type { Detection } from '../../agent/detect/index.js';
 
 const person: Detection = { className: 'person', classId: 0, score: 0.8123, box: [10.04, 20, 110, 220.06] };
 const dog: Detection = { className: 'dog', classId: 16, score: 0.5, box: [200, 200, 260, 250] };
 
-function publisher(url: string, topicPrefix = '') {
-  return new Publisher({ url, clientId: `test-${Math.random().toString(16).slice(2)}`, qos: 1, topicPrefix, log: memoryLogger().log });
-}
+const publisher = telemetryAgent;
 
 async function exercise(url: string) {
   const sub = await subscribe(url, ['class', 'speedometer']);

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config/index.js';
 import { startAgent } from '../../agent/main.js';
-import { classPayload, speedPayload } from '../../agent/publish/payloads.js';
-import { startEmbeddedBroker } from '../../agent/publish/broker.js';
+import { classPayload, speedPayload } from '../../agent/mqtt/payloads.js';
+import { startEmbeddedBroker } from '../../agent/mqtt/broker.js';
 import { makeCarClip, type ClipOptions } from '../helpers/clips.js';
 import { homographyFromPoints } from '../../agent/track/homography.js';
 import { memoryLogger } from '../helpers/log.js';
@@ -28,7 +28,7 @@ async function runAgent(clip: string, env: Record<string, string>): Promise<Outc
   const sub = await subscribe(url, ['class', 'speedometer']);
   try {
     const config = loadConfig({
-      env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, VIEWER_ENABLED: 'false', CLASSES: 'car,truck', DETECT_FPS: '5', SPEED_UNIT: 'kmh', ...env },
+      env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, HTTP_ENABLED: 'false', CLASSES: 'car,truck', DETECT_FPS: '5', SPEED_UNIT: 'kmh', ...env },
       cwd: dir,
     });
     const agent = await startAgent(config, memoryLogger('warn').log);
@@ -144,7 +144,7 @@ test('motion gating: a still scene skips inference, and a person entering it is 
   const sub = await subscribe(url, ['class']);
   const { log, lines } = memoryLogger('info');
   try {
-    const config = loadConfig({ env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, VIEWER_ENABLED: 'false', CLASSES: 'person', DETECT_FPS: '5', MOTION_GATING: 'true' }, cwd: dir });
+    const config = loadConfig({ env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, HTTP_ENABLED: 'false', CLASSES: 'person', DETECT_FPS: '5', MOTION_GATING: 'true' }, cwd: dir });
     const agent = await startAgent(config, log);
     assert.equal(await agent.done, 0);
     await sub.waitFor((m) => m.length > 0, 5000);

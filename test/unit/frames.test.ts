@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameStore } from '../../agent/frames.js';
-import { frameTransform, type Frame } from '../../agent/capture/frame.js';
+import { FrameStore } from '../../agent/frames/store.js';
+import { frameTransform, type Frame } from '../../agent/frames/frame.js';
 
 const captureBuffer = Buffer.alloc(4 * 4 * 3);
 function frame(index: number): Frame {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { frameTransform, toSourceBox } from '../../agent/capture/frame.js';
-import { iou, nms } from '../../agent/detect/nms.js';
+import { frameTransform, toSourceBox } from '../../agent/frames/frame.js';
+import { nms } from '../../agent/detect/nms.js';
+import { iou } from '../../agent/frames/frame.js';
 import { Backoff } from '../../agent/backoff.js';
 import { redactUrl } from '../../agent/log.js';
 import { memoryLogger } from '../helpers/log.js';
@@ -51,4 +52,15 @@ test('credentials inside URLs never reach a log line', () => {
   log.error(new Error('connect failed for mqtt://user:hunter2@broker'));
   assert.doesNotMatch(text(), /hunter2|p4ss/);
   assert.match(text(), /<redacted>/);
+});
+
+test('credentials are redacted at every depth of a structured log call, inside arrays, and up to the last @ of a password', () => {
+  assert.equal(redactUrl('rtsp://u:Pa55@word@host:554/s'), 'rtsp://<redacted>@host:554/s');
+  const { log, text } = memoryLogger();
+  const url = 'rtsp://admin:hunter2@cam/live';
+  log.info({ a: { b: { c: { d: { e: url } } } }, list: [url, { nested: [url] }], tail: ['ok', [[url]]] }, 'deep');
+  log.info({ MQTT_PASSWORD: 's3cret-mqtt', HTTP_TOKEN: 's3cret-token', config: { MQTT_PASSWORD: 's3cret-mqtt2', HTTP_TOKEN: 's3cret-token2' } }, 'settings');
+  log.warn({ err: new Error(`cannot open rtsp://u:Pa55@word@host/s`) }, 'nested error');
+  assert.doesNotMatch(text(), /hunter2|s3cret|Pa55|word@/);
+  assert.equal(text().match(/<redacted>@cam/g)?.length, 4, 'every copy of the URL is still there, redacted');
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MotionGate } from '../../agent/detect/motion.js';
-import { frameTransform, type Frame } from '../../agent/capture/frame.js';
+import { frameTransform, type Frame } from '../../agent/frames/frame.js';
 
 const W = 256;
 const H = 256;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Outbox } from '../../agent/publish/outbox.js';
+import { Outbox } from '../../agent/mqtt/outbox.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'edgecam-outbox-'));
 

@@ -1,9 +1,9 @@
 // Turns the model-input frame back into a picture of the source (undoing the
 // letterbox or stretch) as JPEG, optionally with the detections drawn on it.
 import sharp from 'sharp';
-import type { Frame } from '../capture/frame.js';
+import type { Frame } from './frame.js';
 import type { Detection } from '../detect/index.js';
-import type { StoredFrame } from '../frames.js';
+import type { StoredFrame } from './store.js';
 
 /** Widest JPEG the viewer sends; the source aspect is kept. */
 const MAX_WIDTH = 960;

@@ -38,3 +38,17 @@ export async function startEmbeddedBroker(options: { port: number; host: string;
       }),
   };
 }
+
+/** The embedded broker as a part of the agent, when MQTT_URL is empty; `url` is where it listens once started. */
+export function embeddedBrokerPart(options: { port: number; host: string; log: Logger }): { name: string; url: () => string; start(): Promise<void>; stop(): Promise<void> } {
+  let broker: EmbeddedBroker | undefined;
+  return {
+    name: 'broker',
+    url: () => {
+      if (!broker) throw new Error('the embedded broker is not started');
+      return `mqtt://${broker.host === '0.0.0.0' ? '127.0.0.1' : broker.host}:${broker.port}`;
+    },
+    start: async () => void (broker = await startEmbeddedBroker(options)),
+    stop: async () => broker?.close(),
+  };
+}

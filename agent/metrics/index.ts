@@ -1,14 +1,17 @@
-// Prometheus metrics for /metrics. Counters that stages already keep are read at
-// scrape time; the inference histogram and detections by class are fed by events.
+// Prometheus metrics on /metrics. Counters that parts already keep are read at scrape
+// time from the health registry; the inference histogram and detections by class are
+// fed by the bus.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { FrameStoreStats } from '../frames.js';
+import type { FrameStoreStats } from '../frames/store.js';
+import type { CaptureStats } from '../capture/index.js';
+import type { TransportStats } from '../mqtt/transport.js';
+import type { Feature, FeatureContext } from '../feature.js';
 
 export interface MetricSources {
-  capture: () => { framesIn: number; framesDropped: number; restarts: number } | undefined;
-  mqtt: () => { queued: number; sent: number; failed: number; dropped: number; reconnects: number; pending: number } | undefined;
+  capture: () => CaptureStats | undefined;
+  mqtt: () => TransportStats | undefined;
   restream: () => { restarts: number } | undefined;
 }
-
 
 export class Metrics {
   readonly registry = new Registry();
@@ -58,4 +61,28 @@ export class Metrics {
     });
     this.detections = new Counter({ name: 'edgecam_detections_total', help: 'Reported detections by class.', labelNames: ['class'], registers: [r] });
   }
+}
+
+export function fromConfig({ config, bus, http, health, frames }: FeatureContext): Feature | undefined {
+  if (!config.HTTP_ENABLED) return undefined;
+  const name = 'metrics';
+  const metrics = new Metrics(
+    { capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream') },
+    () => frames.stats,
+  );
+  return {
+    name,
+    start: () => {
+      http.route('/metrics', async (_req, res) => http.send(res, 200, metrics.registry.contentType, await metrics.registry.metrics()));
+      bus.on(
+        'detections',
+        (result) => {
+          metrics.inference.observe(result.inferenceMs);
+          for (const d of result.detections) metrics.detections.inc({ class: d.className });
+        },
+        name,
+      );
+    },
+    stop: () => {},
+  };
 }

@@ -74,5 +74,5 @@ export class TopicError extends Error {}
 
 /** Outgoing topics are concrete names: wildcards, NUL and empty levels are refused. */
 export function assertPublishTopic(topic: string): void {
-  if (!topic || /[#+\u0000]/.test(topic)) throw new TopicError(`refusing to publish to "${topic}": MQTT wildcards (# +) are not valid in a topic name`);
+  if (!topic || /[#+]/.test(topic) || topic.includes('\0')) throw new TopicError(`refusing to publish to "${topic}": MQTT wildcards (# +) are not valid in a topic name`);
 }

@@ -1,10 +1,11 @@
 // Snapshots: a JPEG of the frame with the box, published retained on
 // `<prefix>snapshot/<class>` when a new track of a configured class appears.
 // Best effort (not queued in the outbox): the newest snapshot is what matters.
-import type { FrameProcessed } from '../events.js';
+import type { FrameResult } from '../bus.js';
+import type { Feature, FeatureContext } from '../feature.js';
 import type { Logger } from '../log.js';
-import type { FrameStore } from '../frames.js';
-import { renderJpeg } from '../viewer/render.js';
+import type { FrameStore } from '../frames/store.js';
+import { renderJpeg } from '../frames/render.js';
 
 export interface SnapshotOptions {
   classes: string[];
@@ -26,7 +27,7 @@ export class Snapshots {
     this.classes = new Set(options.classes);
   }
 
-  onResult(result: FrameProcessed): void {
+  onResult(result: FrameResult): void {
     const fresh = result.detections.filter((d) => d.trackId !== undefined && !this.seen.has(d.trackId) && this.classes.has(d.className));
     for (const d of result.detections) if (d.trackId !== undefined) this.seen.add(d.trackId);
     if (this.seen.size > 10_000) this.seen.clear();
@@ -52,4 +53,26 @@ export class Snapshots {
         this.busy = false;
       });
   }
+}
+
+export function fromConfig(ctx: FeatureContext): Feature | undefined {
+  const { config, mqtt, bus, frames } = ctx;
+  if (!config.SNAPSHOT_CLASSES.length) return undefined;
+  const name = 'snapshots';
+  const snapshots = new Snapshots({
+    classes: config.SNAPSHOT_CLASSES,
+    maxBytes: config.SNAPSHOT_MAX_BYTES,
+    // Best effort, retained: the newest snapshot is what matters, so none is queued.
+    publish: (className, jpeg) => mqtt.publish(mqtt.topic(`snapshot/${snapshotTopicPart(className)}`), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' }),
+    frames,
+    log: ctx.log.child({ feature: name }),
+  });
+  return {
+    name,
+    start: () => {
+      frames.need(name);
+      bus.on('detections', (result) => snapshots.onResult(result), name);
+    },
+    stop: () => {},
+  };
 }

@@ -4,7 +4,7 @@
 // taken, so these stages find a frame by its index here. A frame is copied once,
 // whatever the number of readers; a reader holds a lease while it encodes, and a
 // leased buffer is never refilled. Buffers are reused: no allocation per frame.
-import type { Frame } from './capture/frame.js';
+import type { Frame } from './frame.js';
 
 export interface StoredFrame extends Omit<Frame, 'data'> {
   data: Buffer;
@@ -33,6 +33,7 @@ export interface FrameStoreStats {
 export class FrameStore {
   readonly stats: FrameStoreStats = { copies: 0, skipped: 0, buffers: 0 };
   private readonly slots: Slot[] = [];
+  private readonly readers = new Set<string>();
 
   /**
    * @param keep the newest frames kept readable (pipeline depth plus one)
@@ -42,6 +43,15 @@ export class FrameStore {
     private readonly keep = 3,
     private readonly maxBuffers = 8,
   ) {}
+
+  /** A feature that draws frames says so when it starts; with none, no frame is copied. */
+  need(reader: string): void {
+    this.readers.add(reader);
+  }
+
+  get wanted(): boolean {
+    return this.readers.size > 0;
+  }
 
   /** Copies a frame in, reusing the buffer of the oldest frame nobody is reading. */
   put(frame: Frame): void {

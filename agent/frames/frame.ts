@@ -1,5 +1,5 @@
 // The Frame that capture hands to detect, and the geometry that maps model-input
-// pixels back to source pixels.
+// pixels back to source pixels and compares boxes.
 
 export type ResizeMode = 'letterbox' | 'stretch';
 
@@ -48,27 +48,11 @@ export function toSourceBox(box: readonly number[], t: FrameTransform, srcW: num
   ];
 }
 
-/**
- * The FFmpeg filter that turns any source frame into the model's input. The scaling stays
- * in planar YUV 4:2:0 (full range kept for JPEG sources), and the conversion to RGB is
- * FFmpeg's unscaled path: 40 % less FFmpeg CPU per frame than scaling straight into
- * rgb24 on H.264, 30 % less on MJPEG, pixels within one or two levels. Letterbox bars are
- * added after that conversion, in RGB, where any offset is exact (in 4:2:0 they would
- * move to even rows and columns, away from where frameTransform puts them).
- */
-export function scaleFilter(mode: ResizeMode, width: number, height: number): string {
-  const yuv = 'format=yuv420p|yuvj420p';
-  if (mode === 'stretch') return `scale=${width}:${height}:flags=bilinear,${yuv}`;
-  return `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,${yuv},format=rgb24,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=0x727272`;
-}
-
-/**
- * The capture's whole filter chain: at most `fps` frames a second, scaled to the model's
- * input, each frame's timestamp reported by showinfo on stderr.
- */
-export function captureFilters(fps: number, mode: ResizeMode, width: number, height: number): string {
-  // select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp.
-  // showinfo's per-plane checksums (a pass over every pixel) are off.
-  const interval = (0.9 / fps).toFixed(4);
-  return [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(mode, width, height), 'showinfo=checksum=0'].join(',');
+/** Intersection over union of two boxes [x1, y1, x2, y2]. */
+export function iou(a: readonly number[], b: readonly number[]): number {
+  const w = Math.max(0, Math.min(a[2]!, b[2]!) - Math.max(a[0]!, b[0]!));
+  const h = Math.max(0, Math.min(a[3]!, b[3]!) - Math.max(a[1]!, b[1]!));
+  const inter = w * h;
+  const union = (a[2]! - a[0]!) * (a[3]! - a[1]!) + (b[2]! - b[0]!) * (b[3]! - b[1]!) - inter;
+  return union > 0 ? inter / union : 0;
 }

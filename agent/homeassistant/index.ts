@@ -2,6 +2,9 @@
 // "object present" binary sensor per class, the last speed, fps and inference time.
 // Every entity is available only while edgecam's retained status says `online`.
 import { SPEED_UNITS, type SpeedUnit } from '../track/speed.js';
+import type { Feature, FeatureContext } from '../feature.js';
+import { assertPublishTopic } from '../mqtt/payloads.js';
+import { packageVersion } from '../paths.js';
 
 export interface DiscoveryOptions {
   discoveryPrefix: string;
@@ -51,4 +54,36 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
     entity('sensor', 'camera', { name: 'Camera', state_topic: o.topics.state, value_template: '{{ value_json.camera }}', entity_category: 'diagnostic', icon: 'mdi:cctv' }),
   );
   return messages;
+}
+
+/** Announces the discovery configs, retained, on every connect and whenever Home Assistant comes online. */
+export function fromConfig(ctx: FeatureContext): Feature | undefined {
+  const { config, mqtt } = ctx;
+  if (!config.HA_DISCOVERY) return undefined;
+  const log = ctx.log.child({ feature: 'homeassistant' });
+  const prefix = config.HA_DISCOVERY_PREFIX;
+  const messages = discoveryMessages({
+    discoveryPrefix: prefix,
+    deviceId: config.DEVICE_ID,
+    topics: { state: mqtt.topic('state'), status: mqtt.topic('status'), speedometer: mqtt.topic('speedometer') },
+    classes: config.HA_CLASSES,
+    speedUnit: config.SPEED_UNIT,
+    version: packageVersion(),
+  });
+  for (const m of messages) assertPublishTopic(m.topic);
+  const announce = () => {
+    for (const m of messages) mqtt.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
+  };
+  return {
+    name: 'homeassistant',
+    start: () => {
+      mqtt.onConnect(announce);
+      mqtt.subscribe(`${prefix}/status`, (_topic, payload) => {
+        if (payload.toString() !== 'online') return;
+        log.info('Home Assistant came online: announcing discovery configs again');
+        announce();
+      });
+    },
+    stop: () => {},
+  };
 }

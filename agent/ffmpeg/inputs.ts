@@ -1,5 +1,5 @@
-// FFmpeg input arguments per kind of source.
-import type { SourceKind } from '../config/index.js';
+// FFmpeg input arguments per kind of source, and the hardware-decode presets.
+import type { Config, SourceKind } from '../config/index.js';
 
 export interface SourceSpec {
   url: string;
@@ -12,6 +12,10 @@ export interface SourceSpec {
 export interface FfmpegInput {
   input: string;
   options: string[];
+}
+
+export function sourceSpec(config: Config): SourceSpec {
+  return { url: config.SOURCE, kind: config.SOURCE_KIND, loop: config.SOURCE_LOOP, realtime: config.SOURCE_REALTIME };
 }
 
 export function ffmpegInput(source: SourceSpec): FfmpegInput {
@@ -41,21 +45,19 @@ export function isFinite(source: SourceSpec): boolean {
   return (source.kind === 'file' || source.kind === 'lavfi') && !source.loop;
 }
 
-export type HwAccel = 'auto' | 'none' | 'v4l2m2m' | 'vaapi' | 'qsv';
+/** FFmpeg input options of each hardware-decode preset; decoded frames come back to system memory for scaling. */
+export const HWACCEL_PRESETS = {
+  none: [],
+  auto: ['-hwaccel', 'auto'],
+  vaapi: ['-hwaccel', 'vaapi', '-hwaccel_device', '/dev/dri/renderD128'],
+  qsv: ['-hwaccel', 'qsv'],
+  // The Raspberry Pi's stateful H.264 decoder; most cameras send H.264.
+  v4l2m2m: ['-c:v', 'h264_v4l2m2m'],
+} as const satisfies Record<string, readonly string[]>;
 
-/** FFmpeg input options for hardware decode; decoded frames come back to system memory for scaling. */
+export type HwAccel = keyof typeof HWACCEL_PRESETS;
+export const HWACCEL_NAMES = Object.keys(HWACCEL_PRESETS) as [HwAccel, ...HwAccel[]];
+
 export function hwaccelOptions(hwaccel: HwAccel): string[] {
-  switch (hwaccel) {
-    case 'none':
-      return [];
-    case 'auto':
-      return ['-hwaccel', 'auto'];
-    case 'vaapi':
-      return ['-hwaccel', 'vaapi', '-hwaccel_device', '/dev/dri/renderD128'];
-    case 'qsv':
-      return ['-hwaccel', 'qsv'];
-    case 'v4l2m2m':
-      // The Raspberry Pi's stateful H.264 decoder; most cameras send H.264.
-      return ['-c:v', 'h264_v4l2m2m'];
-  }
+  return [...HWACCEL_PRESETS[hwaccel]];
 }

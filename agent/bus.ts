@@ -1,0 +1,79 @@
+// One typed event map connects the pipeline to its features without them reaching
+// into each other. A listener that throws is logged and cannot break the pipeline or
+// the other listeners. Listeners are registered under an owner (a feature's name), so
+// stopping a feature removes all of its listeners at once.
+import type { Logger } from './log.js';
+import type { Detection } from './detect/index.js';
+import type { SpeedReport } from './track/index.js';
+import type { Frame } from './frames/frame.js';
+
+/** A reported detection with the id of its track. */
+export type TrackedDetection = Detection & { trackId?: number };
+
+/** One processed frame: what the pipeline emits after detection and tracking. */
+export interface FrameResult {
+  index: number;
+  pts: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  detections: TrackedDetection[];
+  inferenceMs: number;
+}
+
+export interface StatusEvent {
+  /** camera: the video source; detection: running or paused; agent: stopping. */
+  component: 'camera' | 'detection' | 'agent';
+  state: string;
+  detail?: string;
+}
+
+export interface AgentEvents {
+  /** A frame from capture, before detection; its buffer is valid only during the event. */
+  frame: Frame;
+  detections: FrameResult;
+  speed: SpeedReport;
+  status: StatusEvent;
+}
+
+type Listener<T> = (event: T) => void;
+interface Entry {
+  owner: string;
+  listener: Listener<never>;
+}
+
+export class EventBus {
+  private readonly listeners = new Map<keyof AgentEvents, Entry[]>();
+
+  constructor(private readonly log: Logger) {}
+
+  on<K extends keyof AgentEvents>(name: K, listener: Listener<AgentEvents[K]>, owner = 'agent'): () => void {
+    const entry: Entry = { owner, listener: listener as Listener<never> };
+    const list = this.listeners.get(name) ?? [];
+    list.push(entry);
+    this.listeners.set(name, list);
+    return () => {
+      const i = list.indexOf(entry);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  /** Removes every listener registered by `owner`. */
+  removeOwner(owner: string): void {
+    for (const [name, list] of this.listeners) {
+      this.listeners.set(
+        name,
+        list.filter((e) => e.owner !== owner),
+      );
+    }
+  }
+
+  emit<K extends keyof AgentEvents>(name: K, event: AgentEvents[K]): void {
+    for (const { owner, listener } of this.listeners.get(name) ?? []) {
+      try {
+        (listener as Listener<AgentEvents[K]>)(event);
+      } catch (err) {
+        this.log.error({ err, event: name, feature: owner }, 'event listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// The agent's HTTP server: one port (HTTP_PORT) for the features that serve something.
+// /healthz and /metrics are always here; the viewer feature adds the page and the video.
+// Every route needs HTTP_TOKEN when one is set, except those registered as public (the
+// page's own script and style, which hold no data). Every response carries the same
+// security headers; only GET and HEAD are served.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  token?: string;
+  log: Logger;
+}
+
+export const SECURITY_HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+const TEXT = 'text/plain; charset=utf-8';
+
+export class HttpServer {
+  readonly name = 'http';
+  private server: Server | undefined;
+  private readonly routes = new Map<string, { handler: Handler; public: boolean }>();
+  private readonly closers: (() => void)[] = [];
+
+  constructor(private readonly options: HttpServerOptions) {}
+
+  get port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  /** Serves `path` (exact match) with `handler`; `public` routes need no token. */
+  route(path: string, handler: Handler, options: { public?: boolean } = {}): void {
+    this.routes.set(path, { handler, public: options.public ?? false });
+  }
+
+  /** Called when the server stops, before connections are closed (long-lived responses end here). */
+  onClose(close: () => void): void {
+    this.closers.push(close);
+  }
+
+  async start(): Promise<void> {
+    const { port, host, log } = this.options;
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        log.warn({ err: err.message, url: req.url?.split('?')[0] }, 'HTTP request failed');
+        if (!res.headersSent) this.send(res, 500, TEXT, 'internal error');
+        else res.destroy();
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') reject(new UserError(`HTTP_PORT=${port}: port already in use; choose another HTTP_PORT or set HTTP_ENABLED=false`));
+        else if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') reject(new UserError(`HTTP_BIND=${host} HTTP_PORT=${port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
+        else reject(err);
+      });
+      server.listen(port, host, resolve);
+    });
+    log.info({ url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] }, 'HTTP server listening');
+  }
+
+  async stop(): Promise<void> {
+    for (const close of this.closers.splice(0)) close();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://edgecam');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, TEXT, 'method not allowed', { Allow: 'GET, HEAD' });
+    const route = this.routes.get(url.pathname);
+    if (!route?.public && !this.authorised(req, url)) {
+      return this.send(res, 401, TEXT, 'token required: Authorization: Bearer <HTTP_TOKEN> or ?token=', { 'WWW-Authenticate': 'Bearer' });
+    }
+    if (!route) return this.send(res, 404, TEXT, 'not found');
+    await route.handler(req, res, url);
+  }
+
+  private authorised(req: IncomingMessage, url: URL): boolean {
+    const token = this.options.token;
+    if (!token) return true;
+    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('token') ?? '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}
