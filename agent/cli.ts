@@ -31,15 +31,14 @@ Options:
 Every setting is an environment variable; see .env.example and the README.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error.`;
 
-
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: { 'env-file': { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   });
-  if (values.help) return console.log(HELP), 0;
-  if (values.version) return console.log(packageVersion()), 0;
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) return (console.log(packageVersion()), 0);
   const [command = 'run', ...args] = positionals;
   const config = () => loadConfig({ envFile: values['env-file'] });
 
@@ -86,7 +85,10 @@ async function calibrate(config: Config, size: string | undefined): Promise<numb
 async function probeSourceSize(config: Config): Promise<{ width: number; height: number }> {
   const log = createLogger({ level: 'error', pretty: false, destination: process.stderr });
   const source = { url: config.SOURCE, kind: config.SOURCE_KIND, loop: false, realtime: false };
-  const size = await withFirstFrame({ source, width: 64, height: 64, resize: 'stretch', ffmpegPath: config.FFMPEG_PATH, log }, (f) => ({ width: f.sourceWidth, height: f.sourceHeight }));
+  const size = await withFirstFrame({ source, width: 64, height: 64, resize: 'stretch', ffmpegPath: config.FFMPEG_PATH, log }, (f) => ({
+    width: f.sourceWidth,
+    height: f.sourceHeight,
+  }));
   if (!size) throw new UserError('edgecam calibrate: could not read a frame from SOURCE within 10 s; give the frame size with --size WIDTHxHEIGHT');
   return size;
 }

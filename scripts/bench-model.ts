@@ -63,7 +63,16 @@ async function measure(modelPath: string, variant: string, threads: number): Pro
   await session.release();
   times.sort((a, b) => a - b);
   const round = (v: number) => Math.round(v * 10) / 10;
-  return { model: modelPath.split('/').pop()!, threads, variant, p50: round(percentile(times, 50)), p95: round(percentile(times, 95)), mean: round(times.reduce((a, b) => a + b, 0) / times.length), loadMs: Math.round(loadMs), peakRssMb: Math.round(peakRssMb) };
+  return {
+    model: modelPath.split('/').pop()!,
+    threads,
+    variant,
+    p50: round(percentile(times, 50)),
+    p95: round(percentile(times, 95)),
+    mean: round(times.reduce((a, b) => a + b, 0) / times.length),
+    loadMs: Math.round(loadMs),
+    peakRssMb: Math.round(peakRssMb),
+  };
 }
 
 if (values.variant) {

@@ -38,7 +38,15 @@ const bytes = JSON.stringify(sample).length;
 
 const rows: { qos: number; messagesPerSecond: number; bytesPerSecond: number; payloadBytes: number }[] = [];
 for (const qos of [0, 1] as const) {
-  const publisher = new MqttTransport({ url: `mqtt://127.0.0.1:${port}`, clientId: `bench-${qos}`, qos, topicPrefix: 'bench/', stateDir: join(dir, `state-${qos}`), log, flushTimeoutMs: 10_000 });
+  const publisher = new MqttTransport({
+    url: `mqtt://127.0.0.1:${port}`,
+    clientId: `bench-${qos}`,
+    qos,
+    topicPrefix: 'bench/',
+    stateDir: join(dir, `state-${qos}`),
+    log,
+    flushTimeoutMs: 10_000,
+  });
   await publisher.start();
   const started = Date.now();
   // Keep the outbox fed, never more than 2,000 ahead of the broker.

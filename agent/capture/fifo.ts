@@ -66,7 +66,12 @@ export class FramePipe {
       keeper = undefined;
     };
     // `onread` is honoured by the Socket constructor (net.connect passes it through), though typed only for connect().
-    const options: SocketConstructorOpts & { onread: OnReadOpts } = { fd: readFd, readable: true, writable: false, onread: { buffer: this.scratch, callback: (n, buf) => (onChunk(buf as Buffer, n), true) } };
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd: readFd,
+      readable: true,
+      writable: false,
+      onread: { buffer: this.scratch, callback: (n, buf) => (onChunk(buf as Buffer, n), true) },
+    };
     const socket = new Socket(options);
     const ended = new Promise<void>((resolve) => {
       socket.once('end', resolve);

@@ -1,30 +1,26 @@
 // Capture stage: runs FFmpeg on the source, which decodes, drops to DETECT_FPS,
 // scales and letterboxes to the model's input, and writes rgb24 frames into a named
-// pipe (fifo.ts; FFmpeg's stdout where mkfifo is missing). Frames land in a small
-// pool of reused buffers; when the consumer is slower
-// than the source, the newest frame wins and the older waiting one is dropped.
+// pipe (fifo.ts; FFmpeg's stdout where mkfifo is missing). Frames land in a small pool
+// of reused buffers (assembler.ts); when the consumer is slower than the source, the
+// newest frame wins and the older waiting one is dropped. FFmpeg is restarted by the
+// shared supervisor; what each exit means is decided here.
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/process.js';
 import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
-import { captureFilters } from './filters.js';
+import { captureFilters, INPUT_VIDEO, SHOWINFO, UNREADABLE } from './filters.js';
 import { frameTransform, type Frame, type FrameTransform } from '../frames/frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel } from '../ffmpeg/inputs.js';
 import { UserError } from '../errors.js';
 import type { CaptureState } from './states.js';
+import type { CaptureOptions, CaptureStats } from './options.js';
 
 export type { Frame, FrameTransform, ResizeMode } from '../frames/frame.js';
 export type { SourceSpec } from '../ffmpeg/inputs.js';
 export { captureOptions, type CaptureOptions, type CaptureStats } from './options.js';
-import type { CaptureOptions, CaptureStats } from './options.js';
 export { CAPTURE_STATES, type CaptureState } from './states.js';
 
 const POOL_SIZE = 3;
-const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)/;
-const INPUT_VIDEO = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/;
-
-/** What FFmpeg says when a file cannot be read as video at all. */
-const UNREADABLE = /No such file|Invalid data found|Permission denied|Protocol not found|does not contain any stream|matches no streams|Decoder \S+ not found|could not find codec|Unsupported codec|moov atom not found/i;
 
 export class Capture {
   private readonly counts = { framesIn: 0, framesDropped: 0 };
@@ -52,7 +48,6 @@ export class Capture {
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
   private readonly arrivals: number[] = [];
   private hwaccel: HwAccel;
-
   private readonly options: CaptureOptions;
 
   constructor(options: CaptureOptions) {
@@ -64,7 +59,11 @@ export class Capture {
       spawn: () => this.spawn(),
       onExit: (exit, reason) => this.onExit(exit, reason),
       onRestart: (_delayMs, reason) => this.setState('reconnecting', reason),
-      reasonOf: (tail) => tail.filter((l) => l.trim() && !SHOWINFO.test(l) && !/deprecated/.test(l)).slice(-3).join(' | '),
+      reasonOf: (tail) =>
+        tail
+          .filter((l) => l.trim() && !SHOWINFO.test(l) && !/deprecated/.test(l))
+          .slice(-3)
+          .join(' | '),
       log: options.log,
     });
   }

@@ -75,7 +75,11 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   if (credentials && values.MQTT_PASSWORD === undefined && existsSync(join(credentials, 'mqtt_password'))) {
     values.MQTT_PASSWORD = readFileSync(join(credentials, 'mqtt_password'), 'utf8').replace(/\r?\n$/, '');
   }
-  for (const [key, file] of [['MQTT_CA_FILE', 'mqtt_ca'], ['MQTT_CERT_FILE', 'mqtt_cert'], ['MQTT_KEY_FILE', 'mqtt_key']] as const) {
+  for (const [key, file] of [
+    ['MQTT_CA_FILE', 'mqtt_ca'],
+    ['MQTT_CERT_FILE', 'mqtt_cert'],
+    ['MQTT_KEY_FILE', 'mqtt_key'],
+  ] as const) {
     if (credentials && values[key] === undefined && existsSync(join(credentials, file))) values[key] = join(credentials, file);
   }
   for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
@@ -96,7 +100,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]) as SettingName;
       const raw = values[key];
-      const shown = raw === undefined ? '' : SECRET_KEYS.has(key) ? '=<redacted>' : `=${JSON.stringify(raw)}`;
+      const shown = raw === undefined ? '' : SECRET_KEYS.has(key) ? '=<redacted>' : `=${JSON.stringify(redactUrl(raw))}`;
       problems.push(`${key}${shown}: ${issue.message} (example: ${key}=${exampleOf(key)})`);
     }
   }
@@ -111,21 +115,28 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   const kind = sourceKind(source);
   if (kind === 'file') {
     const path = source.startsWith('file://') ? new URL(source).pathname : source;
-    if (!existsSync(path)) problems.push(`SOURCE=${JSON.stringify(source)}: no such file (give a video file, an rtsp:// or http:// URL, or /dev/video0; example: SOURCE=${exampleOf('SOURCE')})`);
+    if (!existsSync(path))
+      problems.push(`SOURCE=${JSON.stringify(source)}: no such file (give a video file, an rtsp:// or http:// URL, or /dev/video0; example: SOURCE=${exampleOf('SOURCE')})`);
     else if (!statSync(path).isFile()) problems.push(`SOURCE=${JSON.stringify(source)}: not a regular file (example: SOURCE=/home/pi/clip.mp4)`);
   } else if (kind === 'stream' && !/^(rtmps?|srt|udp|tcp):\/\//.test(source)) {
     problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
   }
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
   const stateDir = resolve(cwd, raw.STATE_DIR);
-  const deviceId = raw.DEVICE_ID ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'edgecam');
+  const deviceId =
+    raw.DEVICE_ID ??
+    (hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 64) ||
+      'edgecam');
   for (const key of ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE'] as const) {
     const file = raw[key];
     if (file && !existsSync(file)) problems.push(`${key}=${JSON.stringify(file)}: no such file (give a PEM file; example: ${key}=${exampleOf(key)})`);
   }
   if (Boolean(raw.MQTT_CERT_FILE) !== Boolean(raw.MQTT_KEY_FILE)) problems.push('MQTT_CERT_FILE and MQTT_KEY_FILE go together: a client certificate needs its key');
   if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
-  if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS)) problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
+  if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
+    problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
   if (problems.length) throw new ConfigError(problems);
   const { CALIBRATION_IMAGE_POINTS: _image, CALIBRATION_WORLD_POINTS: _world, ...rest } = raw;
@@ -189,8 +200,7 @@ function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length]![b.length]!;
 }
 

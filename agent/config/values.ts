@@ -5,13 +5,16 @@ export const oneOf = (names: readonly string[]) => `expected ${names.slice(0, -1
 
 /** true/false, 1/0, yes/no, on/off, in any case. */
 export const booleanValue = () =>
-  z.preprocess((v) => {
-    if (typeof v !== 'string') return v;
-    const s = v.trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(s)) return true;
-    if (['false', '0', 'no', 'off'].includes(s)) return false;
-    return v;
-  }, z.boolean({ error: 'expected true or false' }));
+  z.preprocess(
+    (v) => {
+      if (typeof v !== 'string') return v;
+      const s = v.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      return v;
+    },
+    z.boolean({ error: 'expected true or false' }),
+  );
 
 export const bool = (fallback: boolean) => booleanValue().default(fallback);
 
@@ -30,6 +33,12 @@ export const optionalString = () => z.preprocess((v) => (v === '' ? undefined : 
 
 export const list = () =>
   z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
     z.array(z.string()),
   );

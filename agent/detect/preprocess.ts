@@ -42,8 +42,7 @@ export function fillInput(rgb: Uint8Array, spec: InputSpec, out: InputArray): vo
         out[i + 1] = rgb[i + 1]!;
         out[i + 2] = rgb[i]!;
       }
-    }
-    else for (let c = 0; c < 3; c++) for (let i = 0, src = order[c]!, dst = c * pixels; i < pixels; i++) out[dst + i] = rgb[i * 3 + src]!;
+    } else for (let c = 0; c < 3; c++) for (let i = 0, src = order[c]!, dst = c * pixels; i < pixels; i++) out[dst + i] = rgb[i * 3 + src]!;
     return;
   }
   const { scale, offset } = affine(spec);

@@ -36,6 +36,8 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private startedAt = 0;
+  /** The present run has made progress: the backoff starts over at its next exit. */
+  private progressed = false;
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs });
@@ -56,7 +58,7 @@ export class Supervisor {
 
   /** The present run is healthy: the next failure waits the shortest time again. */
   progress(): void {
-    this.backoff.reset();
+    this.progressed = true;
   }
 
   /** Kills the present run; its exit then goes through `onExit` as any other. */
@@ -74,6 +76,7 @@ export class Supervisor {
     const proc = this.options.spawn();
     this.current = proc;
     this.startedAt = Date.now();
+    this.progressed = false;
     void proc.exited.then((exit) => this.exited(proc, exit));
     return proc;
   }
@@ -89,10 +92,11 @@ export class Supervisor {
       this.spawn();
       return;
     }
-    if (Date.now() - this.startedAt > STABLE_MS) this.backoff.reset();
+    const backoffReset = this.progressed || Date.now() - this.startedAt > STABLE_MS;
+    if (backoffReset) this.backoff.reset();
     const delayMs = this.backoff.next();
     onRestart?.(delayMs, reason);
-    log.warn({ code: exit.code, signal: exit.signal, reason, retryInMs: delayMs }, `${label} exited; restarting`);
+    log.warn({ code: exit.code, signal: exit.signal, reason, retryInMs: delayMs, backoffReset }, `${label} exited; restarting`);
     this.timer = setTimeout(() => {
       if (!this.stopped) this.spawn();
     }, delayMs);

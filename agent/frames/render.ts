@@ -25,9 +25,11 @@ export function boxesSvg(detections: (Detection & { trackId?: number })[], f: Pi
     const label = `${d.className}${d.trackId ? ` #${d.trackId}` : ''} ${Math.round(d.score * 100)}%`;
     const x = x1 * sx;
     const y = y1 * sy;
-    return `<rect x="${x}" y="${y}" width="${(x2 - x1) * sx}" height="${(y2 - y1) * sy}" fill="none" stroke="#00e676" stroke-width="2"/>` +
+    return (
+      `<rect x="${x}" y="${y}" width="${(x2 - x1) * sx}" height="${(y2 - y1) * sy}" fill="none" stroke="#00e676" stroke-width="2"/>` +
       `<rect x="${x}" y="${Math.max(0, y - 16)}" width="${label.length * 7 + 6}" height="16" fill="#00e676"/>` +
-      `<text x="${x + 3}" y="${Math.max(0, y - 16) + 12}" font-family="sans-serif" font-size="12" fill="#000">${escapeXml(label)}</text>`;
+      `<text x="${x + 3}" y="${Math.max(0, y - 16) + 12}" font-family="sans-serif" font-size="12" fill="#000">${escapeXml(label)}</text>`
+    );
   });
   return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}">${shapes.join('')}</svg>`);
 }

@@ -21,7 +21,11 @@ export interface DiscoveryMessage {
   payload: Record<string, unknown>;
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
 const jinjaString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
@@ -43,14 +47,52 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
     const id = slug(cls);
     const count = `(value_json.counts[${jinjaString(cls)}] | default(0))`;
     messages.push(
-      entity('sensor', `${id}_count`, { name: `${cls} count`, state_topic: o.topics.state, value_template: `{{ ${count} }}`, state_class: 'measurement', unit_of_measurement: cls === 'person' ? 'people' : 'objects', icon: 'mdi:counter' }),
-      entity('binary_sensor', `${id}_present`, { name: `${cls} present`, state_topic: o.topics.state, value_template: `{{ 'ON' if ${count} > 0 else 'OFF' }}`, payload_on: 'ON', payload_off: 'OFF', device_class: 'occupancy' }),
+      entity('sensor', `${id}_count`, {
+        name: `${cls} count`,
+        state_topic: o.topics.state,
+        value_template: `{{ ${count} }}`,
+        state_class: 'measurement',
+        unit_of_measurement: cls === 'person' ? 'people' : 'objects',
+        icon: 'mdi:counter',
+      }),
+      entity('binary_sensor', `${id}_present`, {
+        name: `${cls} present`,
+        state_topic: o.topics.state,
+        value_template: `{{ 'ON' if ${count} > 0 else 'OFF' }}`,
+        payload_on: 'ON',
+        payload_off: 'OFF',
+        device_class: 'occupancy',
+      }),
     );
   }
   messages.push(
-    entity('sensor', 'last_speed', { name: 'Last speed', state_topic: o.topics.speedometer, value_template: '{{ value_json.speed }}', unit_of_measurement: SPEED_UNITS[o.speedUnit].label, device_class: 'speed', state_class: 'measurement', json_attributes_topic: o.topics.speedometer }),
-    entity('sensor', 'fps', { name: 'Processed fps', state_topic: o.topics.state, value_template: '{{ value_json.fps }}', unit_of_measurement: 'fps', state_class: 'measurement', entity_category: 'diagnostic', icon: 'mdi:speedometer' }),
-    entity('sensor', 'inference_ms', { name: 'Inference time', state_topic: o.topics.state, value_template: '{{ value_json.inference_ms }}', unit_of_measurement: 'ms', device_class: 'duration', state_class: 'measurement', entity_category: 'diagnostic' }),
+    entity('sensor', 'last_speed', {
+      name: 'Last speed',
+      state_topic: o.topics.speedometer,
+      value_template: '{{ value_json.speed }}',
+      unit_of_measurement: SPEED_UNITS[o.speedUnit].label,
+      device_class: 'speed',
+      state_class: 'measurement',
+      json_attributes_topic: o.topics.speedometer,
+    }),
+    entity('sensor', 'fps', {
+      name: 'Processed fps',
+      state_topic: o.topics.state,
+      value_template: '{{ value_json.fps }}',
+      unit_of_measurement: 'fps',
+      state_class: 'measurement',
+      entity_category: 'diagnostic',
+      icon: 'mdi:speedometer',
+    }),
+    entity('sensor', 'inference_ms', {
+      name: 'Inference time',
+      state_topic: o.topics.state,
+      value_template: '{{ value_json.inference_ms }}',
+      unit_of_measurement: 'ms',
+      device_class: 'duration',
+      state_class: 'measurement',
+      entity_category: 'diagnostic',
+    }),
     entity('sensor', 'camera', { name: 'Camera', state_topic: o.topics.state, value_template: '{{ value_json.camera }}', entity_category: 'diagnostic', icon: 'mdi:cctv' }),
   );
   return messages;

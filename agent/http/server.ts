@@ -63,12 +63,16 @@ export class HttpServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') reject(new UserError(`HTTP_PORT=${port}: port already in use; choose another HTTP_PORT or set HTTP_ENABLED=false`));
-        else if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') reject(new UserError(`HTTP_BIND=${host} HTTP_PORT=${port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
+        else if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL')
+          reject(new UserError(`HTTP_BIND=${host} HTTP_PORT=${port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
         else reject(err);
       });
       server.listen(port, host, resolve);
     });
-    log.info({ url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] }, 'HTTP server listening');
+    log.info(
+      { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] },
+      'HTTP server listening',
+    );
   }
 
   async stop(): Promise<void> {

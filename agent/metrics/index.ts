@@ -66,10 +66,7 @@ export class Metrics {
 export function fromConfig({ config, bus, http, health, frames }: FeatureContext): Feature | undefined {
   if (!config.HTTP_ENABLED) return undefined;
   const name = 'metrics';
-  const metrics = new Metrics(
-    { capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream') },
-    () => frames.stats,
-  );
+  const metrics = new Metrics({ capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream') }, () => frames.stats);
   return {
     name,
     start: () => {

@@ -17,9 +17,15 @@ export async function startEmbeddedBroker(options: { port: number; host: string;
     server.once('error', (err: NodeJS.ErrnoException) => {
       broker.close();
       if (err.code === 'EADDRINUSE') {
-        reject(new UserError(`MQTT_EMBEDDED_PORT=${options.port}: port already in use (another broker?); set MQTT_URL=mqtt://127.0.0.1:${options.port} to publish to it, or choose another MQTT_EMBEDDED_PORT`));
+        reject(
+          new UserError(
+            `MQTT_EMBEDDED_PORT=${options.port}: port already in use (another broker?); set MQTT_URL=mqtt://127.0.0.1:${options.port} to publish to it, or choose another MQTT_EMBEDDED_PORT`,
+          ),
+        );
       } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
-        reject(new UserError(`MQTT_EMBEDDED_BIND=${options.host} MQTT_EMBEDDED_PORT=${options.port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
+        reject(
+          new UserError(`MQTT_EMBEDDED_BIND=${options.host} MQTT_EMBEDDED_PORT=${options.port}: cannot listen (${err.code}); use an address of this host and a port above 1023`),
+        );
       } else reject(err);
     });
     server.listen(options.port, options.host, resolve);

@@ -15,7 +15,18 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
       { class_name: 'dog', score: 0.372, box: [545.1, 318, 671.4, 399.2], track_id: 7 },
     ],
   },
-  speedometer: { speed: 43.18, unit: 'km/h', track_id: 1, class_name: 'car', timestamp: '2026-11-25T01:14:21.781Z', pts: 4.6, direction_deg: 0.4, samples: 5, error_estimate: 0.46, final: false },
+  speedometer: {
+    speed: 43.18,
+    unit: 'km/h',
+    track_id: 1,
+    class_name: 'car',
+    timestamp: '2026-11-25T01:14:21.781Z',
+    pts: 4.6,
+    direction_deg: 0.4,
+    samples: 5,
+    error_estimate: 0.46,
+    final: false,
+  },
   state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, timestamp: '2026-11-25T01:50:18.630Z' },
   status: 'online',
   'set/result': { setting: 'score_threshold', ok: true, value: 0.5 },
@@ -23,7 +34,8 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
 
 const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
   class: 'Every processed frame with detections, and once when the scene becomes empty. QoS `MQTT_QOS`, kept in the outbox until acknowledged.',
-  speedometer: 'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
+  speedometer:
+    'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
   state: 'Retained. On connect, when the counts or the camera state change, and every 10 s.',
   status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
   'set/result': 'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`).',

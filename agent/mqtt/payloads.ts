@@ -36,7 +36,7 @@ export const speedPayload = z.object({
 
 /** Retained on `<prefix>state`: the present, for subscribers that connect later. */
 export const statePayload = z.object({
-  status: z.enum(['online', 'stopped']).describe('the agent\'s own view; the retained `<prefix>status` adds `offline` by last will'),
+  status: z.enum(['online', 'stopped']).describe("the agent's own view; the retained `<prefix>status` adds `offline` by last will"),
   camera: z.enum(['starting', 'streaming', 'reconnecting', 'ended']).describe('state of the video source'),
   counts: z.record(z.string(), z.number().int().nonnegative()).describe('objects per class in the latest processed frame'),
   fps: z.number().nonnegative().describe('frames processed per second, recently'),

@@ -50,7 +50,10 @@ export class AnnotatedRestream {
   }
 
   start(): void {
-    this.options.log.info({ url: redactUrl(this.options.url), size: `${this.options.width}x${this.options.height}`, bitrate: this.options.bitrate }, 'restreaming with detections burned in');
+    this.options.log.info(
+      { url: redactUrl(this.options.url), size: `${this.options.width}x${this.options.height}`, bitrate: this.options.bitrate },
+      'restreaming with detections burned in',
+    );
     this.supervisor.start();
   }
 
@@ -72,7 +75,13 @@ export class AnnotatedRestream {
       .resize(width, height, { fit: 'fill' })
       .raw()
       .toBuffer()
-      .then((pixels) => sharp(pixels, { raw: { width, height, channels: 3 } }).composite([{ input: boxesSvg(result.detections, f, { width, height }) }]).removeAlpha().raw().toBuffer())
+      .then((pixels) =>
+        sharp(pixels, { raw: { width, height, channels: 3 } })
+          .composite([{ input: boxesSvg(result.detections, f, { width, height }) }])
+          .removeAlpha()
+          .raw()
+          .toBuffer(),
+      )
       .then((annotated) => {
         if (this.input === input && !input.destroyed) {
           input.write(annotated);
@@ -101,8 +110,26 @@ export class AnnotatedRestream {
       stdin: input,
       inputOptions: ['-hide_banner', '-nostats', '-loglevel', 'warning', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-use_wallclock_as_timestamps', '1'],
       outputOptions: [
-        '-vsync', 'cfr', '-r', String(fps), '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-        '-b:v', bitrate, '-maxrate', bitrate, '-bufsize', bitrate, '-g', String(Math.max(1, Math.round(fps * 2))),
+        '-vsync',
+        'cfr',
+        '-r',
+        String(fps),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-tune',
+        'zerolatency',
+        '-pix_fmt',
+        'yuv420p',
+        '-b:v',
+        bitrate,
+        '-maxrate',
+        bitrate,
+        '-bufsize',
+        bitrate,
+        '-g',
+        String(Math.max(1, Math.round(fps * 2))),
         ...outputOptions(url).filter((o, i, all) => !(o === '-c' || all[i - 1] === '-c') && !(o === '-map' || all[i - 1] === '-map')),
       ],
       output: url,

@@ -48,7 +48,16 @@ export function calibrationReport(o: CalibrationReportOptions): string {
   lines.push('"fit error" is the standard error of a speed fitted over the window when each box edge jitters by one pixel.');
   if (o.imagePoints) {
     const [a, b, c, d] = o.imagePoints.map((p) => o.mapping.toGround(p));
-    lines.push(`Calibration quadrilateral on the ground: sides ${[[a, b], [b, c], [c, d], [d, a]].map(([p, q]) => fmt(Math.hypot(p![0] - q![0], p![1] - q![1]), 2)).join(', ')} m.`);
+    lines.push(
+      `Calibration quadrilateral on the ground: sides ${[
+        [a, b],
+        [b, c],
+        [c, d],
+        [d, a],
+      ]
+        .map(([p, q]) => fmt(Math.hypot(p![0] - q![0], p![1] - q![1]), 2))
+        .join(', ')} m.`,
+    );
   }
   return lines.join('\n');
 }

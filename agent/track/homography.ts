@@ -33,7 +33,8 @@ function checkQuad(points: Point[], what: string): void {
     for (let j = i + 1; j < 4; j++)
       for (let k = j + 1; k < 4; k++) {
         const area = Math.abs(cross(points[i]!, points[j]!, points[k]!)) / 2;
-        if (area < 1e-4 * scale * scale) throw new CalibrationError(`${what}: points ${i + 1}, ${j + 1} and ${k + 1} are on one line; choose four points that span a quadrilateral on the road`);
+        if (area < 1e-4 * scale * scale)
+          throw new CalibrationError(`${what}: points ${i + 1}, ${j + 1} and ${k + 1} are on one line; choose four points that span a quadrilateral on the road`);
       }
 }
 
@@ -47,7 +48,9 @@ export function homographyFromPoints(image: Point[], world: Point[]): GroundMapp
   const sw = sign(world);
   const flips = si.map((s, i) => s * sw[i]!);
   if (!flips.every((f) => f === flips[0])) {
-    throw new CalibrationError('CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS are not in the same order around the quadrilateral; list both in the same order (e.g. near-left, near-right, far-right, far-left)');
+    throw new CalibrationError(
+      'CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS are not in the same order around the quadrilateral; list both in the same order (e.g. near-left, near-right, far-right, far-left)',
+    );
   }
   // DLT with h33 = 1: two equations per correspondence.
   const a: Matrix = [];
@@ -73,7 +76,18 @@ export function homographyFromPoints(image: Point[], world: Point[]): GroundMapp
 
 export function scaleMapping(metersPerPixel: number): GroundMapping {
   const m = metersPerPixel;
-  return mapping([[m, 0, 0], [0, m, 0], [0, 0, 1]], [[1 / m, 0, 0], [0, 1 / m, 0], [0, 0, 1]]);
+  return mapping(
+    [
+      [m, 0, 0],
+      [0, m, 0],
+      [0, 0, 1],
+    ],
+    [
+      [1 / m, 0, 0],
+      [0, 1 / m, 0],
+      [0, 0, 1],
+    ],
+  );
 }
 
 function mapping(matrix: Matrix, inv: Matrix, wSign = 1): GroundMapping {
@@ -93,7 +107,10 @@ function mapping(matrix: Matrix, inv: Matrix, wSign = 1): GroundMapping {
 
 /** Parses "x1,y1;x2,y2;..." into points; undefined message on success. */
 export function parsePoints(text: string): Point[] | string {
-  const parts = text.split(';').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const points: Point[] = [];
   for (const part of parts) {
     const xy = part.split(',').map((v) => Number(v.trim()));

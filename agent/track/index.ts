@@ -118,7 +118,10 @@ export class TrackStage {
   }
 
   start(): void {
-    this.options.log.info({ calibrated: Boolean(this.mapping), unit: this.options.unit }, this.mapping ? 'tracking with speed estimation' : 'tracking; no calibration, so no speeds');
+    this.options.log.info(
+      { calibrated: Boolean(this.mapping), unit: this.options.unit },
+      this.mapping ? 'tracking with speed estimation' : 'tracking; no calibration, so no speeds',
+    );
   }
 
   update<D extends TrackerDetection>(frame: FrameInput<D>): TrackOutput<D> {

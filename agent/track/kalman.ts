@@ -98,7 +98,8 @@ export class KalmanBoxFilter {
     // H P is the first four rows of P; copy them before P changes.
     ROWS.set(P.subarray(0, 32));
     for (let i = 0; i < 8; i++)
-      for (let j = 0; j < 8; j++) P[i * 8 + j] = P[i * 8 + j]! - (K[i * 4]! * ROWS[j]! + K[i * 4 + 1]! * ROWS[8 + j]! + K[i * 4 + 2]! * ROWS[16 + j]! + K[i * 4 + 3]! * ROWS[24 + j]!);
+      for (let j = 0; j < 8; j++)
+        P[i * 8 + j] = P[i * 8 + j]! - (K[i * 4]! * ROWS[j]! + K[i * 4 + 1]! * ROWS[8 + j]! + K[i * 4 + 2]! * ROWS[16 + j]! + K[i * 4 + 3]! * ROWS[24 + j]!);
   }
 
   /** Squared Mahalanobis distance of a box centre from the present state (2 degrees of freedom). */

@@ -47,8 +47,14 @@ function fitLine(t: number[], y: number[]): Fit | undefined {
 export function estimateVelocity(samples: readonly Sample[]): VelocityEstimate | undefined {
   if (samples.length < 3) return undefined;
   const t = samples.map((s) => s.pts);
-  const fx = fitLine(t, samples.map((s) => s.ground[0]));
-  const fy = fitLine(t, samples.map((s) => s.ground[1]));
+  const fx = fitLine(
+    t,
+    samples.map((s) => s.ground[0]),
+  );
+  const fy = fitLine(
+    t,
+    samples.map((s) => s.ground[1]),
+  );
   if (!fx || !fy) return undefined;
   const speed = Math.hypot(fx.slope, fy.slope);
   // Error of |v| projected on the direction of motion (isotropic when at rest).

@@ -36,7 +36,12 @@ export class Track {
   private predictedPts: number;
   private readonly votes = new Map<string, number>();
 
-  constructor(readonly trackId: number, detection: TrackerDetection, pts: number, readonly filter = new KalmanBoxFilter(detection.box)) {
+  constructor(
+    readonly trackId: number,
+    detection: TrackerDetection,
+    pts: number,
+    readonly filter = new KalmanBoxFilter(detection.box),
+  ) {
     this.firstPts = this.lastPts = this.predictedPts = pts;
     this.lastDetection = detection;
     this.vote(detection);

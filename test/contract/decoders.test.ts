@@ -87,7 +87,16 @@ function frame(): Frame {
 }
 
 async function detectWith(modelPath: string, decoder: DecoderKey | undefined, classAgnostic = true) {
-  const detector = new Detector({ modelPath, threads: 1, scoreThreshold: 0.3, nmsIou: 0.5, nmsClassAgnostic: classAgnostic, classes: [], overrides: { decoder }, log: memoryLogger().log });
+  const detector = new Detector({
+    modelPath,
+    threads: 1,
+    scoreThreshold: 0.3,
+    nmsIou: 0.5,
+    nmsClassAgnostic: classAgnostic,
+    classes: [],
+    overrides: { decoder },
+    log: memoryLogger().log,
+  });
   await detector.start();
   try {
     return { key: detector.decoderKey, ...(await detector.detect(frame())) };

@@ -8,8 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
-import { freePort, hasBinary, MOSQUITTO, startMosquitto, type Mosquitto } from '../helpers/net.js';
-import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
+import { freePort, hasBinary, MOSQUITTO, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
+import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
+import sharp from 'sharp';
+import { FIXTURES } from '../helpers/paths.js';
+import { edgecam, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
@@ -26,7 +29,17 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     hls = join(mkdtempSync(join(tmpdir(), 'edgecam-hls-')), 'live.m3u8');
-    run = edgecam([], { VIEWER_ENABLED: 'true', HTTP_PORT: String(port), HTTP_BIND: '127.0.0.1', HTTP_TOKEN: token, MQTT_URL: broker.url, METERS_PER_PIXEL: '0.05', RESTREAM_URL: hls, RESTART_BACKOFF_MAX: '2', DETECT_THREADS: '1' });
+    run = edgecam([], {
+      VIEWER_ENABLED: 'true',
+      HTTP_PORT: String(port),
+      HTTP_BIND: '127.0.0.1',
+      HTTP_TOKEN: token,
+      MQTT_URL: broker.url,
+      METERS_PER_PIXEL: '0.05',
+      RESTREAM_URL: hls,
+      RESTART_BACKOFF_MAX: '2',
+      DETECT_THREADS: '1',
+    });
     await until(() => run.lines().some((l) => l.msg === 'HTTP server listening'), 20_000, 'the viewer');
   });
 
@@ -54,14 +67,26 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     await until(() => run.lines().some((l) => l.msg === 'source opened'), 10_000, 'frames');
     await sleep(1500);
     const text = await (await get('/metrics')).text();
-    for (const name of ['edgecam_frames_in_total', 'edgecam_frames_dropped_total', 'edgecam_inference_ms_bucket', 'edgecam_mqtt_messages_sent_total', 'edgecam_mqtt_messages_queued_total', 'edgecam_mqtt_reconnects_total', 'edgecam_ffmpeg_restarts_total', 'edgecam_restream_restarts_total', 'edgecam_frame_copies_total', 'edgecam_frame_buffers']) {
+    for (const name of [
+      'edgecam_frames_in_total',
+      'edgecam_frames_dropped_total',
+      'edgecam_inference_ms_bucket',
+      'edgecam_mqtt_messages_sent_total',
+      'edgecam_mqtt_messages_queued_total',
+      'edgecam_mqtt_reconnects_total',
+      'edgecam_ffmpeg_restarts_total',
+      'edgecam_restream_restarts_total',
+      'edgecam_frame_copies_total',
+      'edgecam_frame_buffers',
+    ]) {
       assert.match(text, new RegExp(`^${name}(\\{[^}]*\\})? \\d+(\\.\\d+)?(e[-+]\\d+)?$`, 'm'), name);
     }
     // The viewer draws frames, so they are copied, into a bounded pool of buffers.
     assert.ok(Number(/^edgecam_frame_copies_total (\d+)/m.exec(text)?.[1]) > 0, 'frames copied for the viewer');
     assert.ok(Number(/^edgecam_frame_buffers (\d+)/m.exec(text)?.[1]) <= 8, 'buffers bounded');
     // Every line is a comment or `name{labels} value`.
-    for (const line of text.split('\n').filter(Boolean)) assert.match(line, /^(# (HELP|TYPE) \w+ .+|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|[+-]Inf))$/, line);
+    for (const line of text.split('\n').filter(Boolean))
+      assert.match(line, /^(# (HELP|TYPE) \w+ .+|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|[+-]Inf))$/, line);
     for (const path of ['/snapshot.jpg', '/snapshot.jpg?raw=1']) {
       const res = await get(path);
       assert.equal(res.status, 200);
@@ -71,17 +96,24 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     }
   });
 
-  test('the page in chromium: live video, boxes of the sample\'s objects, updating numbers', { skip: CHROMIUM ? false : 'chromium is not installed' }, async () => {
+  test("the page in chromium: live video, boxes of the sample's objects, updating numbers", { skip: CHROMIUM ? false : 'chromium is not installed' }, async () => {
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      });
       const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
       await page.goto(`${base}/?token=${token}`);
       await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 15_000 });
       // Wait for a frame with a detection, then check the overlay has box pixels.
       await page.waitForFunction(() => (document.body.dataset.classes ?? '') !== '', null, { timeout: 20_000 });
       const classes = await page.evaluate(() => document.body.dataset.classes!.split(','));
-      assert.ok(classes.some((c) => ['person', 'dog', 'car', 'bicycle', 'truck'].includes(c)), classes.join());
+      assert.ok(
+        classes.some((c) => ['person', 'dog', 'car', 'bicycle', 'truck'].includes(c)),
+        classes.join(),
+      );
       const boxPixels = await page.evaluate(() => {
         const c = document.getElementById('overlay') as HTMLCanvasElement;
         const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
@@ -107,33 +139,167 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     }
   });
 
+  test("the retained state's fps is the viewer's fps: one clock", async () => {
+    const sub = await subscribe(broker.url, ['state']);
+    const controller = new AbortController();
+    const sse: { at: number; fps: number }[] = [];
+    const res = await get('/events');
+    const reader = (async () => {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+          const message = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = /^event: detections\ndata: (.*)$/m.exec(message)?.[1];
+          if (data) sse.push({ at: Date.now(), fps: (JSON.parse(data) as { fps: number }).fps });
+        }
+        if (controller.signal.aborted) break;
+      }
+    })().catch(() => {});
+    const states: { at: number; fps: number }[] = [];
+    sub.client.on('message', (_topic, payload) => states.push({ at: Date.now(), fps: statePayload.parse(JSON.parse(payload.toString())).fps }));
+    try {
+      // State messages published while frames flow and the page's events arrive. A change of counts is
+      // published in the same event as the page's frame, so its fps is one the page was sent too.
+      await until(() => sse.length > 0 && states.filter((s) => s.at > sse[0]!.at + 500 && s.fps > 0).length >= 3, 30_000, 'state messages among the viewer events');
+      for (const state of states.filter((s) => s.at > sse[0]!.at + 500 && s.fps > 0)) {
+        const near = sse.filter((e) => Math.abs(e.at - state.at) < 2000).map((e) => e.fps);
+        assert.ok(near.includes(state.fps), `state fps ${state.fps}; the viewer's around it: ${near.join(', ')}`);
+      }
+    } finally {
+      controller.abort();
+      await res.body?.cancel().catch(() => {});
+      await reader;
+      await sub.close();
+    }
+  });
+
   test('ffprobe reads the restream: H.264, the source size and frame rate', { skip: hasBinary('ffprobe') ? false : 'ffprobe is not installed' }, async () => {
     await until(() => existsSync(hls) && /\.ts/.test(readFileSync(hls, 'utf8')), 20_000, 'the HLS playlist');
-    const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', hls], { encoding: 'utf8' })) as { streams: { codec_name: string; width: number; height: number; r_frame_rate: string }[] };
+    const out = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', hls], { encoding: 'utf8' }),
+    ) as { streams: { codec_name: string; width: number; height: number; r_frame_rate: string }[] };
     assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 960, height: 540, r_frame_rate: '15/1' });
   });
 
   test('/healthz is 200 while frames flow and MQTT is connected, 503 with the reason when the broker stops', async () => {
-    const ok = await get('/healthz');
-    assert.equal(ok.status, 200, await ok.clone().text());
+    await untilAsync(async () => (await get('/healthz')).status === 200, 30_000, '/healthz 200');
     await broker.stop();
-    await sleep(500);
-    const down = await get('/healthz');
-    assert.equal(down.status, 503);
-    assert.deepEqual((await down.json() as { reasons: string[] }).reasons, ['MQTT broker not connected']);
+    let down: Response | undefined;
+    await untilAsync(async () => (down = await get('/healthz')).status === 503, 30_000, '/healthz 503 once the broker is gone');
+    assert.deepEqual(((await down!.json()) as { reasons: string[] }).reasons, ['MQTT broker not connected']);
   });
 });
 
-test('annotated restream: H.264 at DETECT_FPS with the boxes burned in, readable by ffprobe', { skip: hasBinary('ffprobe') ? false : 'ffprobe is not installed', timeout: 60_000 }, async () => {
-  const playlist = join(mkdtempSync(join(tmpdir(), 'edgecam-hls-')), 'annotated.m3u8');
-  const port = await freePort();
-  const agent = edgecam([], { MQTT_EMBEDDED_PORT: String(port), RESTREAM_URL: playlist, RESTREAM_ANNOTATE: 'true', RESTREAM_SIZE: '640x360', DETECT_THREADS: '1' });
-  try {
-    await until(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 30_000, 'the annotated HLS playlist');
-    const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', playlist], { encoding: 'utf8' })) as { streams: unknown[] };
-    assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 360, r_frame_rate: '5/1' });
-  } finally {
-    agent.child.kill('SIGTERM');
-    await agent.exit;
+/** Pixels drawn in the box colour (#00e676), allowing for JPEG and H.264 loss. */
+const boxGreen = (px: Buffer, i: number) => px[i + 1]! > 150 && px[i]! < 110 && px[i + 1]! - px[i]! > 70 && px[i + 1]! - px[i + 2]! > 20;
+
+/** The share of points along a box's four edges that have the box colour within 2 px, and whether its centre has it. */
+function boxPixels(rgb: Buffer, width: number, box: number[]): { edges: number; centre: boolean } {
+  const [x1, y1, x2, y2] = box.map((v) => Math.round(v));
+  const green = (x: number, y: number) => {
+    for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) if (boxGreen(rgb, ((y + dy) * width + (x + dx)) * 3)) return true;
+    return false;
+  };
+  const points: [number, number][] = [];
+  for (let t = 0.2; t <= 0.8; t += 0.1) {
+    const x = Math.round(x1! + (x2! - x1!) * t);
+    const y = Math.round(y1! + (y2! - y1!) * t);
+    points.push([x1!, y], [x2!, y], [x, y2!], [x, y1!]);
   }
-});
+  return { edges: points.filter(([x, y]) => green(x, y)).length / points.length, centre: green(Math.round((x1! + x2!) / 2), Math.round((y1! + y2!) / 2)) };
+}
+
+test(
+  'the boxes are burned in where the objects are: the annotated restream and /snapshot.jpg, not ?raw=1',
+  { skip: hasBinary('ffprobe') ? false : 'ffprobe is not installed', timeout: 90_000 },
+  async () => {
+    // A still photo as a looping clip: the person stays where the detector puts its box.
+    const dir = mkdtempSync(join(tmpdir(), 'edgecam-hls-'));
+    const clip = join(dir, 'person.mp4');
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-loop',
+      '1',
+      '-framerate',
+      '15',
+      '-i',
+      join(FIXTURES, 'person.jpg'),
+      '-t',
+      '4',
+      '-vf',
+      'format=yuv420p',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '18',
+      clip,
+    ]);
+    const playlist = join(dir, 'annotated.m3u8');
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const agent = edgecam([], {
+      SOURCE: clip,
+      SOURCE_LOOP: 'true',
+      CLASSES: 'person',
+      MQTT_EMBEDDED_PORT: String(mqttPort),
+      HTTP_PORT: String(httpPort),
+      HTTP_BIND: '127.0.0.1',
+      VIEWER_ENABLED: 'true',
+      RESTREAM_URL: playlist,
+      RESTREAM_ANNOTATE: 'true',
+      RESTREAM_SIZE: '640x424',
+      DETECT_THREADS: '1',
+    });
+    try {
+      const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['class'], 30_000);
+      await sub.waitFor((m) => m.some((x) => classPayload.parse(x.json()).class_name.includes('person')), 30_000);
+      const box = classPayload.parse(sub.messages.find((x) => classPayload.parse(x.json()).class_name.includes('person'))!.json()).detections[0]!.box;
+      await sub.close();
+
+      await until(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 30_000, 'the annotated HLS playlist');
+      const out = JSON.parse(
+        execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', playlist], {
+          encoding: 'utf8',
+        }),
+      ) as { streams: unknown[] };
+      assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 424, r_frame_rate: '5/1' });
+      // The restream is the source's size here, so its pixels are the source's.
+      const restreamed = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', playlist, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+        maxBuffer: 64 << 20,
+      });
+      const inStream = boxPixels(restreamed, 640, box);
+      assert.ok(
+        inStream.edges >= 0.8 && !inStream.centre,
+        `restream: ${Math.round(inStream.edges * 100)} % of the edge points green, centre ${inStream.centre}; box ${box.join(',')}`,
+      );
+
+      const jpeg = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+        assert.equal(res.status, 200, path);
+        const { data, info } = await sharp(Buffer.from(await res.arrayBuffer()))
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        // The viewer's picture keeps the source's aspect, at most the model input's resolution.
+        assert.equal(info.channels, 3);
+        assert.ok(Math.abs(info.height / info.width - 424 / 640) < 0.01, `${info.width}x${info.height}`);
+        return { data, width: info.width, box: box.map((v) => (v * info.width) / 640) };
+      };
+      const withBoxes = await jpeg('/snapshot.jpg');
+      const withoutBoxes = await jpeg('/snapshot.jpg?raw=1');
+      const drawn = boxPixels(withBoxes.data, withBoxes.width, withBoxes.box);
+      const raw = boxPixels(withoutBoxes.data, withoutBoxes.width, withoutBoxes.box);
+      assert.ok(drawn.edges >= 0.8 && !drawn.centre, `snapshot: ${Math.round(drawn.edges * 100)} % of the edge points green, centre ${drawn.centre}`);
+      assert.ok(raw.edges <= 0.1, `raw snapshot: ${Math.round(raw.edges * 100)} % of the edge points green`);
+    } finally {
+      agent.child.kill('SIGTERM');
+      await agent.exit;
+    }
+  },
+);

@@ -11,6 +11,7 @@ import { SETTING_NAMES } from '../../agent/config/schema.js';
 import { constantOutputModel } from '../helpers/onnx.js';
 import { MOSQUITTO, hasBinary, startMosquitto } from '../helpers/net.js';
 import { edgecam } from '../helpers/agent.js';
+import { fuzzSeed, randomHex, seededRandom } from '../helpers/random.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-bad-'));
 
@@ -43,7 +44,10 @@ describe('bad input', { timeout: 120_000 }, () => {
     for (let i = 0; i < 5; i++) {
       const clip = join(dir, `random-${i}.mp4`);
       writeFileSync(clip, randomBytes(1000 + i * 20_000));
-      await expect78({ SOURCE: clip, SOURCE_LOOP: i % 2 ? 'true' : 'false' }, /^edgecam: SOURCE=.*random-\d\.mp4: FFmpeg cannot read it as video \(.*\); give a video file FFmpeg can decode$/);
+      await expect78(
+        { SOURCE: clip, SOURCE_LOOP: i % 2 ? 'true' : 'false' },
+        /^edgecam: SOURCE=.*random-\d\.mp4: FFmpeg cannot read it as video \(.*\); give a video file FFmpeg can decode$/,
+      );
     }
   });
 
@@ -65,9 +69,18 @@ describe('bad input', { timeout: 120_000 }, () => {
     chmodSync(passwords, 0o644);
     const broker = await startMosquitto({ auth: ['allow_anonymous false', `password_file ${passwords}`] });
     try {
-      await expect78({ MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'wrong-password' }, /^edgecam: MQTT_URL=mqtt:\/\/127\.0\.0\.1:\d+: the broker refused the credentials .*; check MQTT_USERNAME and MQTT_PASSWORD$/);
+      await expect78(
+        { MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'wrong-password' },
+        /^edgecam: MQTT_URL=mqtt:\/\/127\.0\.0\.1:\d+: the broker refused the credentials .*; check MQTT_USERNAME and MQTT_PASSWORD$/,
+      );
       // The right ones are accepted, and the password never reaches the logs.
-      const ok = edgecam(['run'], { MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'right-password', SOURCE: 'lavfi:testsrc2=size=320x240:rate=5:duration=1', DETECT_THREADS: '1' });
+      const ok = edgecam(['run'], {
+        MQTT_URL: broker.url,
+        MQTT_USERNAME: 'edgecam',
+        MQTT_PASSWORD: 'right-password',
+        SOURCE: 'lavfi:testsrc2=size=320x240:rate=5:duration=1',
+        DETECT_THREADS: '1',
+      });
       assert.equal((await ok.exit).code, 0, ok.stderr());
       assert.ok(ok.lines().some((l) => l.msg === 'connected to MQTT broker'));
       assert.doesNotMatch(ok.stdout() + ok.stderr(), /right-password/);
@@ -76,8 +89,11 @@ describe('bad input', { timeout: 120_000 }, () => {
     }
   });
 
-  test('fuzz: random values for every setting give a Config or a ConfigError, nothing else', () => {
-    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+  test('fuzz: random values for every setting give a Config or a ConfigError, nothing else', (t) => {
+    const seed = fuzzSeed();
+    t.diagnostic(`seed ${seed} (FUZZ_SEED=${seed} replays this run)`);
+    const random = seededRandom(seed);
+    const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
     const junk = () =>
       pick([
         '',
@@ -93,29 +109,32 @@ describe('bad input', { timeout: 120_000 }, () => {
         '\u0000',
         '#',
         'rtsp://u:p@h/x',
-        randomBytes(8).toString('base64'),
-        String(Math.random() * 1e6),
+        Buffer.from(randomHex(random, 8), 'hex').toString('base64'),
+        String(random() * 1e6),
         '/dev/video0',
         'lavfi:testsrc2',
       ]);
     for (let i = 0; i < 500; i++) {
       const env: Record<string, string> = {};
-      for (const key of SETTING_NAMES) if (Math.random() < 0.3) env[key] = junk();
+      for (const key of SETTING_NAMES) if (random() < 0.3) env[key] = junk();
       try {
         loadConfig({ env, cwd: dir });
       } catch (err) {
-        assert.ok(err instanceof ConfigError, `${JSON.stringify(env)} threw ${String(err)}`);
+        assert.ok(err instanceof ConfigError, `seed ${seed}: ${JSON.stringify(env)} threw ${String(err)}`);
         for (const p of err.problems) assert.ok(p.length > 10 && !p.includes('\n'), p);
       }
     }
   });
 
-  test('fuzz: check-config as a process exits 0 or 78 with junk settings', () => {
+  test('fuzz: check-config as a process exits 0 or 78 with junk settings', (t) => {
+    const seed = fuzzSeed();
+    t.diagnostic(`seed ${seed} (FUZZ_SEED=${seed} replays this run)`);
+    const random = seededRandom(seed);
     for (let i = 0; i < 8; i++) {
       const env: Record<string, string> = { PATH: process.env.PATH! };
-      for (const key of SETTING_NAMES) if (Math.random() < 0.3) env[key] = randomBytes(6).toString('hex');
-      const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/agent/cli.js'), 'check-config'], { env, cwd: dir, encoding: 'utf8', timeout: 10_000 });
-      assert.ok(r.status === 0 || r.status === 78, `exit ${r.status}: ${r.stderr}`);
+      for (const key of SETTING_NAMES) if (random() < 0.3) env[key] = randomHex(random, 6);
+      const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/agent/cli.js'), 'check-config'], { env, cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      assert.ok(r.status === 0 || r.status === 78, `seed ${seed}: exit ${r.status}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /\n\s+at /);
     }
   });

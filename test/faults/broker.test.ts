@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classPayload } from '../../agent/mqtt/payloads.js';
 import { freePort, MOSQUITTO, startMosquitto, subscribe, type Received } from '../helpers/net.js';
-import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
+import { edgecam, httpBase, metric, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
 
 const skip = MOSQUITTO ? false : 'mosquitto is not installed';
 
@@ -41,15 +41,17 @@ describe('broker faults', { skip, timeout: 180_000 }, () => {
     const sub = await subscribe(broker.url, ['class'], 10_000, 'fault-outage-subscriber');
     const run = edgecam([], { MQTT_URL: broker.url, RESTART_BACKOFF_MAX: '4', DETECT_THREADS: '1' });
     try {
-      await sub.waitFor((m) => unique(m).length >= 5, 20_000);
+      const base = await httpBase(run);
+      await sub.waitFor((m) => unique(m).length >= 5, 30_000);
       await broker.stop();
       const outageStart = Date.now();
       await sleep(30_000);
       const beforeReconnect = unique(sub.messages).length;
       broker = await startMosquitto({ port, persistenceDir: dir });
       const outageEnd = Date.now();
-      await until(() => connects(run) >= 2, 15_000, 'the agent to reconnect');
-      await sleep(2000);
+      await until(() => connects(run) >= 2, 30_000, 'the agent to reconnect');
+      // The outbox has drained once the broker has acknowledged everything queued during the outage.
+      await untilAsync(async () => (await metric(base, 'edgecam_mqtt_outbox_messages')) === 0, 60_000, 'the outbox to drain');
       run.child.kill('SIGTERM');
       assert.equal((await run.exit).code, 0, run.stderr());
       const stats = stoppedStats(run);
@@ -61,7 +63,9 @@ describe('broker faults', { skip, timeout: 180_000 }, () => {
       for (let i = 1; i < received.length; i++) assert.ok(received[i]!.frame > received[i - 1]!.frame, `in order at ${i}`);
       const duringOutage = received.filter((p) => Date.parse(p.timestamp) > outageStart && Date.parse(p.timestamp) < outageEnd).length;
       assert.ok(duringOutage >= 30, `${duringOutage} messages were published during the outage`);
-      t.diagnostic(`queued ${stats.queued}, received ${received.length} unique (${sub.messages.length} with QoS 1 repeats), ${duringOutage} published during the 30 s outage, ${beforeReconnect} received before it ended`);
+      t.diagnostic(
+        `queued ${stats.queued}, received ${received.length} unique (${sub.messages.length} with QoS 1 repeats), ${duringOutage} published during the 30 s outage, ${beforeReconnect} received before it ended`,
+      );
     } finally {
       run.child.kill('SIGKILL');
       await sub.close();

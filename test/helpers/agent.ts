@@ -1,6 +1,6 @@
 // Runs `edgecam` as a child process, as a user or systemd would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './paths.js';
@@ -19,7 +19,11 @@ export interface Run {
 export function edgecam(args: string[], env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'edgecam-run-'))): Run {
   // The viewer is off unless a test asks for it, and the HTTP server takes a free port:
   // several agents run at once in the suite.
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH!, VIEWER_ENABLED: 'false', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH!, VIEWER_ENABLED: 'false', HTTP_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,6 +43,18 @@ export const childrenOf = (pid: number) =>
     .filter(Boolean)
     .map(Number);
 
+/** Running: the process exists and is not a zombie (dead, waiting to be reaped). */
+export const running = (pid: number) => {
+  try {
+    // /proc/PID/stat: "pid (comm) S ..."; comm may hold spaces or parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+/** The process exists, zombies included: a killed child that its parent has not reaped is still here. */
 export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -58,3 +74,30 @@ export async function until(condition: () => boolean, timeoutMs: number, what: s
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The agent's HTTP server, from its 'HTTP server listening' line (HTTP_PORT=0 picks a free port). */
+export async function httpBase(run: Run, timeoutMs = 30_000): Promise<string> {
+  await until(() => run.lines().some((l) => l.msg === 'HTTP server listening'), timeoutMs, 'the HTTP server');
+  const url = run.lines().find((l) => l.msg === 'HTTP server listening')!.url as string;
+  return url.replace('localhost', '127.0.0.1').replace(/\/$/, '');
+}
+
+/** One value from the agent's /metrics, or undefined when the agent does not answer. */
+export async function metric(base: string, name: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits for an async condition, polling every 100 ms, up to timeoutMs. */
+export async function untilAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -12,5 +12,13 @@ export function memoryLogger(level = 'debug'): { log: Logger; lines: () => Recor
   });
   const log = createLogger({ level, pretty: false, destination });
   const text = () => chunks.join('');
-  return { log, text, lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }

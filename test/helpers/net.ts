@@ -104,7 +104,10 @@ export async function subscribe(url: string, topics: string[], retryMs = 10_000,
   let client: MqttClient;
   for (;;) {
     try {
-      client = await mqtt.connectAsync(url, persistentId ? { clientId: persistentId, clean: false, reconnectPeriod: 200, connectTimeout: 1000 } : { reconnectPeriod: 0, connectTimeout: 1000 });
+      client = await mqtt.connectAsync(
+        url,
+        persistentId ? { clientId: persistentId, clean: false, reconnectPeriod: 200, connectTimeout: 1000 } : { reconnectPeriod: 0, connectTimeout: 1000 },
+      );
       break;
     } catch (err) {
       if (Date.now() > deadline) throw err;

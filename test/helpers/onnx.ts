@@ -16,7 +16,12 @@ export function constantOutputModel(input: { name: string; dims: number[]; type?
   const valueInfo = (name: string, type: number, dims: number[]) =>
     onnx.ValueInfoProto.create({
       name,
-      type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: type, shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }) }) }),
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: type,
+          shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+        }),
+      }),
     });
   const nodes = outputs.map((o) =>
     onnx.NodeProto.create({

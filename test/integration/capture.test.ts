@@ -44,7 +44,10 @@ test('a lavfi test source: frames at DETECT_FPS with source timestamps and the l
   }
   await c.stop();
   assert.equal(frames.length, 15, '3 s at 5 fps');
-  assert.deepEqual(frames.map((f) => f.index), [...Array(15).keys()]);
+  assert.deepEqual(
+    frames.map((f) => f.index),
+    [...Array(15).keys()],
+  );
   frames.forEach((f, i) => assert.ok(Math.abs(f.pts - i * 0.2) < 1e-6, `frame ${i} pts ${f.pts}`));
   assert.equal(frames[0]!.sourceWidth, 320);
   assert.equal(frames[0]!.sourceHeight, 240);
@@ -79,7 +82,10 @@ test('lossless file processing delivers every frame of the bundled clip, none dr
   assert.equal(frames.length, 60, '12 s at 5 fps');
   assert.equal(c.stats.framesDropped, 0);
   assert.equal(frames[0]!.sourceWidth, 960);
-  assert.ok(frames.every((f, i) => i === 0 || f.pts > frames[i - 1]!.pts), 'timestamps increase');
+  assert.ok(
+    frames.every((f, i) => i === 0 || f.pts > frames[i - 1]!.pts),
+    'timestamps increase',
+  );
 });
 
 /** Every frame's pts and pixel hash; `delayMs` makes a slow consumer, so FFmpeg is paused and resumed. */
@@ -148,14 +154,14 @@ test('FFmpeg killed under a live source is restarted with backoff and frames res
   assert.ok(lines().some((l) => l.msg === 'ffmpeg exited; restarting' && typeof l.retryInMs === 'number'));
 });
 
-test('an unreadable file fails with FFmpeg\'s reason instead of restarting forever', async () => {
+test("an unreadable file fails with FFmpeg's reason instead of restarting forever", async () => {
   const c = capture({ source: { url: '/etc/hostname', kind: 'file', loop: false, realtime: false } });
   await c.start();
   await assert.rejects(c.next(), /SOURCE=\/etc\/hostname: FFmpeg cannot read it as video \(.*Invalid data/);
   await c.stop();
 });
 
-test('the npm-shipped FFmpeg (the fallback on machines without apt\'s) produces the same frames', async () => {
+test("the npm-shipped FFmpeg (the fallback on machines without apt's) produces the same frames", async () => {
   const { createRequire } = await import('node:module');
   const binary = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
   const c = capture({ ffmpegPath: binary, source: { url: 'lavfi:testsrc2=size=320x240:rate=10:duration=2', kind: 'lavfi', loop: false, realtime: false } });

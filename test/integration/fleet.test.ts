@@ -39,7 +39,8 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     // A CA and a server certificate for 127.0.0.1 signed by it; and a second, unrelated CA.
     const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    for (const ca of ['ca', 'other-ca']) ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=edgecam test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
+    for (const ca of ['ca', 'other-ca'])
+      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=edgecam test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
     ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'server.crt', '-extfile', 'san.ext');
     for (const f of ['ca.crt', 'other-ca.crt', 'server.crt', 'server.key']) chmodSync(join(dir, f), 0o644);
@@ -47,8 +48,14 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     wsPort = await freePort();
     broker = await startMosquitto({
       extra: [
-        `listener ${tlsPort} 127.0.0.1`, `cafile ${join(dir, 'ca.crt')}`, `certfile ${join(dir, 'server.crt')}`, `keyfile ${join(dir, 'server.key')}`, 'allow_anonymous true',
-        `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true',
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${join(dir, 'ca.crt')}`,
+        `certfile ${join(dir, 'server.crt')}`,
+        `keyfile ${join(dir, 'server.key')}`,
+        'allow_anonymous true',
+        `listener ${wsPort} 127.0.0.1`,
+        'protocol websockets',
+        'allow_anonymous true',
       ],
     });
   });
@@ -70,7 +77,12 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
       agent({ MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, MQTT_CA_FILE: join(dir, 'ca.crt'), TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'tls' });
       await sub.waitFor((m) => m.some((x) => x.payload === 'online'), 20_000);
       await stop();
-      const wrong = edgecam([], { SOURCE: 'lavfi:testsrc2=size=320x240:rate=5', DETECT_THREADS: '1', MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, MQTT_CA_FILE: join(dir, 'other-ca.crt') });
+      const wrong = edgecam([], {
+        SOURCE: 'lavfi:testsrc2=size=320x240:rate=5',
+        DETECT_THREADS: '1',
+        MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`,
+        MQTT_CA_FILE: join(dir, 'other-ca.crt'),
+      });
       assert.equal((await wrong.exit).code, 78, wrong.stderr());
       assert.match(wrong.stderr().trim(), /^edgecam: MQTT_URL=mqtts:\/\/127\.0\.0\.1:\d+: the broker's TLS certificate is not trusted .*; set MQTT_CA_FILE/);
     } finally {
@@ -78,7 +90,7 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     }
   });
 
-  test('ws:// reaches the broker\'s websockets listener', async () => {
+  test("ws:// reaches the broker's websockets listener", async () => {
     const sub = await subscribe(broker.url, ['edgecam/ws/class']);
     try {
       agent({ MQTT_URL: `ws://127.0.0.1:${wsPort}`, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'ws', SCORE_THRESHOLD: '0.01' });
@@ -90,14 +102,22 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     }
   });
 
-  test('MQTT 5: telemetry carries content type and message expiry; HA discovery is valid and re-sent on HA\'s birth; commands are applied or refused', async () => {
+  test("MQTT 5: telemetry carries content type and message expiry; HA discovery is valid and re-sent on HA's birth; commands are applied or refused", async () => {
     const v5 = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
     const got: { topic: string; payload: string; properties?: mqtt.IPublishPacket['properties'] }[] = [];
     v5.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), properties: packet.properties }));
     await v5.subscribeAsync(['edgecam/front/#', 'homeassistant/#']);
     const waitFor = (pred: () => boolean, what: string, ms = 20_000) => until(pred, ms, what);
     try {
-      agent({ MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'front', HA_DISCOVERY: 'true', HA_CLASSES: 'person,traffic light', MQTT_MESSAGE_EXPIRY: '600', SCORE_THRESHOLD: '0.01' });
+      agent({
+        MQTT_URL: broker.url,
+        TOPIC_PREFIX: 'edgecam/{device}/',
+        DEVICE_ID: 'front',
+        HA_DISCOVERY: 'true',
+        HA_CLASSES: 'person,traffic light',
+        MQTT_MESSAGE_EXPIRY: '600',
+        SCORE_THRESHOLD: '0.01',
+      });
       await waitFor(() => got.some((m) => m.topic === 'edgecam/front/class'), 'class messages');
       const telemetry = got.find((m) => m.topic === 'edgecam/front/class')!;
       assert.equal(telemetry.properties?.contentType, 'application/json');
@@ -116,15 +136,30 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
       assert.ok(first.some((m) => m.topic === 'homeassistant/binary_sensor/edgecam_front/traffic_light_present/config'));
       assert.equal(new Set(first.map((m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id)).size, 8, 'unique ids');
       await v5.publishAsync('homeassistant/status', 'online');
-      await waitFor(() => discovery().length >= 16, 'discovery re-sent after HA\'s birth message');
+      await waitFor(() => discovery().length >= 16, "discovery re-sent after HA's birth message");
 
       // Commands.
       const results = () => got.filter((m) => m.topic === 'edgecam/front/set/result').map((m) => JSON.parse(m.payload) as { setting: string; ok: boolean; error?: string });
-      for (const [setting, payload] of [['score_threshold', '0.95'], ['detect_fps', 'abc'], ['classes', 'person,unicorn'], ['shell', 'rm -rf /'], ['paused', 'true']]) {
+      for (const [setting, payload] of [
+        ['score_threshold', '0.95'],
+        ['detect_fps', 'abc'],
+        ['classes', 'person,unicorn'],
+        ['shell', 'rm -rf /'],
+        ['paused', 'true'],
+      ]) {
         await v5.publishAsync(`edgecam/front/set/${setting}`, payload!);
       }
       await waitFor(() => results().length >= 5, 'command results');
-      assert.deepEqual(results().map((r) => [r.setting, r.ok]), [['score_threshold', true], ['detect_fps', false], ['classes', false], ['shell', false], ['paused', true]]);
+      assert.deepEqual(
+        results().map((r) => [r.setting, r.ok]),
+        [
+          ['score_threshold', true],
+          ['detect_fps', false],
+          ['classes', false],
+          ['shell', false],
+          ['paused', true],
+        ],
+      );
       assert.match(results()[2]!.error!, /unknown class "unicorn"/);
       assert.match(results()[3]!.error!, /unknown setting; known: score_threshold, detect_fps, classes, paused/);
       await waitFor(() => got.some((m) => m.topic === 'edgecam/front/state' && statePayload.parse(JSON.parse(m.payload)).paused), 'paused state');
@@ -139,56 +174,79 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
     }
   });
 
-  test('interop: mosquitto_sub sees the documented topics with the documented payloads', { skip: hasBinary('mosquitto_sub') ? false : 'mosquitto_sub is not installed' }, async () => {
-    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.port), '-v', '-t', 'edgecam/#', '-W', '20']);
-    let out = '';
-    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await sleep(300);
-    agent({ MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'interop', SCORE_THRESHOLD: '0.01', METERS_PER_PIXEL: '0.05' });
-    try {
-      await until(() => /^edgecam\/interop\/class /m.test(out) && /^edgecam\/interop\/state /m.test(out) && /^edgecam\/interop\/status /m.test(out), 25_000, 'topics on mosquitto_sub');
-    } finally {
-      await stop();
-      sub.kill();
-    }
-    // Retained messages of the other tests' devices come too; this device's are checked.
-    for (const line of out.split('\n').filter((l) => l.startsWith('edgecam/interop/'))) {
-      const [topic, ...rest] = line.split(' ');
-      const payload = rest.join(' ');
-      if (topic === 'edgecam/interop/class') classPayload.parse(JSON.parse(payload));
-      else if (topic === 'edgecam/interop/state') statePayload.parse(JSON.parse(payload));
-      else if (topic === 'edgecam/interop/status') statusPayload.parse(payload);
-      else if (topic !== 'edgecam/interop/speedometer') assert.fail(`undocumented topic ${topic}`);
-    }
-  });
+  test(
+    'interop: mosquitto_sub sees the documented topics with the documented payloads',
+    { skip: hasBinary('mosquitto_sub') ? false : 'mosquitto_sub is not installed' },
+    async () => {
+      const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.port), '-v', '-t', 'edgecam/#', '-W', '20']);
+      let out = '';
+      sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await sleep(300);
+      agent({ MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'interop', SCORE_THRESHOLD: '0.01', METERS_PER_PIXEL: '0.05' });
+      try {
+        await until(
+          () => /^edgecam\/interop\/class /m.test(out) && /^edgecam\/interop\/state /m.test(out) && /^edgecam\/interop\/status /m.test(out),
+          25_000,
+          'topics on mosquitto_sub',
+        );
+      } finally {
+        await stop();
+        sub.kill();
+      }
+      // Retained messages of the other tests' devices come too; this device's are checked.
+      for (const line of out.split('\n').filter((l) => l.startsWith('edgecam/interop/'))) {
+        const [topic, ...rest] = line.split(' ');
+        const payload = rest.join(' ');
+        if (topic === 'edgecam/interop/class') classPayload.parse(JSON.parse(payload));
+        else if (topic === 'edgecam/interop/state') statePayload.parse(JSON.parse(payload));
+        else if (topic === 'edgecam/interop/status') statusPayload.parse(payload);
+        else if (topic !== 'edgecam/interop/speedometer') assert.fail(`undocumented topic ${topic}`);
+      }
+    },
+  );
 });
 
-test('snapshots: a new track of a configured class publishes a retained JPEG within SNAPSHOT_MAX_BYTES', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 }, async () => {
-  const broker = await startMosquitto();
-  const run = edgecam([], { MQTT_URL: broker.url, TOPIC_PREFIX: 'edgecam/{device}/', DEVICE_ID: 'snap', SNAPSHOT_CLASSES: 'car,person', SNAPSHOT_MAX_BYTES: '20000', SOURCE_REALTIME: 'false', DETECT_THREADS: '1' });
-  const collect = async (topic: string) => {
-    const client = await mqtt.connectAsync(broker.url);
-    const got: { topic: string; payload: Buffer; retain: boolean }[] = [];
-    client.on('message', (t, payload, packet) => got.push({ topic: t, payload, retain: packet.retain }));
-    await client.subscribeAsync(topic);
-    return { client, got };
-  };
-  try {
-    const live = await collect('edgecam/snap/snapshot/+');
-    await until(() => live.got.length >= 1, 30_000, 'a snapshot');
-    await live.client.endAsync();
-    const { topic, payload } = live.got[0]!;
-    assert.match(topic, /^edgecam\/snap\/snapshot\/(car|person)$/);
-    assert.deepEqual([...payload.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
-    assert.ok(live.got.every((m) => m.payload.length <= 20000), 'within SNAPSHOT_MAX_BYTES');
-    // A subscriber that comes later still gets it: it is retained.
-    const late = await collect(topic);
-    await until(() => late.got.length >= 1, 10_000, 'the retained snapshot');
-    assert.ok(late.got[0]!.retain);
-    await late.client.endAsync();
-  } finally {
-    run.child.kill('SIGTERM');
-    await run.exit;
-    await broker.stop();
-  }
-});
+test(
+  'snapshots: a new track of a configured class publishes a retained JPEG within SNAPSHOT_MAX_BYTES',
+  { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 60_000 },
+  async () => {
+    const broker = await startMosquitto();
+    const run = edgecam([], {
+      MQTT_URL: broker.url,
+      TOPIC_PREFIX: 'edgecam/{device}/',
+      DEVICE_ID: 'snap',
+      SNAPSHOT_CLASSES: 'car,person',
+      SNAPSHOT_MAX_BYTES: '20000',
+      SOURCE_REALTIME: 'false',
+      DETECT_THREADS: '1',
+    });
+    const collect = async (topic: string) => {
+      const client = await mqtt.connectAsync(broker.url);
+      const got: { topic: string; payload: Buffer; retain: boolean }[] = [];
+      client.on('message', (t, payload, packet) => got.push({ topic: t, payload, retain: packet.retain }));
+      await client.subscribeAsync(topic);
+      return { client, got };
+    };
+    try {
+      const live = await collect('edgecam/snap/snapshot/+');
+      await until(() => live.got.length >= 1, 30_000, 'a snapshot');
+      await live.client.endAsync();
+      const { topic, payload } = live.got[0]!;
+      assert.match(topic, /^edgecam\/snap\/snapshot\/(car|person)$/);
+      assert.deepEqual([...payload.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
+      assert.ok(
+        live.got.every((m) => m.payload.length <= 20000),
+        'within SNAPSHOT_MAX_BYTES',
+      );
+      // A subscriber that comes later still gets it: it is retained.
+      const late = await collect(topic);
+      await until(() => late.got.length >= 1, 10_000, 'the retained snapshot');
+      assert.ok(late.got[0]!.retain);
+      await late.client.endAsync();
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exit;
+      await broker.stop();
+    }
+  },
+);

@@ -36,7 +36,12 @@ function run(cmd: string, args: string[], env: Record<string, string>) {
 
 describe('installer', { timeout: 360_000 }, () => {
   test('shellcheck passes on every script', { skip: hasBinary('shellcheck') ? false : 'shellcheck is not installed' }, () => {
-    const scripts = [...readdirSync(join(PACKAGE_ROOT, 'scripts')).filter((f) => f.endsWith('.sh')).map(script), join(PACKAGE_ROOT, '.ci', 'run')];
+    const scripts = [
+      ...readdirSync(join(PACKAGE_ROOT, 'scripts'))
+        .filter((f) => f.endsWith('.sh'))
+        .map(script),
+      join(PACKAGE_ROOT, '.ci', 'run'),
+    ];
     const r = spawnSync('shellcheck', scripts, { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout);
   });
@@ -46,7 +51,8 @@ describe('installer', { timeout: 360_000 }, () => {
     const out1 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
     assert.match(out1, /created .*\/etc\/edgecam\/front\.env/);
     const prefix = join(dest, 'opt', 'edgecam');
-    for (const f of ['dist/agent/cli.js', 'models/centernet.onnx', 'models/sample.mp4', 'agent/viewer/public/app.js', 'node_modules/onnxruntime-node/package.json', '.npmrc']) assert.ok(existsSync(join(prefix, f)), f);
+    for (const f of ['dist/agent/cli.js', 'models/centernet.onnx', 'models/sample.mp4', 'agent/viewer/public/app.js', 'node_modules/onnxruntime-node/package.json', '.npmrc'])
+      assert.ok(existsSync(join(prefix, f)), f);
     assert.ok(!existsSync(join(prefix, 'node_modules', 'typescript')), 'no dev dependencies');
     assert.ok(!existsSync(join(prefix, 'dist', 'test')), 'no tests');
     const unit = readFileSync(join(dest, 'etc/systemd/system/edgecam@.service'), 'utf8');

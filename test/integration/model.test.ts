@@ -31,10 +31,18 @@ test('float16 weights are widened exactly', () => {
 test('an op the converter does not know is a clear error naming it', () => {
   const model = {
     format: 'graph-model',
-    modelTopology: { node: [{ name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' } } }, { name: 'y', op: 'Erf', input: ['x'] }] },
+    modelTopology: {
+      node: [
+        { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' } } },
+        { name: 'y', op: 'Erf', input: ['x'] },
+      ],
+    },
     weightsManifest: [],
   };
-  assert.throws(() => convert(model, new Map(), { outputs: ['y'] }), (err: Error) => err instanceof UnsupportedOpError && /TF\.js op "Erf" \(node "y"\)/.test(err.message));
+  assert.throws(
+    () => convert(model, new Map(), { outputs: ['y'] }),
+    (err: Error) => err instanceof UnsupportedOpError && /TF\.js op "Erf" \(node "y"\)/.test(err.message),
+  );
 });
 
 /** Class-agnostic NMS at IoU 0.4 and score > 0.2: the reference post-processing of the original model. */
@@ -71,7 +79,9 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
   for (const [file, classes] of Object.entries(expectedTop)) {
     const { data, info } = await sharp(join(FIXTURES, file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     // Resized and rounded to bytes: the original takes them as floats, the converted model as uint8.
-    const input = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3]).toFloat().expandDims(0) as tf.Tensor4D, [512, 512]).round());
+    const input = tf.tidy(() =>
+      tf.image.resizeBilinear(tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3]).toFloat().expandDims(0) as tf.Tensor4D, [512, 512]).round(),
+    );
     const pixels = Uint8Array.from((await input.data()) as Float32Array);
     const reference = (await (graph.execute(input, 'tower_0/detections') as tf.Tensor).data()) as Float32Array;
     const result = await session.run({ 'tower_0/images': new ort.Tensor('uint8', pixels, [1, 512, 512, 3]) });
@@ -81,8 +91,16 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
     assert.ok(maxDiff <= 1e-2, `${file}: max abs difference ${maxDiff}`);
     const ref = topDetections(reference);
     const ours = topDetections(converted);
-    assert.deepEqual(ours.map((d) => d.cls), ref.map((d) => d.cls), `${file}: same top detections`);
-    assert.deepEqual(ours.map((d) => d.cls), classes, `${file}: the objects a person sees`);
+    assert.deepEqual(
+      ours.map((d) => d.cls),
+      ref.map((d) => d.cls),
+      `${file}: same top detections`,
+    );
+    assert.deepEqual(
+      ours.map((d) => d.cls),
+      classes,
+      `${file}: the objects a person sees`,
+    );
     input.dispose();
   }
   await session.release();

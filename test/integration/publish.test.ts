@@ -31,12 +31,21 @@ async function exercise(url: string) {
 }
 
 function checkMessages(messages: { topic: string; json<T>(): T }[]) {
-  assert.deepEqual(messages.map((m) => m.topic), ['class', 'class', 'class']);
+  assert.deepEqual(
+    messages.map((m) => m.topic),
+    ['class', 'class', 'class'],
+  );
   const payloads = messages.map((m) => classPayload.parse(m.json()));
-  assert.deepEqual(payloads.map((p) => p.class_name), [['person', 'dog'], ['person'], []]);
+  assert.deepEqual(
+    payloads.map((p) => p.class_name),
+    [['person', 'dog'], ['person'], []],
+  );
   assert.deepEqual(payloads[0]!.counts, { person: 1, dog: 1 });
   assert.deepEqual(payloads[0]!.detections[0], { class_name: 'person', score: 0.812, box: [10, 20, 110, 220.1] });
-  assert.deepEqual(payloads.map((p) => p.frame), [1, 2, 3]);
+  assert.deepEqual(
+    payloads.map((p) => p.frame),
+    [1, 2, 3],
+  );
   assert.ok(!Number.isNaN(Date.parse(payloads[0]!.timestamp)));
 }
 
@@ -53,7 +62,10 @@ describe('embedded aedes broker', () => {
   test('a port already in use is a clear configuration error', async () => {
     const first = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
     try {
-      await assert.rejects(startEmbeddedBroker({ port: first.port, host: '127.0.0.1', log: memoryLogger().log }), (err: Error) => err instanceof UserError && /already in use .*set MQTT_URL=/.test(err.message));
+      await assert.rejects(
+        startEmbeddedBroker({ port: first.port, host: '127.0.0.1', log: memoryLogger().log }),
+        (err: Error) => err instanceof UserError && /already in use .*set MQTT_URL=/.test(err.message),
+      );
     } finally {
       await first.close();
     }
@@ -145,7 +157,10 @@ test('the retained state is sent when the counts change, not again for every fra
     for (let i = 1; i <= 20; i++) pub.publishFrame({ index: i, pts: i / 10, detections: i <= 10 ? [person, dog] : [person] });
     await sub.waitFor((m) => m.filter((x) => x.topic === 'class').length === 20);
     await new Promise((r) => setTimeout(r, 200));
-    const counts = sub.messages.slice(before).filter((m) => m.topic === 'state').map((m) => statePayload.parse(m.json()).counts);
+    const counts = sub.messages
+      .slice(before)
+      .filter((m) => m.topic === 'state')
+      .map((m) => statePayload.parse(m.json()).counts);
     assert.deepEqual(counts, [{ person: 1, dog: 1 }, { person: 1 }]);
   } finally {
     await sub.close();

@@ -65,14 +65,27 @@ const BASE: Omit<ClipOptions, 'out'> = { width: 1280, height: 720, fps: 15, seco
 const MPP = 0.05;
 const TRUE_KMH = 240 * MPP * 3.6;
 /** Scene points (TL, TR, BL, BR) of a 1920x1080 scene that the perspective view's frame corners show. */
-const PERSPECTIVE_QUAD: [number, number][] = [[560, 240], [1360, 240], [160, 1040], [1760, 1040]];
+const PERSPECTIVE_QUAD: [number, number][] = [
+  [560, 240],
+  [1360, 240],
+  [160, 1040],
+  [1760, 1040],
+];
 /** The fast car is 202 px long and moves 1060 px/s: 212 px, 1.05 lengths, between frames at 5 fps. */
 const FAST_PX = 1060;
 
 /** Scene pixels → frame pixels of the perspective view (the homography the warp applies). */
 function sceneToFrame() {
   const [tl, tr, bl, br] = PERSPECTIVE_QUAD as [[number, number], [number, number], [number, number], [number, number]];
-  return homographyFromPoints([tl, tr, br, bl], [[0, 0], [1280, 0], [1280, 720], [0, 720]]);
+  return homographyFromPoints(
+    [tl, tr, br, bl],
+    [
+      [0, 0],
+      [1280, 0],
+      [1280, 720],
+      [0, 720],
+    ],
+  );
 }
 
 describe('speed on synthesised clips', { timeout: 120_000 }, () => {
@@ -136,15 +149,44 @@ test('motion gating: a still scene skips inference, and a person entering it is 
   const { FIXTURES } = await import('../helpers/paths.js');
   const clip = join(dir, 'enter.mp4');
   // 10 s of a still photo; a person slides in from the right at t = 5 s.
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', '15', '-i', join(FIXTURES, 'dog.jpg'), '-loop', '1', '-framerate', '15', '-i', join(FIXTURES, 'person.jpg'),
-    '-filter_complex', "[0:v]scale=960:540,setsar=1[bg];[1:v]scale=-2:300,setsar=1[p];[bg][p]overlay=x='960-200*(t-5)':y=200:enable='gte(t,5)':shortest=1,format=yuv420p",
-    '-t', '10', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', clip]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-loop',
+    '1',
+    '-framerate',
+    '15',
+    '-i',
+    join(FIXTURES, 'dog.jpg'),
+    '-loop',
+    '1',
+    '-framerate',
+    '15',
+    '-i',
+    join(FIXTURES, 'person.jpg'),
+    '-filter_complex',
+    "[0:v]scale=960:540,setsar=1[bg];[1:v]scale=-2:300,setsar=1[p];[bg][p]overlay=x='960-200*(t-5)':y=200:enable='gte(t,5)':shortest=1,format=yuv420p",
+    '-t',
+    '10',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '23',
+    clip,
+  ]);
   const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const sub = await subscribe(url, ['class']);
   const { log, lines } = memoryLogger('info');
   try {
-    const config = loadConfig({ env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, HTTP_ENABLED: 'false', CLASSES: 'person', DETECT_FPS: '5', MOTION_GATING: 'true' }, cwd: dir });
+    const config = loadConfig({
+      env: { SOURCE: clip, SOURCE_REALTIME: 'false', MQTT_URL: url, HTTP_ENABLED: 'false', CLASSES: 'person', DETECT_FPS: '5', MOTION_GATING: 'true' },
+      cwd: dir,
+    });
     const agent = await startAgent(config, log);
     assert.equal(await agent.done, 0);
     await sub.waitFor((m) => m.length > 0, 5000);

@@ -100,6 +100,34 @@ test('secrets: redacted in check-config output and read from $CREDENTIALS_DIRECT
   assert.doesNotMatch(shown, /from-credential|camsecret/);
   assert.match(shown, /"MQTT_PASSWORD":"<redacted>"/);
   assert.equal(load({ CREDENTIALS_DIRECTORY: creds, MQTT_PASSWORD: 'env' }).MQTT_PASSWORD, 'env');
-  const [p] = problems({ MQTT_PASSWORD: 'x', MQTT_QOS: 'x' });
-  assert.doesNotMatch(p!, /MQTT_PASSWORD/);
+  // A mistake in another setting that quotes a URL: its credentials stay hidden too.
+  const shownProblems = problems({ MQTT_PASSWORD: 'hunter2', MQTT_QOS: 'x', MQTT_URL: 'ftp://edgecam:hunter2@broker' });
+  assert.equal(shownProblems.length, 2, shownProblems.join('\n'));
+  assert.match(shownProblems.join('\n'), /MQTT_URL="ftp:\/\/<redacted>@broker"/);
+  assert.doesNotMatch(shownProblems.join('\n'), /hunter2/);
+});
+
+test('VIEWER_PORT, VIEWER_BIND and VIEWER_TOKEN are read as HTTP_PORT, HTTP_BIND and HTTP_TOKEN, with a notice; the new names win', async () => {
+  const { configNotices } = await import('../../agent/config/index.js');
+  const c = load({ VIEWER_PORT: '8181', VIEWER_BIND: '127.0.0.1', VIEWER_TOKEN: 'old-token' });
+  assert.equal(c.HTTP_PORT, 8181);
+  assert.equal(c.HTTP_BIND, '127.0.0.1');
+  assert.equal(c.HTTP_TOKEN, 'old-token');
+  assert.deepEqual(
+    configNotices(c).map((n) => n.split(' ')[0]),
+    ['VIEWER_PORT', 'VIEWER_BIND', 'VIEWER_TOKEN'],
+  );
+  assert.match(configNotices(c)[0]!, /VIEWER_PORT is now HTTP_PORT/);
+  assert.equal(load({ VIEWER_PORT: '8181', HTTP_PORT: '8282' }).HTTP_PORT, 8282);
+  const dir = emptyDir();
+  writeFileSync(join(dir, 'edgecam.env'), 'VIEWER_PORT=9191\nVIEWER_TOKEN=from-file\n');
+  const fromFile = loadConfig({ env: { HTTP_TOKEN: 'from-env' }, cwd: dir, envFile: join(dir, 'edgecam.env') });
+  assert.equal(fromFile.HTTP_PORT, 9191);
+  assert.equal(fromFile.HTTP_TOKEN, 'from-env', 'the environment wins over the env file');
+  assert.equal(JSON.stringify(redactedConfig(fromFile)).includes('from-'), false, 'the token is a secret under its new name');
+});
+
+test('numbers are decimal: 0x1, 1e, Infinity are refused', () => {
+  for (const value of ['0x1', '1e', 'Infinity', '0b1']) assert.match(problems({ DETECT_FPS: value })[0]!, /^DETECT_FPS=.*expected a number/, value);
+  assert.equal(load({ DETECT_FPS: ' 2.5 ' }).DETECT_FPS, 2.5);
 });

@@ -16,7 +16,10 @@ test('the last `keep` frames are readable by index, with their own pixels', () =
   for (const i of [7, 8, 9]) {
     const lease = store.lease(i)!;
     assert.equal(lease.frame.index, i);
-    assert.ok(lease.frame.data.every((v) => v === i), `frame ${i} keeps its pixels`);
+    assert.ok(
+      lease.frame.data.every((v) => v === i),
+      `frame ${i} keeps its pixels`,
+    );
     lease.release();
   }
   assert.equal(store.lease(6), undefined, 'older frames are recycled');
@@ -29,7 +32,10 @@ test('a leased frame is never overwritten, and its buffer returns once released'
   store.put(frame(0));
   const held = store.lease(0)!;
   for (let i = 1; i < 20; i++) store.put(frame(i));
-  assert.ok(held.frame.data.every((v) => v === 0), 'the leased pixels are intact after 19 more frames');
+  assert.ok(
+    held.frame.data.every((v) => v === 0),
+    'the leased pixels are intact after 19 more frames',
+  );
   assert.equal(store.lease(0)?.frame.index, 0, 'a leased frame can be leased again');
   assert.equal(store.stats.buffers, 3);
   held.release();

@@ -23,7 +23,11 @@ test('a still scene with sensor noise is skipped, except for the forced inferenc
   const runs = [];
   for (let i = 0; i <= 60; i++) runs.push(gate.check(frame(i * 0.2, undefined, 6)));
   assert.equal(runs[0]!.reason, 'first');
-  assert.deepEqual(runs.map((r, i) => (r.run ? i : -1)).filter((i) => i >= 0), [0, 25, 50], 'first frame, then every 5 s');
+  assert.deepEqual(
+    runs.map((r, i) => (r.run ? i : -1)).filter((i) => i >= 0),
+    [0, 25, 50],
+    'first frame, then every 5 s',
+  );
   assert.equal(gate.stats.skipped, 58);
 });
 
@@ -41,5 +45,8 @@ test('a slow change of light is absorbed by the background', () => {
   gate.check(frame(0));
   const runs = [];
   for (let i = 1; i <= 50; i++) runs.push(gate.check(frame(i * 0.2, () => 100 + i * 0.6)).run);
-  assert.ok(runs.every((r) => !r), 'a gradual 30-level brightening never counts as motion');
+  assert.ok(
+    runs.every((r) => !r),
+    'a gradual 30-level brightening never counts as motion',
+  );
 });

@@ -17,7 +17,10 @@ test('unacknowledged messages survive a restart, in order; acknowledged ones do 
   a.flush();
   const b = new Outbox({ dir: d, maxMessages: 100, maxBytes: 1e6 });
   assert.equal(b.open(), 4, 'message 3 is resent: at least once, never lost');
-  assert.deepEqual(b.peek(10).map((m) => m.payload), ['{"n":2}', '{"n":3}', '{"n":4}', '{"n":5}']);
+  assert.deepEqual(
+    b.peek(10).map((m) => m.payload),
+    ['{"n":2}', '{"n":3}', '{"n":4}', '{"n":5}'],
+  );
   const next = b.add('class', '{"n":6}', 1);
   assert.equal(next.seq, 6, 'sequence numbers continue');
   b.ack(2);
@@ -41,7 +44,10 @@ test('bounded: when full, the oldest are dropped and counted', () => {
   const drops: number[] = [];
   const box = new Outbox({ maxMessages: 3, maxBytes: 1e6, onDrop: (n) => drops.push(n) });
   for (let i = 1; i <= 5; i++) box.add('t', String(i), 1);
-  assert.deepEqual(box.peek(10).map((m) => m.payload), ['3', '4', '5']);
+  assert.deepEqual(
+    box.peek(10).map((m) => m.payload),
+    ['3', '4', '5'],
+  );
   assert.equal(box.dropped, 2);
   assert.deepEqual(drops, [1, 1]);
   const bytes = new Outbox({ maxMessages: 1000, maxBytes: 200, onDrop: () => {} });
@@ -57,5 +63,8 @@ test('the log is compacted once its acknowledged prefix is large', async () => {
   box.add('t', 'last', 1);
   await new Promise((r) => setTimeout(r, 1200));
   const lines = readFileSync(join(d, 'outbox.jsonl'), 'utf8').trim().split('\n');
-  assert.deepEqual(lines.map((l) => JSON.parse(l).payload), ['last']);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).payload),
+    ['last'],
+  );
 });

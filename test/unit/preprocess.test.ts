@@ -5,7 +5,17 @@ import type { InputSpec } from '../../agent/detect/manifest.js';
 
 // Two pixels: (10, 20, 30) and (40, 50, 60).
 const RGB = Uint8Array.from([10, 20, 30, 40, 50, 60]);
-const spec = (over: Partial<InputSpec>): InputSpec => ({ name: 'x', width: 2, height: 1, layout: 'NHWC', dtype: 'float32', pixelFormat: 'rgb', range: '0-255', resize: 'stretch', ...over });
+const spec = (over: Partial<InputSpec>): InputSpec => ({
+  name: 'x',
+  width: 2,
+  height: 1,
+  layout: 'NHWC',
+  dtype: 'float32',
+  pixelFormat: 'rgb',
+  range: '0-255',
+  resize: 'stretch',
+  ...over,
+});
 
 function fill(over: Partial<InputSpec>): number[] {
   const s = spec(over);

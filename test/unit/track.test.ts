@@ -79,11 +79,13 @@ function run(s: TrackStage, movers: Record<string, Mover>, times: number[], nois
 }
 
 const every = (fps: number, from: number, to: number) => Array.from({ length: Math.round((to - from) * fps) + 1 }, (_, i) => from + i / fps);
-const moving = (x0: number, y: number, w: number, h: number, vx: (t: number) => number, vy = (_t: number) => 0): ((t: number) => Box) => (t) => {
-  const x = x0 + vx(t);
-  const yy = y + vy(t);
-  return [x, yy, x + w, yy + h];
-};
+const moving =
+  (x0: number, y: number, w: number, h: number, vx: (t: number) => number, vy = (_t: number) => 0): ((t: number) => Box) =>
+  (t) => {
+    const x = x0 + vx(t);
+    const yy = y + vy(t);
+    return [x, yy, x + w, yy + h];
+  };
 const meanAbsError = (speeds: SpeedReport[], truth: (r: SpeedReport) => number) => speeds.reduce((a, r) => a + Math.abs(r.speed - truth(r)) / truth(r), 0) / speeds.length;
 
 describe('tracker and speed on synthetic detections', () => {
@@ -114,7 +116,10 @@ describe('tracker and speed on synthetic detections', () => {
     // A least-squares line through a parabola has the slope at the samples' mean time:
     // the fit over the last second measures the speed half a window back.
     const truth = (s: SpeedReport) => 2.5 + 2 * (s.pts - ((s.samples - 1) / 2) * 0.1);
-    assert.ok(live.slice(1).every((s) => s.samples === 11), 'a full window holds 11 samples at 10 fps');
+    assert.ok(
+      live.slice(1).every((s) => s.samples === 11),
+      'a full window holds 11 samples at 10 fps',
+    );
     assert.ok(meanAbsError(r.speeds, truth) <= 0.03, `${meanAbsError(r.speeds, truth)}`);
   });
 
@@ -125,8 +130,18 @@ describe('tracker and speed on synthetic detections', () => {
     assert.equal(r.ids.get('a')!.size, 1, `a: ${[...r.ids.get('a')!]}`);
     assert.equal(r.ids.get('b')!.size, 1, `b: ${[...r.ids.get('b')!]}`);
     assert.notDeepEqual([...r.ids.get('a')!], [...r.ids.get('b')!]);
-    assert.ok(meanAbsError(r.speeds.filter((s) => s.object === 'a'), () => 7.5) <= 0.03);
-    assert.ok(meanAbsError(r.speeds.filter((s) => s.object === 'b'), () => 6) <= 0.03);
+    assert.ok(
+      meanAbsError(
+        r.speeds.filter((s) => s.object === 'a'),
+        () => 7.5,
+      ) <= 0.03,
+    );
+    assert.ok(
+      meanAbsError(
+        r.speeds.filter((s) => s.object === 'b'),
+        () => 6,
+      ) <= 0.03,
+    );
   });
 
   test('a 0.5 s occlusion does not break the track', () => {
@@ -151,7 +166,11 @@ describe('tracker and speed on synthetic detections', () => {
     // 150 px long, 900 px/s: 180 px per frame. 100 km/h = 27.78 m/s → 0.030864 m/px.
     const mpp = 27.7778 / 900;
     const car = { className: 'car', box: moving(-140, 400, 150, 70, (t) => 900 * t) };
-    const r = run(stage({ metersPerPixel: mpp }, { unit: 'kmh' }), { car }, every(5, 0, 1.6).filter((t) => t > 0.01));
+    const r = run(
+      stage({ metersPerPixel: mpp }, { unit: 'kmh' }),
+      { car },
+      every(5, 0, 1.6).filter((t) => t > 0.01),
+    );
     assert.deepEqual([...r.ids.get('car')!], [1]);
     assert.ok(r.speeds.length >= 1);
     assert.ok(meanAbsError(r.speeds, () => 100) <= 0.05, r.speeds.map((s) => s.speed.toFixed(1)).join(' '));
@@ -178,7 +197,13 @@ describe('tracker and speed on synthetic detections', () => {
 
   test('boxes touching the frame edge give no speed samples', () => {
     // Enters from the left edge: its box is clipped at x = 0 for the first second.
-    const car = { className: 'car', box: (t: number) => { const b = moving(-200, 400, 200, 80, (tt) => 200 * tt)(t); return [Math.max(0, b[0]), b[1], b[2], b[3]] as Box; } };
+    const car = {
+      className: 'car',
+      box: (t: number) => {
+        const b = moving(-200, 400, 200, 80, (tt) => 200 * tt)(t);
+        return [Math.max(0, b[0]), b[1], b[2], b[3]] as Box;
+      },
+    };
     const r = run(stage(), { car }, every(5, 0.2, 3));
     const live = r.speeds.filter((s) => !s.final);
     assert.ok(live[0]!.pts >= 1 + 0.6 - 1e-9, `first report at ${live[0]!.pts}: needs 4 edge-free samples`);
@@ -187,13 +212,27 @@ describe('tracker and speed on synthetic detections', () => {
 });
 
 describe('calibration', () => {
-  const image: [number, number][] = [[320, 200], [960, 200], [1280, 720], [0, 720]];
-  const world: [number, number][] = [[0, 0], [64, 0], [64, 36], [0, 36]];
+  const image: [number, number][] = [
+    [320, 200],
+    [960, 200],
+    [1280, 720],
+    [0, 720],
+  ];
+  const world: [number, number][] = [
+    [0, 0],
+    [64, 0],
+    [64, 36],
+    [0, 36],
+  ];
 
   test('the homography maps the four points exactly and round-trips', () => {
     const h = homographyFromPoints(image, world);
     image.forEach((p, i) => h.toGround(p).forEach((v, k) => assert.ok(Math.abs(v - world[i]![k]!) < 1e-6)));
-    for (const p of [[640, 400], [100, 700], [900, 260]] as [number, number][]) {
+    for (const p of [
+      [640, 400],
+      [100, 700],
+      [900, 260],
+    ] as [number, number][]) {
       const back = h.toImage(h.toGround(p));
       assert.ok(Math.hypot(back[0] - p[0], back[1] - p[1]) < 1e-6);
     }
@@ -201,8 +240,29 @@ describe('calibration', () => {
   });
 
   test('degenerate points are refused with a clear message', () => {
-    assert.throws(() => homographyFromPoints([[0, 0], [100, 0], [200, 0], [0, 100]], world), (e: Error) => e instanceof CalibrationError && /points 1, 2 and 3 are on one line/.test(e.message));
-    assert.throws(() => homographyFromPoints(image, [[0, 0], [64, 36], [64, 0], [0, 36]]), (e: Error) => e instanceof CalibrationError && /not in the same order/.test(e.message));
+    assert.throws(
+      () =>
+        homographyFromPoints(
+          [
+            [0, 0],
+            [100, 0],
+            [200, 0],
+            [0, 100],
+          ],
+          world,
+        ),
+      (e: Error) => e instanceof CalibrationError && /points 1, 2 and 3 are on one line/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        homographyFromPoints(image, [
+          [0, 0],
+          [64, 36],
+          [64, 0],
+          [0, 36],
+        ]),
+      (e: Error) => e instanceof CalibrationError && /not in the same order/.test(e.message),
+    );
   });
 });
 
