@@ -9,6 +9,8 @@ export const MODELS_DIR = join(PACKAGE_ROOT, 'models');
 export const BUNDLED_MODEL = join(MODELS_DIR, 'centernet.onnx');
 export const BUNDLED_SAMPLE = join(MODELS_DIR, 'sample.mp4');
 export const COCO_LABELS = join(MODELS_DIR, 'coco-labels.txt');
+/** COCO's label map by category id 1..90, as TF Object Detection API models number classes. */
+export const COCO90_LABELS = join(MODELS_DIR, 'coco90-labels.txt');
 
 /** The version in package.json. */
 export function packageVersion(): string {

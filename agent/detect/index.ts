@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
-import { resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
+import { readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
 import { allocateInput, fillInput, inputDims, type InputArray } from './preprocess.js';
 
@@ -123,6 +123,10 @@ export class Detector {
     }
     this.decoderKey = key;
     this.decoder = DECODERS[key];
+    if (this.spec.labelsDefaulted && this.decoder.defaultLabels) {
+      this.spec.labels = readLabels(this.decoder.defaultLabels);
+      this.keep = this.classFilter();
+    }
     const { width, height, layout, dtype, resize } = this.spec.input;
     log.info({ model: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) }, 'model loaded');
   }
@@ -165,7 +169,7 @@ export class Detector {
     const { transform, sourceWidth, sourceHeight } = frame;
     return this.run(input).then(({ outputs, ms: inferenceMs }) => {
       const { width, height } = this.spec.input;
-      const candidates = this.decoder.decode(outputs, { inputWidth: width, inputHeight: height, scoreThreshold: this.options.scoreThreshold });
+      const candidates = this.decoder.decode(outputs, { inputWidth: width, inputHeight: height, scoreThreshold: this.options.scoreThreshold, classIdBase: this.spec.classIdBase });
       const kept = nms(this.keep ? candidates.filter((c) => this.keep!.has(c.classId)) : candidates, this.options.nmsIou, this.options.nmsClassAgnostic);
       const detections = kept.map((c) => ({
         className: this.spec.labels[c.classId] ?? `class_${c.classId}`,

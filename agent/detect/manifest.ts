@@ -30,6 +30,10 @@ export const manifestSchema = z
       .strict(),
     decoder: z.enum(DECODER_KEYS),
     labels: z.string().optional().describe('label file, relative to the manifest'),
+    classIdBase: z
+      .union([z.literal(0), z.literal(1)])
+      .optional()
+      .describe("the id of the first class in the model's output (ssd: 1 by default, as TF Object Detection API label maps count)"),
     scoreThreshold: z.number().min(0).max(1).optional(),
     nmsIou: z.number().min(0).max(1).optional(),
     nmsClassAgnostic: z.boolean().optional(),
@@ -55,6 +59,9 @@ export interface ModelSpec {
   /** undefined: detect from output shapes once the session runs. */
   decoder: DecoderKey | undefined;
   labels: string[];
+  /** True when neither MODEL_LABELS nor the manifest names a label file. */
+  labelsDefaulted: boolean;
+  classIdBase?: 0 | 1;
   scoreThreshold?: number;
   nmsIou?: number;
   nmsClassAgnostic?: boolean;
@@ -131,6 +138,8 @@ export function resolveModelSpec(modelPath: string, session: SessionInput, overr
     },
     decoder: overrides.decoder ?? manifest?.decoder,
     labels: readLabels(labelsPath),
+    labelsDefaulted: labelsPath === COCO_LABELS && !overrides.labelsFile,
+    classIdBase: manifest?.classIdBase,
     scoreThreshold: manifest?.scoreThreshold,
     nmsIou: manifest?.nmsIou,
     nmsClassAgnostic: manifest?.nmsClassAgnostic,

@@ -12,6 +12,11 @@ import { frameTransform, type Frame } from '../../agent/frames/frame.js';
 import { UserError } from '../../agent/errors.js';
 import { constantOutputModel, type ConstantOutput } from '../helpers/onnx.js';
 import { memoryLogger } from '../helpers/log.js';
+import { readLabels } from '../../agent/detect/manifest.js';
+import { COCO90_LABELS, COCO_LABELS } from '../../agent/paths.js';
+
+const COCO80 = readLabels(COCO_LABELS);
+const COCO90 = readLabels(COCO90_LABELS);
 
 const W = 640;
 const H = 640;
@@ -50,20 +55,25 @@ const LAYOUTS: Record<DecoderKey, () => ConstantOutput[]> = {
     return [{ name: 'output0', dims: [1, rows, ANCHORS], data }];
   },
   yolov5: () => {
+    // score = objectness x class probability: each object's score is split between the two,
+    // and one anchor is sure of its class but holds no object (it must not be reported).
     const cols = 5 + CLASSES;
     const data = new Array<number>(cols * ANCHORS).fill(0);
-    OBJECTS.forEach((o, i) => {
+    const anchors = [...OBJECTS, { classId: 1, score: 0.95, box: [420, 420, 520, 520] as Box }];
+    anchors.forEach((o, i) => {
       cxcywh(o.box).forEach((v, k) => (data[i * cols + k] = v));
-      data[i * cols + 4] = 1; // objectness
-      data[i * cols + 5 + o.classId] = o.score;
+      const noObject = i === OBJECTS.length;
+      data[i * cols + 4] = noObject ? 0.05 : Math.sqrt(o.score);
+      data[i * cols + 5 + o.classId] = noObject ? o.score : Math.sqrt(o.score);
     });
     return [{ name: 'output', dims: [1, ANCHORS, cols], data }];
   },
   'yolo-end2end': () => [{ name: 'output0', dims: [1, OBJECTS.length, 6], data: OBJECTS.flatMap((o) => [...o.box, o.score, o.classId]) }],
   centernet: () => [{ name: 'tower_0/detections', dims: [1, OBJECTS.length, 6], data: OBJECTS.flatMap((o) => [...o.box, o.score, o.classId]) }],
+  // TF Object Detection API: class ids from COCO's label map, which counts from 1 (person 1, car 3).
   ssd: () => [
     { name: 'detection_boxes', dims: [1, OBJECTS.length, 4], data: OBJECTS.flatMap((o) => [o.box[1] / H, o.box[0] / W, o.box[3] / H, o.box[2] / W]) },
-    { name: 'detection_classes', dims: [1, OBJECTS.length], data: OBJECTS.map((o) => o.classId) },
+    { name: 'detection_classes', dims: [1, OBJECTS.length], data: OBJECTS.map((o) => COCO90.indexOf(COCO80[o.classId]!) + 1) },
     { name: 'detection_scores', dims: [1, OBJECTS.length], data: OBJECTS.map((o) => o.score) },
     { name: 'num_detections', dims: [1], data: [OBJECTS.length] },
   ],
@@ -75,10 +85,11 @@ const LAYOUTS: Record<DecoderKey, () => ConstantOutput[]> = {
   },
 };
 
-function writeModel(outputs: ConstantOutput[]): string {
+function writeModel(outputs: ConstantOutput[], manifest?: object): string {
   const dir = mkdtempSync(join(tmpdir(), 'edgecam-decoder-'));
   const path = join(dir, 'model.onnx');
   writeFileSync(path, constantOutputModel({ name: 'images', dims: [1, 3, H, W] }, outputs));
+  if (manifest) writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
   return path;
 }
 
@@ -134,6 +145,14 @@ for (const key of DECODER_KEYS) {
     }
   });
 }
+
+test('ssd: a model whose class ids count from 0 says so in its manifest, with its own labels', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-labels-'));
+  writeFileSync(join(dir, 'labels.txt'), 'person\nbicycle\ncar\n');
+  const outputs = LAYOUTS.ssd().map((o) => (o.name === 'detection_classes' ? { ...o, data: OBJECTS.map((x) => x.classId) } : o));
+  const manifest = { name: 'ssd0', input: { width: W, height: H, layout: 'NCHW', dtype: 'float32' }, decoder: 'ssd', labels: join(dir, 'labels.txt'), classIdBase: 0 };
+  assertExpected((await detectWith(writeModel(outputs, manifest), undefined)).detections);
+});
 
 test('class-aware NMS keeps overlapping boxes of different classes', async () => {
   const objects: Obj[] = [

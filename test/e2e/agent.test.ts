@@ -118,7 +118,17 @@ test('edgecam detect finds the objects in real photos', { timeout: 60_000 }, asy
   assert.deepEqual(classes[0]!.slice(0, 2), ['person', 'dog']);
   assert.equal(classes[0]!.length, 3);
   assert.ok(['horse', 'sheep', 'cow'].includes(classes[0]![2]!), `person.jpg: ${classes[0]}`);
-  assert.deepEqual(classes.slice(1), [['bird'], ['car', 'bicycle', 'dog', 'parking meter']]);
+  assert.deepEqual(classes[1], ['bird']);
+  // dog.jpg: a dog, a bicycle and a pick-up truck, as a person sees them, where they are. This model
+  // calls the pick-up a car; its one false detection here is a "parking meter" (a post by the truck).
+  const where = (cls: string[], box: number[]) => results[2]!.detections.find((d) => cls.includes(d.class_name) && d.box.every((v, i) => Math.abs(v - box[i]!) < 40));
+  assert.ok(where(['dog'], [125, 210, 310, 540]), `the dog: ${JSON.stringify(results[2])}`);
+  assert.ok(where(['bicycle'], [115, 125, 565, 440]), 'the bicycle');
+  assert.ok(where(['truck', 'car'], [470, 80, 685, 165]), 'the pick-up truck');
+  assert.ok(
+    classes[2]!.every((c) => ['dog', 'bicycle', 'truck', 'car', 'parking meter'].includes(c)),
+    `dog.jpg: ${classes[2]}`,
+  );
   // The person in person.jpg, in the image's own pixels (the original model's reference box: 186,109,276,375).
   const box = results[0]!.detections[0]!.box;
   [186, 109, 276, 375].forEach((v, i) => assert.ok(Math.abs(box[i]! - v) < 6, `person box ${box}`));

@@ -25,6 +25,7 @@ async function expect78(env: Record<string, string>, pattern: RegExp, args: stri
   assert.equal(lines.length, 1, run.stderr());
   assert.match(lines[0]!, pattern);
   assert.doesNotMatch(run.stderr(), /\n\s+at /);
+  return run;
 }
 
 describe('bad input', { timeout: 120_000 }, () => {
@@ -69,11 +70,13 @@ describe('bad input', { timeout: 120_000 }, () => {
     chmodSync(passwords, 0o644);
     const broker = await startMosquitto({ auth: ['allow_anonymous false', `password_file ${passwords}`] });
     try {
-      await expect78(
+      const refused = await expect78(
         { MQTT_URL: broker.url, MQTT_USERNAME: 'edgecam', MQTT_PASSWORD: 'wrong-password' },
         /^edgecam: MQTT_URL=mqtt:\/\/127\.0\.0\.1:\d+: the broker refused the credentials .*; check MQTT_USERNAME and MQTT_PASSWORD$/,
       );
-      // The right ones are accepted, and the password never reaches the logs.
+      // Neither the refused password nor the accepted one reaches any line the agent writes.
+      assert.doesNotMatch(refused.stdout() + refused.stderr(), /wrong-password/);
+      assert.ok(refused.lines().length > 0, 'the refused run logged');
       const ok = edgecam(['run'], {
         MQTT_URL: broker.url,
         MQTT_USERNAME: 'edgecam',

