@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
-import { freePort, hasBinary, MOSQUITTO, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
+import { freePort, hasBinary, MOSQUITTO, needs, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
 import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import sharp from 'sharp';
 import { FIXTURES } from '../helpers/paths.js';
@@ -212,94 +212,90 @@ function boxPixels(rgb: Buffer, width: number, box: number[]): { edges: number; 
   return { edges: points.filter(([x, y]) => green(x, y)).length / points.length, centre: green(Math.round((x1! + x2!) / 2), Math.round((y1! + y2!) / 2)) };
 }
 
-test(
-  'the boxes are burned in where the objects are: the annotated restream and /snapshot.jpg, not ?raw=1',
-  { skip: hasBinary('ffprobe') ? false : 'ffprobe is not installed', timeout: 90_000 },
-  async () => {
-    // A still photo as a looping clip: the person stays where the detector puts its box.
-    const dir = mkdtempSync(join(tmpdir(), 'edgecam-hls-'));
-    const clip = join(dir, 'person.mp4');
-    execFileSync('ffmpeg', [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-loop',
-      '1',
-      '-framerate',
-      '15',
-      '-i',
-      join(FIXTURES, 'person.jpg'),
-      '-t',
-      '4',
-      '-vf',
-      'format=yuv420p',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '18',
-      clip,
-    ]);
-    const playlist = join(dir, 'annotated.m3u8');
-    const [mqttPort, httpPort] = [await freePort(), await freePort()];
-    const agent = edgecam([], {
-      SOURCE: clip,
-      SOURCE_LOOP: 'true',
-      CLASSES: 'person',
-      MQTT_EMBEDDED_PORT: String(mqttPort),
-      HTTP_PORT: String(httpPort),
-      HTTP_BIND: '127.0.0.1',
-      VIEWER_ENABLED: 'true',
-      RESTREAM_URL: playlist,
-      RESTREAM_ANNOTATE: 'true',
-      RESTREAM_SIZE: '640x424',
-      DETECT_THREADS: '1',
+test('the boxes are burned in where the objects are: the annotated restream and /snapshot.jpg, not ?raw=1', { skip: needs('ffmpeg', 'ffprobe'), timeout: 90_000 }, async () => {
+  // A still photo as a looping clip: the person stays where the detector puts its box.
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-hls-'));
+  const clip = join(dir, 'person.mp4');
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-loop',
+    '1',
+    '-framerate',
+    '15',
+    '-i',
+    join(FIXTURES, 'person.jpg'),
+    '-t',
+    '4',
+    '-vf',
+    'format=yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    clip,
+  ]);
+  const playlist = join(dir, 'annotated.m3u8');
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const agent = edgecam([], {
+    SOURCE: clip,
+    SOURCE_LOOP: 'true',
+    CLASSES: 'person',
+    MQTT_EMBEDDED_PORT: String(mqttPort),
+    HTTP_PORT: String(httpPort),
+    HTTP_BIND: '127.0.0.1',
+    VIEWER_ENABLED: 'true',
+    RESTREAM_URL: playlist,
+    RESTREAM_ANNOTATE: 'true',
+    RESTREAM_SIZE: '640x424',
+    DETECT_THREADS: '1',
+  });
+  try {
+    const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['class'], 30_000);
+    await sub.waitFor((m) => m.some((x) => classPayload.parse(x.json()).class_name.includes('person')), 30_000);
+    const box = classPayload.parse(sub.messages.find((x) => classPayload.parse(x.json()).class_name.includes('person'))!.json()).detections[0]!.box;
+    await sub.close();
+
+    await until(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 30_000, 'the annotated HLS playlist');
+    const out = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', playlist], {
+        encoding: 'utf8',
+      }),
+    ) as { streams: unknown[] };
+    assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 424, r_frame_rate: '5/1' });
+    // The restream is the source's size here, so its pixels are the source's.
+    const restreamed = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', playlist, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+      maxBuffer: 64 << 20,
     });
-    try {
-      const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['class'], 30_000);
-      await sub.waitFor((m) => m.some((x) => classPayload.parse(x.json()).class_name.includes('person')), 30_000);
-      const box = classPayload.parse(sub.messages.find((x) => classPayload.parse(x.json()).class_name.includes('person'))!.json()).detections[0]!.box;
-      await sub.close();
+    const inStream = boxPixels(restreamed, 640, box);
+    assert.ok(
+      inStream.edges >= 0.8 && !inStream.centre,
+      `restream: ${Math.round(inStream.edges * 100)} % of the edge points green, centre ${inStream.centre}; box ${box.join(',')}`,
+    );
 
-      await until(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 30_000, 'the annotated HLS playlist');
-      const out = JSON.parse(
-        execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,r_frame_rate', '-of', 'json', playlist], {
-          encoding: 'utf8',
-        }),
-      ) as { streams: unknown[] };
-      assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 424, r_frame_rate: '5/1' });
-      // The restream is the source's size here, so its pixels are the source's.
-      const restreamed = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', playlist, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
-        maxBuffer: 64 << 20,
-      });
-      const inStream = boxPixels(restreamed, 640, box);
-      assert.ok(
-        inStream.edges >= 0.8 && !inStream.centre,
-        `restream: ${Math.round(inStream.edges * 100)} % of the edge points green, centre ${inStream.centre}; box ${box.join(',')}`,
-      );
-
-      const jpeg = async (path: string) => {
-        const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
-        assert.equal(res.status, 200, path);
-        const { data, info } = await sharp(Buffer.from(await res.arrayBuffer()))
-          .raw()
-          .toBuffer({ resolveWithObject: true });
-        // The viewer's picture keeps the source's aspect, at most the model input's resolution.
-        assert.equal(info.channels, 3);
-        assert.ok(Math.abs(info.height / info.width - 424 / 640) < 0.01, `${info.width}x${info.height}`);
-        return { data, width: info.width, box: box.map((v) => (v * info.width) / 640) };
-      };
-      const withBoxes = await jpeg('/snapshot.jpg');
-      const withoutBoxes = await jpeg('/snapshot.jpg?raw=1');
-      const drawn = boxPixels(withBoxes.data, withBoxes.width, withBoxes.box);
-      const raw = boxPixels(withoutBoxes.data, withoutBoxes.width, withoutBoxes.box);
-      assert.ok(drawn.edges >= 0.8 && !drawn.centre, `snapshot: ${Math.round(drawn.edges * 100)} % of the edge points green, centre ${drawn.centre}`);
-      assert.ok(raw.edges <= 0.1, `raw snapshot: ${Math.round(raw.edges * 100)} % of the edge points green`);
-    } finally {
-      agent.child.kill('SIGTERM');
-      await agent.exit;
-    }
-  },
-);
+    const jpeg = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+      assert.equal(res.status, 200, path);
+      const { data, info } = await sharp(Buffer.from(await res.arrayBuffer()))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      // The viewer's picture keeps the source's aspect, at most the model input's resolution.
+      assert.equal(info.channels, 3);
+      assert.ok(Math.abs(info.height / info.width - 424 / 640) < 0.01, `${info.width}x${info.height}`);
+      return { data, width: info.width, box: box.map((v) => (v * info.width) / 640) };
+    };
+    const withBoxes = await jpeg('/snapshot.jpg');
+    const withoutBoxes = await jpeg('/snapshot.jpg?raw=1');
+    const drawn = boxPixels(withBoxes.data, withBoxes.width, withBoxes.box);
+    const raw = boxPixels(withoutBoxes.data, withoutBoxes.width, withoutBoxes.box);
+    assert.ok(drawn.edges >= 0.8 && !drawn.centre, `snapshot: ${Math.round(drawn.edges * 100)} % of the edge points green, centre ${drawn.centre}`);
+    assert.ok(raw.edges <= 0.1, `raw snapshot: ${Math.round(raw.edges * 100)} % of the edge points green`);
+  } finally {
+    agent.child.kill('SIGTERM');
+    await agent.exit;
+  }
+});

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BUNDLED_SAMPLE } from '../../agent/paths.js';
-import { freePort, subscribe } from '../helpers/net.js';
+import { freePort, needs, subscribe } from '../helpers/net.js';
 import { alive, childrenOf, edgecam, running, sleep, until } from '../helpers/agent.js';
 
 /** The capture FFmpeg processes (zombies included) whose parent is `pid`. */
@@ -17,7 +17,7 @@ const zombies = () =>
     .stdout.split('\n')
     .filter((l) => /^Z.*ffmpeg/.test(l.trim()));
 
-describe('process faults', { timeout: 120_000 }, () => {
+describe('process faults', { skip: needs('ps', 'pgrep'), timeout: 120_000 }, () => {
   test('FFmpeg killed 10 times in a row: recovers every time with growing backoff, no zombie or orphan', async (t) => {
     const port = await freePort();
     const run = edgecam([], { MQTT_EMBEDDED_PORT: String(port), RESTART_BACKOFF_MAX: '4', DETECT_THREADS: '1' });

@@ -19,6 +19,12 @@ export async function freePort(): Promise<number> {
 }
 
 export const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+
+/** A test's skip option for the system tools it runs: false when all are here, else the reason. */
+export const needs = (...tools: string[]): false | string => {
+  const missing = tools.filter((t) => !hasBinary(t));
+  return missing.length ? `${missing.join(', ')} not installed` : false;
+};
 export const MOSQUITTO = ['/usr/sbin/mosquitto', 'mosquitto'].find((b) => (b.startsWith('/') ? spawnSync('test', ['-x', b]).status === 0 : hasBinary(b)));
 
 export interface Mosquitto {

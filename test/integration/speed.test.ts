@@ -12,7 +12,7 @@ import { startEmbeddedBroker } from '../../agent/mqtt/broker.js';
 import { makeCarClip, type ClipOptions } from '../helpers/clips.js';
 import { homographyFromPoints } from '../../agent/track/homography.js';
 import { memoryLogger } from '../helpers/log.js';
-import { subscribe } from '../helpers/net.js';
+import { needs, subscribe } from '../helpers/net.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-speed-'));
 
@@ -88,7 +88,7 @@ function sceneToFrame() {
   );
 }
 
-describe('speed on synthesised clips', { timeout: 120_000 }, () => {
+describe('speed on synthesised clips', { skip: needs('ffmpeg'), timeout: 120_000 }, () => {
   const clips: Record<string, string> = {};
   before(() => {
     clips.straight = makeCarClip({ ...BASE, out: join(dir, 'straight.mp4') });
@@ -144,7 +144,7 @@ describe('speed on synthesised clips', { timeout: 120_000 }, () => {
   });
 });
 
-test('motion gating: a still scene skips inference, and a person entering it is still detected', { timeout: 60_000 }, async () => {
+test('motion gating: a still scene skips inference, and a person entering it is still detected', { skip: needs('ffmpeg'), timeout: 60_000 }, async () => {
   const { execFileSync } = await import('node:child_process');
   const { FIXTURES } = await import('../helpers/paths.js');
   const clip = join(dir, 'enter.mp4');

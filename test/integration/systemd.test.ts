@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { edgecam, childrenOf, sleep, until } from '../helpers/agent.js';
-import { freePort, hasBinary } from '../helpers/net.js';
+import { freePort, hasBinary, needs } from '../helpers/net.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 
 interface Received {
@@ -15,7 +15,7 @@ interface Received {
   message: string;
 }
 
-describe('sd_notify', { skip: hasBinary('python3') ? false : 'python3 is not installed', timeout: 60_000 }, () => {
+describe('sd_notify', { skip: needs('python3', 'ps', 'pgrep'), timeout: 60_000 }, () => {
   test('READY once after the first frame, WATCHDOG only while frames flow, STOPPING at shutdown', async () => {
     // systemd's side: a unix datagram socket, bound by a python3 process that prints each datagram as JSON.
     const path = join(mkdtempSync(join(tmpdir(), 'edgecam-notify-')), 'notify.sock');
