@@ -34,15 +34,23 @@ export function fromConfig({ bus, mqtt, health }: FeatureContext): Feature {
     name,
     start: () => {
       mqtt.onConnect(publish);
-      bus.on('detections', (result) => {
-        const counts: Record<string, number> = {};
-        for (const d of result.detections) counts[d.className] = (counts[d.className] ?? 0) + 1;
-        update({ counts });
-      }, name);
-      bus.on('status', (s) => {
-        if (s.component === 'camera' && (CAPTURE_STATES as readonly string[]).includes(s.state)) update({ camera: s.state as StatePayload['camera'] });
-        if (s.component === 'detection') update({ paused: s.state === 'paused' });
-      }, name);
+      bus.on(
+        'detections',
+        (result) => {
+          const counts: Record<string, number> = {};
+          for (const d of result.detections) counts[d.className] = (counts[d.className] ?? 0) + 1;
+          update({ counts });
+        },
+        name,
+      );
+      bus.on(
+        'status',
+        (s) => {
+          if (s.component === 'camera' && (CAPTURE_STATES as readonly string[]).includes(s.state)) update({ camera: s.state as StatePayload['camera'] });
+          if (s.component === 'detection') update({ paused: s.state === 'paused' });
+        },
+        name,
+      );
       // The refresh carries the present fps and inference time, with a new timestamp.
       timer = setInterval(() => {
         timestamp = new Date().toISOString();
