@@ -58,7 +58,13 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   health.follow(bus);
   health.provide('mqtt', () => mqtt.stats);
   const frames = new FrameStore(PIPELINE_DEPTH + 1);
-  const http = new HttpServer({ port: config.HTTP_PORT, host: config.HTTP_BIND, token: config.HTTP_TOKEN, log: log.child({ stage: 'http' }) });
+  const http = new HttpServer({
+    port: config.HTTP_PORT,
+    host: config.HTTP_BIND,
+    token: config.HTTP_TOKEN,
+    allowedHosts: config.HTTP_ALLOWED_HOSTS,
+    log: log.child({ stage: 'http' }),
+  });
   const pipeline = new Pipeline({ config, bus, frames, health, log });
   const ctx: FeatureContext = { config, log, bus, mqtt, health, frames, http, pipeline, env };
   const controller = new Controller(log, bus);

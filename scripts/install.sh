@@ -97,11 +97,15 @@ trap 'rm -f "$unit_tmp"' EXIT
 sed "s#/opt/edgecam#$prefix#g" "$src/systemd/edgecam@.service" > "$unit_tmp"
 copy "$unit_tmp" "$destdir/etc/systemd/system/edgecam@.service"
 
-# The instance's settings: created once from .env.example, never overwritten.
+# The instance's settings: created once from .env.example, never overwritten. A new one
+# gets a random HTTP_TOKEN, so the viewer is reachable from the network and only with it.
 envfile="$destdir/etc/edgecam/$instance.env"
 if [ ! -e "$envfile" ]; then
   install -D -m 0600 "$src/.env.example" "$envfile"
+  token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  printf '\n# Written by scripts/install.sh: the HTTP token (keep it secret; change it here).\nHTTP_TOKEN=%s\n' "$token" >> "$envfile"
   say "created $envfile: set SOURCE, MQTT_URL and the rest there"
+  say "viewer: http://$(hostname):8080/?token=$token"
   changed=$((changed + 1))
 fi
 

@@ -138,6 +138,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
     problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
+  const httpBind = resolveHttpBind(raw, problems);
   if (problems.length) throw new ConfigError(problems);
   const { CALIBRATION_IMAGE_POINTS: _image, CALIBRATION_WORLD_POINTS: _world, ...rest } = raw;
   return {
@@ -145,6 +146,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     ...calibration,
     SOURCE: source,
     SOURCE_KIND: kind,
+    HTTP_BIND: httpBind,
     STATE_DIR: stateDir,
     DEVICE_ID: deviceId,
     TOPIC_PREFIX: raw.TOPIC_PREFIX.replaceAll('{device}', deviceId),
@@ -175,6 +177,22 @@ function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_I
     problems.push(`calibration: ${err.message}`);
   }
   return { CALIBRATION_IMAGE_POINTS: image, CALIBRATION_WORLD_POINTS: ground };
+}
+
+/** Loopback addresses: only this machine reaches a server bound to them. */
+export const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
+
+/**
+ * Secure by default: without HTTP_TOKEN the server stays on loopback, and binding it to the
+ * network without a token is refused unless the user says the network is trusted.
+ */
+function resolveHttpBind(raw: RawConfig, problems: string[]): string {
+  if (raw.HTTP_BIND === 'auto') return raw.HTTP_TOKEN ? '0.0.0.0' : '127.0.0.1';
+  if (!raw.HTTP_ENABLED || raw.HTTP_TOKEN || raw.HTTP_ALLOW_UNAUTHENTICATED || isLoopback(raw.HTTP_BIND)) return raw.HTTP_BIND;
+  problems.push(
+    `HTTP_BIND=${raw.HTTP_BIND}: would show the camera to the network without a token; set HTTP_TOKEN to a secret (for example the output of: openssl rand -hex 16), or HTTP_ALLOW_UNAUTHENTICATED=true on a network where everyone may watch`,
+  );
+  return raw.HTTP_BIND;
 }
 
 export function sourceKind(source: string): SourceKind {

@@ -104,12 +104,23 @@ export const outputSettings = {
     .meta({ examples: ['8081'] }),
   HTTP_BIND: z
     .string()
-    .default('0.0.0.0')
-    .describe('Address the HTTP server listens on. 127.0.0.1 keeps it to this machine. Formerly VIEWER_BIND, which is still read.')
-    .meta({ examples: ['127.0.0.1'] }),
+    .default('auto')
+    .describe(
+      'Address the HTTP server listens on. auto: 127.0.0.1 (this machine only) without HTTP_TOKEN, every interface (0.0.0.0) with one. Any other address than loopback needs HTTP_TOKEN, or HTTP_ALLOW_UNAUTHENTICATED=true. Formerly VIEWER_BIND, which is still read.',
+    )
+    .meta({ examples: ['0.0.0.0'] }),
+  HTTP_ALLOW_UNAUTHENTICATED: bool(false)
+    .describe('Serve the camera to the network without HTTP_TOKEN (HTTP_BIND other than loopback). Only for a network where everyone may watch.')
+    .meta({ examples: ['true'] }),
+  HTTP_ALLOWED_HOSTS: list()
+    .default([])
+    .describe(
+      "Host names the HTTP server answers to besides localhost, IP addresses and this machine's own name (a reverse proxy's name, say). Others get 421: a page on another site cannot reach the server by DNS rebinding.",
+    )
+    .meta({ examples: ['camera.example.lan'] }),
   HTTP_TOKEN: optionalString()
     .describe(
-      "When set, every HTTP request but the page's script and style needs it: Authorization: Bearer <token>, or ?token=<token> in the URL. Never logged. Formerly VIEWER_TOKEN, which is still read.",
+      "When set, every HTTP request but /healthz and the page's script and style needs it: Authorization: Bearer <token>, or ?token=<token> in the URL. Never logged. scripts/install.sh writes a random one into a new env file. Formerly VIEWER_TOKEN, which is still read.",
     )
     .meta({ examples: ['change-me-7f3a'] }),
   VIEWER_ENABLED: bool(true)

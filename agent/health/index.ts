@@ -99,10 +99,15 @@ export class Health {
 
 /** GET /healthz: 200 with the report when healthy, 503 with the reasons otherwise. */
 export function healthRoute(http: HttpServer, health: Health): void {
-  http.route('/healthz', (_req, res) => {
-    const report = health.report();
-    http.send(res, report.ok ? 200 : 503, 'application/json', JSON.stringify(report));
-  });
+  // Open without the token, for local probes and uptime monitors: it shows states, no picture.
+  http.route(
+    '/healthz',
+    (_req, res) => {
+      const report = health.report();
+      http.send(res, report.ok ? 200 : 503, 'application/json', JSON.stringify(report));
+    },
+    { public: true },
+  );
 }
 
 export function fromConfig({ config, http, health }: FeatureContext): Feature | undefined {

@@ -1,12 +1,18 @@
 // The agent's HTTP server: one port (HTTP_PORT) for the features that serve something.
 // /healthz and /metrics are always here; the viewer feature adds the page and the video.
-// Every route needs HTTP_TOKEN when one is set, except those registered as public (the
-// page's own script and style, which hold no data). Every response carries the same
-// security headers; only GET and HEAD are served.
+// Every route needs HTTP_TOKEN when one is set, except those registered as public
+// (/healthz, and the page's own script and style, which hold no data). A request whose
+// Host is not this machine (a name, an IP address, localhost, or HTTP_ALLOWED_HOSTS) is
+// refused, so a web page elsewhere cannot reach the server by DNS rebinding. Every
+// response carries the same security headers, and every text body passes the redaction
+// the logs use; only GET and HEAD are served.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { redactUrl } from '../log.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -14,6 +20,8 @@ export interface HttpServerOptions {
   port: number;
   host: string;
   token?: string;
+  /** Host names answered besides localhost, IP addresses and this machine's own name. */
+  allowedHosts?: string[];
   log: Logger;
 }
 
@@ -32,8 +40,12 @@ export class HttpServer {
   private server: Server | undefined;
   private readonly routes = new Map<string, { handler: Handler; public: boolean }>();
   private readonly closers: (() => void)[] = [];
+  private readonly hostNames: Set<string>;
 
-  constructor(private readonly options: HttpServerOptions) {}
+  constructor(private readonly options: HttpServerOptions) {
+    const own = hostname().toLowerCase();
+    this.hostNames = new Set(['localhost', own, `${own}.local`, ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  }
 
   get port(): number {
     const address = this.server?.address();
@@ -73,6 +85,11 @@ export class HttpServer {
       { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] },
       'HTTP server listening',
     );
+    if (/^127\.|^::1$|^localhost$/.test(host) && !this.options.token) {
+      log.info(
+        'HTTP server on this machine only; to watch from other hosts set HTTP_TOKEN (then it listens on every interface), or HTTP_BIND=0.0.0.0 with HTTP_ALLOW_UNAUTHENTICATED=true on a trusted network',
+      );
+    }
   }
 
   async stop(): Promise<void> {
@@ -87,12 +104,14 @@ export class HttpServer {
   }
 
   send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+    if (typeof body === 'string') body = redactUrl(body);
     res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://edgecam');
+    if (!this.knownHost(req.headers.host)) return this.send(res, 421, TEXT, 'unknown host: add it to HTTP_ALLOWED_HOSTS');
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, TEXT, 'method not allowed', { Allow: 'GET, HEAD' });
     const route = this.routes.get(url.pathname);
     if (!route?.public && !this.authorised(req, url)) {
@@ -100,6 +119,16 @@ export class HttpServer {
     }
     if (!route) return this.send(res, 404, TEXT, 'not found');
     await route.handler(req, res, url);
+  }
+
+  /** This machine by name or address, or a name the user allowed; anything else may be a rebinding attack. */
+  private knownHost(header: string | undefined): boolean {
+    if (!header) return false;
+    const host = header
+      .toLowerCase()
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1');
+    return isIP(host) !== 0 || this.hostNames.has(host);
   }
 
   private authorised(req: IncomingMessage, url: URL): boolean {

@@ -157,7 +157,8 @@ export class MqttTransport {
 
   /** Telemetry: queued in the outbox under `<prefix><name>`, sent in order, kept until acknowledged. */
   send(name: string, payload: unknown): void {
-    this.outbox.add(this.topic(name), JSON.stringify(payload), this.options.qos);
+    // Every string that leaves the process passes the logs' redaction.
+    this.outbox.add(this.topic(name), redactUrl(JSON.stringify(payload)), this.options.qos);
     this.counts.queued++;
     this.pump();
   }
@@ -171,7 +172,11 @@ export class MqttTransport {
     if (!client?.connected) return false;
     assertPublishTopic(topic);
     const contentType = options.contentType ?? (typeof payload === 'string' ? 'application/json' : undefined);
-    client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false, ...this.properties(contentType, false) });
+    client.publish(topic, typeof payload === 'string' ? redactUrl(payload) : payload, {
+      qos: options.qos ?? 1,
+      retain: options.retain ?? false,
+      ...this.properties(contentType, false),
+    });
     return true;
   }
 

@@ -15,6 +15,7 @@ import { renderJpeg, displaySize } from '../frames/render.js';
 import type { Health } from '../health/index.js';
 import { SECURITY_HEADERS, type HttpServer } from '../http/server.js';
 import { PACKAGE_ROOT } from '../paths.js';
+import { redactUrl } from '../log.js';
 import type { SpeedReport } from '../track/index.js';
 
 const PUBLIC = join(PACKAGE_ROOT, 'agent', 'viewer', 'public');
@@ -107,7 +108,7 @@ export class Viewer {
   private openEvents(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 2000\n\n');
-    for (const status of this.statuses.values()) res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
+    for (const status of this.statuses.values()) res.write(redactUrl(`event: status\ndata: ${JSON.stringify(status)}\n\n`));
     this.events.add(res);
     req.on('close', () => this.events.delete(res));
   }
@@ -139,7 +140,8 @@ export class Viewer {
 
   private broadcast(event: string, data: unknown): void {
     if (!this.events.size) return;
-    const message = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    // What FFmpeg says about a camera may quote its URL: every event passes the logs' redaction.
+    const message = redactUrl(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     for (const res of this.events) if (!res.writableNeedDrain) res.write(message);
   }
 }

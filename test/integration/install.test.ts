@@ -59,6 +59,14 @@ describe('installer', { timeout: 360_000 }, () => {
     assert.match(unit, /^ExecStart=\/usr\/bin\/node \/opt\/edgecam\/dist\/agent\/cli\.js run$/m);
     const env = join(dest, 'etc/edgecam/front.env');
     assert.equal(statSync(env).mode & 0o777, 0o600);
+    // A new env file gets a random token, and the installer says how to open the viewer with it.
+    const token = /^HTTP_TOKEN=([0-9a-f]{32})$/m.exec(readFileSync(env, 'utf8'))?.[1];
+    assert.ok(token, 'HTTP_TOKEN written into the new env file');
+    assert.match(out1, new RegExp(`viewer: http://\\S+:8080/\\?token=${token}`));
+    const check = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'dist/agent/cli.js'), 'check-config', '--env-file', env], { encoding: 'utf8', cwd: dest });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(check.stdout, /"HTTP_BIND": "0\.0\.0\.0"/, 'with the token the viewer listens on the network');
+    assert.doesNotMatch(check.stdout, new RegExp(token), 'the token is redacted');
 
     // The installed release works on its own.
     const detect = spawnSync(process.execPath, [join(prefix, 'dist/agent/cli.js'), 'detect', join(FIXTURES, 'eagle.jpg')], { encoding: 'utf8', cwd: dest });

@@ -131,3 +131,14 @@ test('numbers are decimal: 0x1, 1e, Infinity are refused', () => {
   for (const value of ['0x1', '1e', 'Infinity', '0b1']) assert.match(problems({ DETECT_FPS: value })[0]!, /^DETECT_FPS=.*expected a number/, value);
   assert.equal(load({ DETECT_FPS: ' 2.5 ' }).DETECT_FPS, 2.5);
 });
+
+test('secure by default: the HTTP server stays on this machine without a token, and the network needs one or an explicit opt-out', () => {
+  assert.equal(load({}).HTTP_BIND, '127.0.0.1');
+  assert.equal(load({ HTTP_TOKEN: 'a-long-secret' }).HTTP_BIND, '0.0.0.0');
+  assert.equal(load({ HTTP_BIND: '127.0.0.1', HTTP_TOKEN: 'a-long-secret' }).HTTP_BIND, '127.0.0.1');
+  const [problem, ...more] = problems({ HTTP_BIND: '0.0.0.0' });
+  assert.deepEqual(more, []);
+  assert.match(problem!, /^HTTP_BIND=0\.0\.0\.0: would show the camera to the network without a token; set HTTP_TOKEN .* or HTTP_ALLOW_UNAUTHENTICATED=true/);
+  assert.equal(load({ HTTP_BIND: '0.0.0.0', HTTP_ALLOW_UNAUTHENTICATED: 'true' }).HTTP_BIND, '0.0.0.0');
+  assert.equal(load({ HTTP_BIND: '0.0.0.0', HTTP_ENABLED: 'false' }).HTTP_BIND, '0.0.0.0', 'no server, nothing exposed');
+});
