@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import '../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { sessionOptions } from '../agent/detect/index.js';
 import { resolveModelSpec } from '../agent/detect/manifest.js';

@@ -19,6 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { loadConfig } from '../agent/config/index.js';
 import { startAgent } from '../agent/main.js';

@@ -1,4 +1,7 @@
 // Detect stage: one onnxruntime session; frame in, detections in source pixels out.
+// The worker loads onnxruntime; the variable that turns its telemetry off must be in the
+// process's own environment, which only the main thread can change.
+import './no-telemetry.js';
 import type ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest } from './worker.js';

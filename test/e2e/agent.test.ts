@@ -7,6 +7,8 @@ import { freePort, MOSQUITTO, needs, startMosquitto, subscribe } from '../helper
 import { FIXTURES } from '../helpers/paths.js';
 import { alive, childrenOf, edgecam } from '../helpers/agent.js';
 import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 test(
   'a finite clip: class messages with the expected classes reach an independent subscriber, then exit 0',
@@ -157,4 +159,13 @@ test('--help prints usage and exits 0', async () => {
     assert.ok(run.stdout().includes(command), command);
   assert.match(run.stdout(), /Exit codes: 0 done, 1 runtime failure, 78 configuration error/);
   assert.equal(run.stderr(), '');
+});
+
+test('no telemetry: onnxruntime writes no device id under HOME and no debug log in /tmp', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'edgecam-home-'));
+  const run = edgecam(['detect', join(FIXTURES, 'eagle.jpg')], { HOME: home });
+  const pid = run.child.pid!;
+  assert.equal((await run.exit).code, 0, run.stderr());
+  assert.deepEqual(readdirSync(home), [], 'nothing written under HOME');
+  assert.ok(!existsSync(`/tmp/mat-debug-${pid}.log`), `/tmp/mat-debug-${pid}.log`);
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import '../../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { BUNDLED_MODELS, convertBundled, sha256 } from '../../scripts/build-models.js';
