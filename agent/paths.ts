@@ -1,7 +1,7 @@
 // Locations of files shipped with the package, independent of the working directory.
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 /** The package root: dist/agent/paths.js sits two levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -15,4 +15,21 @@ export const COCO90_LABELS = join(MODELS_DIR, 'coco90-labels.txt');
 /** The version in package.json. */
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * `mkdir -p` that cannot hang: Node's recursive mkdirSync loops forever on a path under
+ * /proc (the kernel answers ENOENT for a directory whose parent exists). Each missing
+ * level is created on its own, and the first failure is thrown.
+ */
+export function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) mkdirSync(level);
 }

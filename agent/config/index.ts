@@ -1,6 +1,6 @@
 // Reads settings from the process environment and an env file, validates them
 // against the schema, and resolves them into the typed Config the stages use.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
-import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
+import { BUNDLED_MODEL, BUNDLED_SAMPLE, makeDirectory } from '../paths.js';
 import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
@@ -56,7 +56,12 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   let fromFile: Record<string, string> | undefined;
   if (options.envFile && !existsSync(file)) problems.push(`--env-file ${file}: no such file (give the path of an env file such as .env.example)`);
   else if (existsSync(file)) {
-    fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+    const text = readFileSync(file, 'utf8');
+    const bad = malformedLines(text);
+    for (const line of bad) problems.push(`${file}:${line}: expected NAME=value (or a # comment)`);
+    // The rest is read without the bad lines, which Node's parser would join to the next one.
+    const lines = text.split(/\r?\n/);
+    fromFile = parseEnv(lines.map((line, i) => (bad.includes(i + 1) ? '' : line)).join('\n')) as Record<string, string>;
     for (const [key, value] of Object.entries(fromFile)) {
       if (!(SETTING_NAMES as string[]).includes(key) && !RENAMED_SETTINGS[key]) problems.push(`${key} in ${file}: unknown setting${suggest(key)}`);
       else take(key, value, ` in ${file}`);
@@ -84,6 +89,29 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   }
   for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
   return { values, problems, notices };
+}
+
+/**
+ * Line numbers of an env file that are neither NAME=value, a comment nor blank (Node's
+ * parser skips such a line silently, and may join the next one to it). A quoted value may
+ * span lines.
+ */
+export function malformedLines(text: string): number[] {
+  const bad: number[] = [];
+  let open: string | undefined;
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (open) {
+      if (line.includes(open)) open = undefined;
+      return;
+    }
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith('#')) return;
+    const m = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(["'`]?)(.*)$/.exec(trimmed);
+    if (!m) return void bad.push(i + 1);
+    const quote = m[1];
+    if (quote && !m[2]!.includes(quote)) open = quote;
+  });
+  return bad;
 }
 
 const NOTICES = new WeakMap<Config, string[]>();
@@ -118,11 +146,16 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     if (!existsSync(path))
       problems.push(`SOURCE=${JSON.stringify(source)}: no such file (give a video file, an rtsp:// or http:// URL, or /dev/video0; example: SOURCE=${exampleOf('SOURCE')})`);
     else if (!statSync(path).isFile()) problems.push(`SOURCE=${JSON.stringify(source)}: not a regular file (example: SOURCE=/home/pi/clip.mp4)`);
+  } else if (kind === 'lavfi' && !raw.SOURCE_LAVFI_UNRESTRICTED && !isTestPattern(source.slice('lavfi:'.length))) {
+    problems.push(
+      `SOURCE=${JSON.stringify(source)}: only one test-pattern filter is accepted (${LAVFI_SOURCES.join(', ')}), e.g. SOURCE=lavfi:testsrc2=size=1280x720:rate=15; set SOURCE_LAVFI_UNRESTRICTED=true for any filter graph (filters can read and write files)`,
+    );
   } else if (kind === 'stream' && !/^(rtmps?|srt|udp|tcp):\/\//.test(source)) {
     problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
   }
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
   const stateDir = resolve(cwd, raw.STATE_DIR);
+  checkStateDir(stateDir, problems);
   const deviceId =
     raw.DEVICE_ID ??
     (hostname()
@@ -177,6 +210,48 @@ function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_I
     problems.push(`calibration: ${err.message}`);
   }
   return { CALIBRATION_IMAGE_POINTS: image, CALIBRATION_WORLD_POINTS: ground };
+}
+
+/** FFmpeg's test-pattern sources: none of them reads or writes a file. */
+const LAVFI_SOURCES = [
+  'testsrc',
+  'testsrc2',
+  'rgbtestsrc',
+  'yuvtestsrc',
+  'smptebars',
+  'smptehdbars',
+  'pal75bars',
+  'pal100bars',
+  'color',
+  'nullsrc',
+  'mandelbrot',
+  'allrgb',
+  'allyuv',
+  'gradients',
+  'zoneplate',
+];
+
+/** One source filter from the list with its own options: no chain (,), no second graph (;), no labels. */
+const isTestPattern = (graph: string) => {
+  const m = /^([a-z0-9]+)(=[^,;[\]]*)?$/.exec(graph);
+  return Boolean(m && LAVFI_SOURCES.includes(m[1]!));
+};
+
+/** The state directory must be one the agent can create and write; /proc or a read-only place is a mistake to say at once. */
+function checkStateDir(dir: string, problems: string[]): void {
+  try {
+    makeDirectory(dir);
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, constants.W_OK);
+    const probe = join(dir, `.edgecam-write-test-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    problems.push(
+      `STATE_DIR=${JSON.stringify(dir)}: cannot use it as a writable directory (${code}); give one the agent may create and write, e.g. STATE_DIR=/var/lib/edgecam/front`,
+    );
+  }
 }
 
 /** Loopback addresses: only this machine reaches a server bound to them. */

@@ -28,6 +28,11 @@ export const configSchema = z.object({
   SOURCE_REALTIME: bool(true)
     .describe('Read a file at its native frame rate, like a live camera. false: as fast as the pipeline takes frames, dropping none.')
     .meta({ examples: ['false'] }),
+  SOURCE_LAVFI_UNRESTRICTED: bool(false)
+    .describe(
+      "Accept any FFmpeg filter graph as a lavfi: source. false: only one test-pattern source filter (testsrc2, color, smptebars, ...), since other filters can read and write files with the agent's rights.",
+    )
+    .meta({ examples: ['true'] }),
   FFMPEG_PATH: optionalString()
     .describe('FFmpeg binary. Empty: `ffmpeg` on PATH, else the binary shipped by the @ffmpeg-installer npm package.')
     .meta({ examples: ['/usr/bin/ffmpeg'] }),

@@ -6,7 +6,8 @@
 // up to a second of already-delivered messages: at-least-once, as QoS 1 promises).
 // The log is rewritten without its acknowledged prefix once that prefix is large.
 // Bounded by count and bytes: when full, the oldest messages are dropped and counted.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDirectory } from '../paths.js';
 import { join } from 'node:path';
 
 export interface OutboxMessage {
@@ -44,7 +45,7 @@ export class Outbox {
   open(): number {
     const dir = this.options.dir;
     if (!dir) return 0;
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const cursorPath = join(dir, CURSOR);
     this.acked = existsSync(cursorPath) ? Number(readFileSync(cursorPath, 'utf8').trim()) || 0 : 0;
     const logPath = join(dir, LOG);

@@ -142,3 +142,45 @@ test('secure by default: the HTTP server stays on this machine without a token, 
   assert.equal(load({ HTTP_BIND: '0.0.0.0', HTTP_ALLOW_UNAUTHENTICATED: 'true' }).HTTP_BIND, '0.0.0.0');
   assert.equal(load({ HTTP_BIND: '0.0.0.0', HTTP_ENABLED: 'false' }).HTTP_BIND, '0.0.0.0', 'no server, nothing exposed');
 });
+
+test('an env file line that is not NAME=value is reported with its file and line, not skipped', () => {
+  const dir = emptyDir();
+  const file = join(dir, 'edgecam.env');
+  writeFileSync(file, '# settings\nDETECT_FPS 5\nSCORE_THRESHOLD=0.4\n\nMQTT_PASSWORD="two\nlines"\nexport CLASSES=person\nSPEED_UNIT\n');
+  assert.deepEqual(problems({}, file), [`${file}:2: expected NAME=value (or a # comment)`, `${file}:8: expected NAME=value (or a # comment)`]);
+});
+
+test('lavfi: sources are test patterns only, unless SOURCE_LAVFI_UNRESTRICTED=true', () => {
+  assert.equal(load({ SOURCE: 'lavfi:testsrc2=size=1280x720:rate=15' }).SOURCE_KIND, 'lavfi');
+  assert.equal(load({ SOURCE: 'lavfi:color=c=red:s=320x240' }).SOURCE_KIND, 'lavfi');
+  for (const source of [
+    'lavfi:testsrc2,drawtext=textfile=/etc/shadow',
+    'lavfi:movie=/etc/passwd',
+    'lavfi:life=filename=/etc/shadow',
+    'lavfi:color;[in]metadata=mode=print:file=/tmp/x',
+  ]) {
+    const [p, ...more] = problems({ SOURCE: source });
+    assert.deepEqual(more, [], source);
+    assert.match(p!, /^SOURCE=.*: only one test-pattern filter is accepted .*SOURCE_LAVFI_UNRESTRICTED=true/, source);
+  }
+  assert.equal(load({ SOURCE: 'lavfi:testsrc2,hflip', SOURCE_LAVFI_UNRESTRICTED: 'true' }).SOURCE_KIND, 'lavfi');
+});
+
+test('a STATE_DIR the agent cannot create or write is one line, not a hang or a stack trace', () => {
+  for (const dir of ['/proc/edgecam-state', '/sys/edgecam-state', '/dev/null/state']) {
+    const [p, ...more] = problems({ STATE_DIR: dir });
+    assert.deepEqual(more, [], dir);
+    assert.match(p!, new RegExp(`^STATE_DIR="${dir}": cannot use it as a writable directory \\(E[A-Z]+\\); give one`), dir);
+  }
+});
+
+test('remote commands take decimal numbers only, as settings do', async () => {
+  const { runCommand } = await import('../../agent/commands/index.js');
+  const applied: unknown[] = [];
+  const apply = { score_threshold: (v: number) => applied.push(v), detect_fps: (v: number) => applied.push(v), classes: () => {}, paused: () => {} };
+  assert.equal(runCommand('detect_fps', '0x1', apply).ok, false);
+  assert.equal(runCommand('score_threshold', '1e-1', apply).ok, true);
+  assert.equal(runCommand('detect_fps', '120', apply).ok, true, 'the same range as DETECT_FPS');
+  assert.equal(runCommand('detect_fps', '121', apply).ok, false);
+  assert.deepEqual(applied, [0.1, 120]);
+});
