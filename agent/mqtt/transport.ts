@@ -58,6 +58,13 @@ export class MqttTransport {
       maxMessages: options.queueMaxMessages ?? 50_000,
       maxBytes: options.queueMaxBytes ?? 32 * 1024 * 1024,
       onDrop: (count) => options.log.warn({ dropped: count, total: this.outbox.dropped }, 'outbox full: oldest telemetry dropped'),
+      onDiskError: (err) =>
+        err
+          ? options.log.warn(
+              { err: err.message, code: err.code, dir: options.stateDir },
+              'outbox: cannot write to disk; telemetry is kept in memory (bounded) and written again when the disk allows',
+            )
+          : options.log.info({ dir: options.stateDir, pending: this.outbox.size }, 'outbox: written to disk again'),
     });
     this.backoff = new Backoff({ initialMs: 1000, maxMs: options.reconnectMaxMs ?? 30_000 });
   }
@@ -94,7 +101,9 @@ export class MqttTransport {
     const { clientId, username, password, log } = this.options;
     const url = typeof this.options.url === 'string' ? this.options.url : this.options.url();
     const status = this.topic('status');
-    const restored = this.outbox.open();
+    const { restored, skipped, corrupt } = this.outbox.open();
+    if (corrupt) log.warn({ movedTo: corrupt }, 'outbox: the log could not be read; it was set aside and a new one started');
+    if (skipped) log.warn({ skipped }, 'outbox: damaged records in the log were skipped');
     if (restored) log.info({ messages: restored }, 'outbox: undelivered telemetry from the previous run will be sent first');
     const options: IClientOptions = {
       clientId,

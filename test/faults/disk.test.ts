@@ -1,0 +1,58 @@
+// A full disk under STATE_DIR: a real tmpfs of 256 KiB, filled up while the broker is
+// down. The agent must keep running, keep the telemetry in memory, say so once, return
+// to disk when space comes back, and deliver everything once the broker is up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, MOSQUITTO, startMosquitto } from '../helpers/net.js';
+import { edgecam, httpBase, metric, until, untilAsync } from '../helpers/agent.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-full-'));
+const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]).status === 0;
+const skip = !mounted ? 'cannot mount a tmpfs here (needs root)' : MOSQUITTO ? false : 'mosquitto is not installed';
+
+test('disk full under STATE_DIR: no crash, telemetry kept in memory and delivered, back to disk when space returns', { skip, timeout: 120_000 }, async (t) => {
+  t.after(() => void spawnSync('umount', [dir]));
+  mkdirSync(join(dir, 'state'));
+  const filler = join(dir, 'filler');
+  // Fill the file system to the last block.
+  const chunk = Buffer.alloc(4096);
+  for (let i = 0, written = Buffer.alloc(0); i < 1000; i++) {
+    try {
+      written = Buffer.concat([written, chunk]);
+      writeFileSync(filler, written);
+    } catch {
+      break;
+    }
+  }
+  const port = await freePort();
+  const run = edgecam([], { MQTT_URL: `mqtt://127.0.0.1:${port}`, STATE_DIR: join(dir, 'state'), RESTART_BACKOFF_MAX: '2', DETECT_THREADS: '1' });
+  let broker: Awaited<ReturnType<typeof startMosquitto>> | undefined;
+  try {
+    const base = await httpBase(run, 30_000);
+    const diskWarnings = () => run.lines().filter((l) => l.msg?.toString().startsWith('outbox: cannot write to disk'));
+    await until(() => diskWarnings().length > 0, 30_000, 'the outbox to report the full disk');
+    await untilAsync(async () => ((await metric(base, 'edgecam_mqtt_outbox_messages')) ?? 0) >= 20, 30_000, 'telemetry to queue in memory');
+    assert.equal(diskWarnings().length, 1, 'one warning, not one per message');
+    assert.equal(run.child.exitCode, null, 'the agent is running');
+
+    rmSync(filler);
+    await until(() => run.lines().some((l) => l.msg === 'outbox: written to disk again'), 30_000, 'the outbox to return to disk');
+
+    broker = await startMosquitto({ port });
+    await untilAsync(async () => (await metric(base, 'edgecam_mqtt_outbox_messages')) === 0, 60_000, 'the outbox to drain');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exit).code, 0, run.stderr());
+    const stopped = run.lines().findLast((l) => l.msg === 'stopped') as { mqtt: { queued: number; sent: number; dropped: number } };
+    assert.equal(stopped.mqtt.dropped, 0);
+    assert.equal(stopped.mqtt.sent, stopped.mqtt.queued, 'every message queued was acknowledged by the broker');
+    assert.ok(!run.lines().some((l) => l.level === 'fatal' || l.msg === 'event listener failed'), 'no crash, no failing listener');
+    t.diagnostic(`queued ${stopped.mqtt.queued}, sent ${stopped.mqtt.sent}, dropped ${stopped.mqtt.dropped}`);
+  } finally {
+    run.child.kill('SIGKILL');
+    await broker?.stop();
+  }
+});
