@@ -13,6 +13,7 @@ import { Backoff } from '../backoff.js';
 import { Outbox } from './outbox.js';
 import { assertPublishTopic } from './payloads.js';
 import type { TransportOptions } from './options.js';
+import { lockStateDir } from './lock.js';
 
 export { transportOptions, type TransportOptions } from './options.js';
 
@@ -51,6 +52,7 @@ export class MqttTransport {
   private idle: (() => void)[] = [];
   private readonly subscriptions = new Map<string, (topic: string, payload: Buffer) => void>();
   private readonly connectListeners: (() => void)[] = [];
+  private unlock: (() => void) | undefined;
 
   constructor(private readonly options: TransportOptions) {
     this.outbox = new Outbox({
@@ -101,6 +103,7 @@ export class MqttTransport {
     const { clientId, username, password, log } = this.options;
     const url = typeof this.options.url === 'string' ? this.options.url : this.options.url();
     const status = this.topic('status');
+    if (this.options.stateDir) this.unlock = lockStateDir(this.options.stateDir);
     const { restored, skipped, corrupt } = this.outbox.open();
     if (corrupt) log.warn({ movedTo: corrupt }, 'outbox: the log could not be read; it was set aside and a new one started');
     if (skipped) log.warn({ skipped }, 'outbox: damaged records in the log were skipped');
@@ -205,6 +208,7 @@ export class MqttTransport {
       await Promise.race([client.publishAsync(this.topic('status'), 'stopped', { qos: 1, retain: true }).catch(() => {}), sleep(Math.max(200, deadline - Date.now()))]);
     }
     this.outbox.flush();
+    this.unlock?.();
     await Promise.race([client.endAsync(!client.connected), sleep(1000)]);
   }
 

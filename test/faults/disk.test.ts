@@ -56,3 +56,25 @@ test('disk full under STATE_DIR: no crash, telemetry kept in memory and delivere
     await broker?.stop();
   }
 });
+
+test('two agents on one STATE_DIR: the second exits 78 naming the first; a lock left by a killed agent is taken over', { timeout: 60_000 }, async () => {
+  const state = mkdtempSync(join(tmpdir(), 'edgecam-shared-state-'));
+  const env = { STATE_DIR: state, MQTT_EMBEDDED_PORT: '0', DETECT_THREADS: '1', SOURCE: 'lavfi:testsrc2=size=320x240:rate=5' };
+  const first = edgecam([], env);
+  try {
+    await until(() => first.lines().some((l) => l.msg === 'connected to MQTT broker'), 30_000, 'the first agent');
+    const second = edgecam([], env);
+    const { code } = await second.exit;
+    assert.equal(code, 78, second.stderr());
+    assert.equal(
+      second.stderr().trim(),
+      `edgecam: STATE_DIR=${state}: in use by another edgecam (pid ${first.child.pid}); give each agent its own STATE_DIR, or stop the other one`,
+    );
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const third = edgecam([], { ...env, SOURCE: 'lavfi:testsrc2=size=320x240:rate=5:duration=1' });
+    assert.equal((await third.exit).code, 0, third.stderr());
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+});
