@@ -42,7 +42,6 @@ export class Capture {
   private watchdog: NodeJS.Timeout | undefined;
   private lastDataAt = 0;
   private running = false;
-  private restartNow = false;
   private framesSinceSpawn = 0;
   private state: CaptureState | undefined;
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
@@ -118,12 +117,13 @@ export class Capture {
     return frame;
   }
 
-  /** Changes DETECT_FPS at run time: FFmpeg is restarted with the new rate. */
+  /**
+   * Changes DETECT_FPS at run time: FFmpeg restarts with the new rate, at most once a
+   * second, with the last value given (a storm of commands cannot stop the frames).
+   */
   setFps(fps: number): void {
     this.options.fps = fps;
-    if (!this.running) return;
-    this.restartNow = true;
-    this.supervisor.kill();
+    this.supervisor.restart(() => this.options.log.info({ fps: this.options.fps }, 'restarting ffmpeg with the new frame rate'));
   }
 
   async stop(): Promise<void> {
@@ -243,11 +243,6 @@ export class Capture {
       this.ended = true;
       this.wake();
       return 'stop';
-    }
-    if (this.restartNow) {
-      this.restartNow = false;
-      log.info({ fps: this.options.fps }, 'restarting ffmpeg with the new frame rate');
-      return 'now';
     }
     if (this.hwaccel !== 'none' && this.hwaccel !== 'auto' && this.framesSinceSpawn === 0) {
       log.warn({ hwaccel: this.hwaccel, reason }, 'hardware decode unavailable; falling back to software decode');

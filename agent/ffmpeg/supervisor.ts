@@ -28,6 +28,8 @@ export interface SupervisorOptions {
 
 /** A run that lasted this long counts as progress: the next failure starts the backoff over. */
 const STABLE_MS = 60_000;
+/** Shortest time between two restarts asked for by restart(). */
+const RESTART_SPACING_MS = 1000;
 
 export class Supervisor {
   readonly stats = { restarts: 0 };
@@ -38,6 +40,10 @@ export class Supervisor {
   private startedAt = 0;
   /** The present run has made progress: the backoff starts over at its next exit. */
   private progressed = false;
+  /** A restart was asked for: the next exit starts a new run at once, whatever it says. */
+  private restarting: (() => void) | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private lastRestart = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new Backoff({ initialMs: 1000, maxMs: options.restartMaxMs });
@@ -66,9 +72,29 @@ export class Supervisor {
     void this.current?.kill(graceMs);
   }
 
+  /**
+   * Restarts the present run on purpose (new settings), at most once a second: calls in
+   * between are merged into one, which runs with the settings of the last. `announce` is
+   * called when it happens.
+   */
+  restart(announce?: () => void): void {
+    if (this.restartTimer || this.stopped) return;
+    this.restartTimer = setTimeout(
+      () => {
+        this.restartTimer = undefined;
+        if (this.stopped || !this.current) return;
+        this.lastRestart = Date.now();
+        this.restarting = announce ?? (() => {});
+        void this.current.kill(500);
+      },
+      Math.max(0, this.lastRestart + RESTART_SPACING_MS - Date.now()),
+    );
+  }
+
   async stop(graceMs?: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.restartTimer);
     await this.current?.kill(graceMs);
   }
 
@@ -84,6 +110,13 @@ export class Supervisor {
   private exited(proc: FfmpegProcess, exit: FfmpegExit): void {
     if (this.stopped || proc !== this.current) return;
     const { label, log, onExit, onRestart } = this.options;
+    if (this.restarting) {
+      this.restarting();
+      this.restarting = undefined;
+      this.stats.restarts++;
+      this.spawn();
+      return;
+    }
     const reason = (this.options.reasonOf ?? ((tail: string[]) => tail.slice(-2).join(' | ')))(exit.tail);
     const decision = onExit?.(exit, reason) ?? 'backoff';
     if (decision === 'stop') return;

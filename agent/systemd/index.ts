@@ -6,7 +6,8 @@ import { SystemdNotifier } from './notify.js';
 
 export function fromConfig({ bus, health, env, log }: FeatureContext): Feature {
   const name = 'systemd';
-  const notifier = new SystemdNotifier({ env, log: log.child({ feature: name }), lastFrameAt: () => health.lastFrameAt });
+  // A paused agent processes no frame on purpose, and is healthy: the watchdog stays fed.
+  const notifier = new SystemdNotifier({ env, log: log.child({ feature: name }), lastFrameAt: () => (health.paused ? Date.now() : health.lastFrameAt) });
   return {
     name,
     start: () => {
