@@ -10,7 +10,7 @@ import { PIPELINE_DEPTH } from './detect/index.js';
 import { FrameStore } from './frames/store.js';
 import { Health } from './health/index.js';
 import { HttpServer } from './http/server.js';
-import { embeddedBrokerPart } from './mqtt/broker.js';
+import { embeddedBroker } from './mqtt/broker.js';
 import { MqttTransport, transportOptions } from './mqtt/transport.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
@@ -52,8 +52,8 @@ export interface AgentHooks {
 
 export async function startAgent(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: AgentHooks = {}): Promise<Agent> {
   const bus = new EventBus(log);
-  const broker = config.MQTT_URL ? undefined : embeddedBrokerPart({ port: config.MQTT_EMBEDDED_PORT, host: config.MQTT_EMBEDDED_BIND, log: log.child({ stage: 'broker' }) });
-  const mqtt = new MqttTransport({ ...transportOptions(config, config.MQTT_URL ?? broker!.url, log.child({ stage: 'mqtt' })), onDelivered: hooks.onDelivered });
+  const broker = config.MQTT_URL ? undefined : embeddedBroker(config, log.child({ stage: 'broker' }));
+  const mqtt = new MqttTransport({ ...transportOptions(config, log.child({ stage: 'mqtt' }), broker), onDelivered: hooks.onDelivered });
   const health = new Health({ staleAfter: Math.max(5, 3 / config.DETECT_FPS), mqttConnected: () => mqtt.connected });
   health.follow(bus);
   health.provide('mqtt', () => mqtt.stats);

@@ -77,8 +77,11 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   }
   // systemd LoadCredential=: secrets as files, used when the variable itself is unset.
   const credentials = env.CREDENTIALS_DIRECTORY;
-  if (credentials && values.MQTT_PASSWORD === undefined && existsSync(join(credentials, 'mqtt_password'))) {
-    values.MQTT_PASSWORD = readFileSync(join(credentials, 'mqtt_password'), 'utf8').replace(/\r?\n$/, '');
+  for (const [key, file] of [
+    ['MQTT_PASSWORD', 'mqtt_password'],
+    ['MQTT_EMBEDDED_PASSWORD', 'mqtt_embedded_password'],
+  ] as const) {
+    if (credentials && values[key] === undefined && existsSync(join(credentials, file))) values[key] = readFileSync(join(credentials, file), 'utf8').replace(/\r?\n$/, '');
   }
   for (const [key, file] of [
     ['MQTT_CA_FILE', 'mqtt_ca'],
@@ -165,6 +168,9 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   for (const key of ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE'] as const) {
     const file = raw[key];
     if (file && !existsSync(file)) problems.push(`${key}=${JSON.stringify(file)}: no such file (give a PEM file; example: ${key}=${exampleOf(key)})`);
+  }
+  if (Boolean(raw.MQTT_EMBEDDED_USERNAME) !== Boolean(raw.MQTT_EMBEDDED_PASSWORD)) {
+    problems.push('MQTT_EMBEDDED_USERNAME and MQTT_EMBEDDED_PASSWORD go together (example: MQTT_EMBEDDED_USERNAME=homeassistant MQTT_EMBEDDED_PASSWORD=s3cret)');
   }
   if (Boolean(raw.MQTT_CERT_FILE) !== Boolean(raw.MQTT_KEY_FILE)) problems.push('MQTT_CERT_FILE and MQTT_KEY_FILE go together: a client certificate needs its key');
   if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);

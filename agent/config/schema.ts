@@ -9,7 +9,7 @@ import { bool, list, number, oneOf, optionalString } from './values.js';
 import { outputSettings } from './settings-output.js';
 
 /** Settings whose values never appear in logs or in `check-config` output. */
-export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN']);
+export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN', 'MQTT_EMBEDDED_PASSWORD']);
 
 /** Old names still read, with a warning, and the settings that replaced them. */
 export const RENAMED_SETTINGS: Record<string, SettingName> = { VIEWER_PORT: 'HTTP_PORT', VIEWER_BIND: 'HTTP_BIND', VIEWER_TOKEN: 'HTTP_TOKEN' };

@@ -21,8 +21,16 @@ export const outputSettings = {
   MQTT_EMBEDDED_BIND: z
     .string()
     .default('127.0.0.1')
-    .describe('Address the embedded broker listens on. 0.0.0.0 lets other hosts subscribe; it has no authentication.')
+    .describe(
+      'Address the embedded broker listens on. 0.0.0.0 lets other hosts connect: anyone may subscribe; only the agent, and clients with MQTT_EMBEDDED_USERNAME and MQTT_EMBEDDED_PASSWORD, may publish (commands included).',
+    )
     .meta({ examples: ['0.0.0.0'] }),
+  MQTT_EMBEDDED_USERNAME: optionalString()
+    .describe('User name of trusted clients of the embedded broker (Home Assistant sending commands, another edgecam publishing here). Empty: only the agent publishes.')
+    .meta({ examples: ['homeassistant'] }),
+  MQTT_EMBEDDED_PASSWORD: optionalString()
+    .describe('Password of MQTT_EMBEDDED_USERNAME. Never logged. Also read from $CREDENTIALS_DIRECTORY/mqtt_embedded_password.')
+    .meta({ examples: ['s3cret'] }),
   MQTT_USERNAME: optionalString()
     .describe('Broker user name (empty: connect anonymously).')
     .meta({ examples: ['edgecam'] }),

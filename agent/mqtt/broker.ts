@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Config } from '../config/index.js';
+import { agentCredentials, brokerAuthorizer, type BrokerAuth, type BrokerCredentials } from './broker-auth.js';
 
 export interface EmbeddedBroker {
   port: number;
@@ -10,8 +12,9 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(options: { port: number; host: string; log: Logger }): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker({ drainTimeout: 30_000 });
+/** Without `auth` the broker is open to every client: for tests that need a plain broker. */
+export async function startEmbeddedBroker(options: { port: number; host: string; log: Logger; auth?: BrokerAuth }): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker({ drainTimeout: 30_000, ...(options.auth ? brokerAuthorizer(options.auth) : {}) });
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -46,10 +49,23 @@ export async function startEmbeddedBroker(options: { port: number; host: string;
 }
 
 /** The embedded broker as a part of the agent, when MQTT_URL is empty; `url` is where it listens once started. */
-export function embeddedBrokerPart(options: { port: number; host: string; log: Logger }): { name: string; url: () => string; start(): Promise<void>; stop(): Promise<void> } {
+export interface EmbeddedBrokerPart {
+  name: string;
+  /** The agent's own credentials on it, made for this run. */
+  credentials: BrokerCredentials;
+  url(): string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function embeddedBroker(config: Config, log: Logger): EmbeddedBrokerPart {
+  const credentials = agentCredentials();
+  const trusted = config.MQTT_EMBEDDED_USERNAME && config.MQTT_EMBEDDED_PASSWORD ? { username: config.MQTT_EMBEDDED_USERNAME, password: config.MQTT_EMBEDDED_PASSWORD } : undefined;
+  const options = { port: config.MQTT_EMBEDDED_PORT, host: config.MQTT_EMBEDDED_BIND, log, auth: { agent: credentials, agentClientId: config.MQTT_CLIENT_ID, trusted } };
   let broker: EmbeddedBroker | undefined;
   return {
     name: 'broker',
+    credentials,
     url: () => {
       if (!broker) throw new Error('the embedded broker is not started');
       return `mqtt://${broker.host === '0.0.0.0' ? '127.0.0.1' : broker.host}:${broker.port}`;

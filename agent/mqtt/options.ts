@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
+import type { EmbeddedBrokerPart } from './broker.js';
 
 export interface TransportOptions {
   /** The broker; a function when it is known only at start (the embedded broker's port). */
@@ -31,13 +32,13 @@ export interface TransportOptions {
 }
 
 /** The transport's settings from the config; `url` is the broker to use (the embedded one when MQTT_URL is empty). */
-export function transportOptions(config: Config, url: TransportOptions['url'], log: Logger): TransportOptions {
+export function transportOptions(config: Config, log: Logger, embedded?: EmbeddedBrokerPart): TransportOptions {
   const pem = (file: string | undefined) => (file ? readFileSync(file) : undefined);
   return {
-    url,
+    url: embedded ? () => embedded.url() : config.MQTT_URL!,
     clientId: config.MQTT_CLIENT_ID,
-    username: config.MQTT_USERNAME,
-    password: config.MQTT_PASSWORD,
+    username: embedded ? embedded.credentials.username : config.MQTT_USERNAME,
+    password: embedded ? embedded.credentials.password : config.MQTT_PASSWORD,
     qos: config.MQTT_QOS,
     topicPrefix: config.TOPIC_PREFIX,
     stateDir: config.STATE_DIR,

@@ -63,9 +63,17 @@ describe('process faults', { skip: needs('ps', 'pgrep'), timeout: 120_000 }, () 
 
   test('SIGKILL of the agent: FFmpeg dies with it, and the broker publishes the last will "offline"', async () => {
     const port = await freePort();
-    const brokerRun = edgecam([], { MQTT_EMBEDDED_PORT: String(port), MQTT_EMBEDDED_BIND: '127.0.0.1', SOURCE: 'lavfi:testsrc2=size=320x240:rate=5', DETECT_THREADS: '1' });
-    // A second agent publishes to the first one's embedded broker, and is the one killed.
-    const run = edgecam([], { MQTT_URL: `mqtt://127.0.0.1:${port}`, TOPIC_PREFIX: 'victim/', DETECT_THREADS: '1' });
+    const fleet = { user: 'fleet', password: 'fleet-secret-4c1' };
+    const brokerRun = edgecam([], {
+      MQTT_EMBEDDED_PORT: String(port),
+      MQTT_EMBEDDED_BIND: '127.0.0.1',
+      MQTT_EMBEDDED_USERNAME: fleet.user,
+      MQTT_EMBEDDED_PASSWORD: fleet.password,
+      SOURCE: 'lavfi:testsrc2=size=320x240:rate=5',
+      DETECT_THREADS: '1',
+    });
+    // A second agent publishes to the first one's embedded broker as a trusted client, and is the one killed.
+    const run = edgecam([], { MQTT_URL: `mqtt://127.0.0.1:${port}`, MQTT_USERNAME: fleet.user, MQTT_PASSWORD: fleet.password, TOPIC_PREFIX: 'victim/', DETECT_THREADS: '1' });
     try {
       const sub = await subscribe(`mqtt://127.0.0.1:${port}`, ['victim/status'], 20_000);
       await sub.waitFor((m) => m.some((x) => x.payload === 'online'), 20_000);
