@@ -4,11 +4,10 @@ import type { ResizeMode } from '../frames/frame.js';
 
 /** showinfo's line for each frame, with its timestamp. */
 export const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)/;
+/** What FFmpeg says about a file it cannot decode: cut inside its header, or not video. */
+export const BROKEN_FILE = /Cannot determine format of input stream|moov atom not found|Invalid data found when processing input/;
 /** The input's video stream, with its size. */
 export const INPUT_VIDEO = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/;
-/** What FFmpeg says when a file cannot be read as video at all. */
-export const UNREADABLE =
-  /No such file|Invalid data found|Permission denied|Protocol not found|does not contain any stream|matches no streams|Decoder \S+ not found|could not find codec|Unsupported codec|moov atom not found/i;
 
 /**
  * The FFmpeg filter that turns any source frame into the model's input. The scaling stays

@@ -8,7 +8,7 @@ import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../f
 import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
-import { captureFilters, INPUT_VIDEO, SHOWINFO, UNREADABLE } from './filters.js';
+import { BROKEN_FILE, captureFilters, INPUT_VIDEO, SHOWINFO } from './filters.js';
 import { frameTransform, type Frame, type FrameTransform } from '../frames/frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel } from '../ffmpeg/inputs.js';
 import { UserError } from '../errors.js';
@@ -47,6 +47,8 @@ export class Capture {
   /** Arrival times of recent frames, for the frame-rate plausibility check. */
   private readonly arrivals: number[] = [];
   private hwaccel: HwAccel;
+  /** FFmpeg's line saying the file cannot be decoded, when it said so. */
+  private brokenFile: string | undefined;
   private readonly options: CaptureOptions;
 
   constructor(options: CaptureOptions) {
@@ -165,6 +167,11 @@ export class Capture {
         this.assembler!.timestamp(Number(pts[3]));
         return;
       }
+      // A looping file that cannot be decoded would loop without a frame until the stall timeout.
+      if (!this.counts.framesIn && this.options.source.kind === 'file' && BROKEN_FILE.test(line)) {
+        this.brokenFile = line.trim();
+        this.supervisor.kill();
+      }
       if (line.startsWith('Input #')) section = 'input';
       else if (line.startsWith('Output #') || line.startsWith('Stream mapping')) section = 'output';
       const video = section === 'input' && !this.sourceSize ? INPUT_VIDEO.exec(line) : null;
@@ -249,8 +256,10 @@ export class Capture {
       this.hwaccel = 'none';
       return 'now';
     }
-    if (!this.counts.framesIn && exit.code !== null && UNREADABLE.test(reason) && source.kind === 'file') {
-      this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${reason}); give a video file FFmpeg can decode`);
+    // A file that has never given a frame and makes FFmpeg fail is not coming back by itself:
+    // unreadable, not video, or cut inside its header.
+    if (!this.counts.framesIn && exit.code !== null && exit.code !== 0 && source.kind === 'file') {
+      this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${this.brokenFile ?? reason}); give a video file FFmpeg can decode`);
       this.wake();
       return 'stop';
     }

@@ -3,11 +3,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../agent/config/index.js';
 import { SETTING_NAMES } from '../../agent/config/schema.js';
+import { BUNDLED_SAMPLE } from '../../agent/paths.js';
 import { constantOutputModel } from '../helpers/onnx.js';
 import { MOSQUITTO, hasBinary, startMosquitto } from '../helpers/net.js';
 import { edgecam } from '../helpers/agent.js';
@@ -49,6 +50,14 @@ describe('bad input', { timeout: 120_000 }, () => {
         { SOURCE: clip, SOURCE_LOOP: i % 2 ? 'true' : 'false' },
         /^edgecam: SOURCE=.*random-\d\.mp4: FFmpeg cannot read it as video \(.*\); give a video file FFmpeg can decode$/,
       );
+    }
+  });
+
+  test('a video file cut inside its header: exit 78, not a restart loop', async () => {
+    const clip = join(dir, 'cut.mp4');
+    writeFileSync(clip, readFileSync(BUNDLED_SAMPLE).subarray(0, 3000));
+    for (const loop of ['false', 'true']) {
+      await expect78({ SOURCE: clip, SOURCE_LOOP: loop }, /^edgecam: SOURCE=.*cut\.mp4: FFmpeg cannot read it as video \(.*\); give a video file FFmpeg can decode$/);
     }
   });
 
