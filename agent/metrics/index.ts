@@ -11,6 +11,7 @@ export interface MetricSources {
   capture: () => CaptureStats | undefined;
   mqtt: () => TransportStats | undefined;
   restream: () => { restarts: number } | undefined;
+  viewer: () => { snapshotEncodes: number } | undefined;
 }
 
 export class Metrics {
@@ -52,6 +53,7 @@ export class Metrics {
     fromSource('edgecam_frame_copies_total', 'Frames copied for the viewer, snapshots and annotated restream.', () => frames().copies);
     fromSource('edgecam_frame_copies_skipped_total', 'Frames not copied for them because every buffer was being encoded.', () => frames().skipped);
     fromSource('edgecam_frame_buffers', 'Frame buffers allocated for them.', () => frames().buffers);
+    fromSource('edgecam_snapshot_encodes_total', 'JPEG encodes for /snapshot.jpg (one per frame and kind, however many clients ask).', () => sources.viewer()?.snapshotEncodes);
     fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
     this.inference = new Histogram({
       name: 'edgecam_inference_ms',
@@ -66,7 +68,10 @@ export class Metrics {
 export function fromConfig({ config, bus, http, health, frames }: FeatureContext): Feature | undefined {
   if (!config.HTTP_ENABLED) return undefined;
   const name = 'metrics';
-  const metrics = new Metrics({ capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream') }, () => frames.stats);
+  const metrics = new Metrics(
+    { capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream'), viewer: () => health.counter('viewer') },
+    () => frames.stats,
+  );
   return {
     name,
     start: () => {

@@ -35,6 +35,9 @@ export class Viewer {
   private readonly events = new Set<ServerResponse>();
   private readonly mjpeg = new Set<ServerResponse>();
   private readonly statuses = new Map<string, StatusEvent>();
+  /** The newest /snapshot.jpg encodes, by frame and kind. */
+  private readonly snapshots = new Map<string, Promise<Buffer>>();
+  readonly stats = { snapshotEncodes: 0 };
 
   constructor(
     private readonly http: HttpServer,
@@ -59,8 +62,18 @@ export class Viewer {
       const shown = url.searchParams.get('raw') === '1' ? undefined : this.shown;
       const lease = shown ? this.frames.lease(shown.result.index) : this.frames.latest();
       if (!lease) return http.send(res, 503, 'text/plain; charset=utf-8', 'no frame yet');
+      // One encode per frame and kind, shared by every request for it: clients pulling
+      // snapshots fast cost no more than one JPEG a frame.
+      const key = `${lease.frame.index}:${shown ? 'boxes' : 'raw'}`;
+      let cached = this.snapshots.get(key);
+      if (!cached) {
+        this.stats.snapshotEncodes++;
+        cached = renderJpeg(lease.frame, shown?.result.detections, 85);
+        this.snapshots.set(key, cached);
+        while (this.snapshots.size > 2) this.snapshots.delete(this.snapshots.keys().next().value!);
+      }
       try {
-        http.send(res, 200, 'image/jpeg', await renderJpeg(lease.frame, shown?.result.detections, 85), { 'Cache-Control': 'no-store' });
+        http.send(res, 200, 'image/jpeg', await cached, { 'Cache-Control': 'no-store' });
       } finally {
         lease.release();
       }
@@ -155,6 +168,7 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
     start: () => {
       viewer.mount();
       frames.need(name);
+      health.provide(name, () => viewer.stats);
       bus.on('detections', (result) => viewer.onResult(result), name);
       bus.on('speed', (report) => viewer.onSpeed(report), name);
       bus.on('status', (status) => viewer.onStatus(status), name);

@@ -139,6 +139,25 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
     }
   });
 
+  test('/snapshot.jpg is encoded once per frame, however many clients pull it', async () => {
+    const value = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await get('/metrics')).text())?.[1]);
+    const encodes = await value('edgecam_snapshot_encodes_total');
+    const frames = await value('edgecam_frames_in_total');
+    // 8 clients, 10 snapshots each, as fast as they can.
+    const sizes = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        let bytes = 0;
+        for (let i = 0; i < 10; i++) bytes += (await (await get('/snapshot.jpg')).arrayBuffer()).byteLength;
+        return bytes;
+      }),
+    );
+    assert.ok(sizes.every((b) => b > 10 * 1000));
+    const encoded = (await value('edgecam_snapshot_encodes_total')) - encodes;
+    const framesIn = (await value('edgecam_frames_in_total')) - frames;
+    assert.ok(encoded <= framesIn + 2, `${encoded} encodes for 80 requests while ${framesIn} frames came in`);
+    assert.ok(encoded < 80);
+  });
+
   test("the retained state's fps is the viewer's fps: one clock", async () => {
     const sub = await subscribe(broker.url, ['state']);
     const controller = new AbortController();
