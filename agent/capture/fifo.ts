@@ -7,9 +7,9 @@
 // has exited: the reader then sees end-of-file once every byte is read, whether FFmpeg
 // opened the pipe or failed before it could.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { ownTempDir } from '../pids.js';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const READ_SIZE = 256 * 1024;
@@ -41,8 +41,7 @@ export class FramePipe {
    */
   static create(): FramePipe | undefined {
     if (process.platform === 'win32') return undefined;
-    removeStale(tmpdir());
-    const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
+    const dir = ownTempDir(PREFIX);
     const path = join(dir, 'frames');
     try {
       execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore', timeout: 5000 });
@@ -94,29 +93,5 @@ export class FramePipe {
   remove(): void {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
-  }
-}
-
-/** Removes the pipe directories in `dir` whose agent process no longer exists. */
-export function removeStale(dir: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = name.startsWith(PREFIX) ? Number(/^(\d+)-/.exec(name.slice(PREFIX.length))?.[1]) : NaN;
-    if (!pid || pid === process.pid || alive(pid)) continue;
-    rmSync(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
   }
 }

@@ -2,8 +2,8 @@
 // FfmpegProcess: stdout as a stream, stderr as lines, a kill and an exit promise.
 // Replacing fluent-ffmpeg with child_process.spawn would change only this file.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { ownTempDir } from '../pids.js';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
@@ -52,7 +52,7 @@ function guarded(binary: string): string {
   let wrapper = binary;
   try {
     if (process.platform === 'linux' && /--pdeathsig/.test(execFileSync('setpriv', ['--help'], { encoding: 'utf8', timeout: 5000 }))) {
-      const dir = mkdtempSync(join(tmpdir(), 'edgecam-'));
+      const dir = ownTempDir('edgecam-ffmpeg-');
       wrapper = join(dir, 'ffmpeg');
       writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --pdeathsig KILL -- ${shellQuote(binary)} "$@"\n`, { mode: 0o755 });
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -5,17 +5,9 @@
 import { readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { processExists } from '../pids.js';
 
 const LOCK = 'edgecam.lock';
-
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** Takes the lock on `dir`; returns the function that releases it. */
 export function lockStateDir(dir: string): () => void {
@@ -27,7 +19,7 @@ export function lockStateDir(dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readlinkSync(path));
-      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner)) {
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processExists(owner)) {
         throw new UserError(`STATE_DIR=${dir}: in use by another edgecam (pid ${owner}); give each agent its own STATE_DIR, or stop the other one`);
       }
       rmSync(path, { force: true }); // stale: its owner is gone
