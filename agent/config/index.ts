@@ -1,6 +1,6 @@
 // Reads settings from the process environment and an env file, validates them
 // against the schema, and resolves them into the typed Config the stages use.
-import { accessSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
-import { BUNDLED_MODEL, BUNDLED_SAMPLE, makeDirectory } from '../paths.js';
+import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
+import { checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
 import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
@@ -92,29 +93,6 @@ export function readSettings(options: LoadOptions = {}): { values: Record<string
   }
   for (const [key, value] of Object.entries(values)) if (value.trim() === '') delete values[key];
   return { values, problems, notices };
-}
-
-/**
- * Line numbers of an env file that are neither NAME=value, a comment nor blank (Node's
- * parser skips such a line silently, and may join the next one to it). A quoted value may
- * span lines.
- */
-export function malformedLines(text: string): number[] {
-  const bad: number[] = [];
-  let open: string | undefined;
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (open) {
-      if (line.includes(open)) open = undefined;
-      return;
-    }
-    const trimmed = line.trim();
-    if (!trimmed || trimmed.startsWith('#')) return;
-    const m = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(["'`]?)(.*)$/.exec(trimmed);
-    if (!m) return void bad.push(i + 1);
-    const quote = m[1];
-    if (quote && !m[2]!.includes(quote)) open = quote;
-  });
-  return bad;
 }
 
 const NOTICES = new WeakMap<Config, string[]>();
@@ -216,64 +194,6 @@ function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_I
     problems.push(`calibration: ${err.message}`);
   }
   return { CALIBRATION_IMAGE_POINTS: image, CALIBRATION_WORLD_POINTS: ground };
-}
-
-/** FFmpeg's test-pattern sources: none of them reads or writes a file. */
-const LAVFI_SOURCES = [
-  'testsrc',
-  'testsrc2',
-  'rgbtestsrc',
-  'yuvtestsrc',
-  'smptebars',
-  'smptehdbars',
-  'pal75bars',
-  'pal100bars',
-  'color',
-  'nullsrc',
-  'mandelbrot',
-  'allrgb',
-  'allyuv',
-  'gradients',
-  'zoneplate',
-];
-
-/** One source filter from the list with its own options: no chain (,), no second graph (;), no labels. */
-const isTestPattern = (graph: string) => {
-  const m = /^([a-z0-9]+)(=[^,;[\]]*)?$/.exec(graph);
-  return Boolean(m && LAVFI_SOURCES.includes(m[1]!));
-};
-
-/** The state directory must be one the agent can create and write; /proc or a read-only place is a mistake to say at once. */
-function checkStateDir(dir: string, problems: string[]): void {
-  try {
-    makeDirectory(dir);
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    accessSync(dir, constants.W_OK);
-    const probe = join(dir, `.edgecam-write-test-${process.pid}`);
-    writeFileSync(probe, '');
-    rmSync(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    problems.push(
-      `STATE_DIR=${JSON.stringify(dir)}: cannot use it as a writable directory (${code}); give one the agent may create and write, e.g. STATE_DIR=/var/lib/edgecam/front`,
-    );
-  }
-}
-
-/** Loopback addresses: only this machine reaches a server bound to them. */
-export const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
-
-/**
- * Secure by default: without HTTP_TOKEN the server stays on loopback, and binding it to the
- * network without a token is refused unless the user says the network is trusted.
- */
-function resolveHttpBind(raw: RawConfig, problems: string[]): string {
-  if (raw.HTTP_BIND === 'auto') return raw.HTTP_TOKEN ? '0.0.0.0' : '127.0.0.1';
-  if (!raw.HTTP_ENABLED || raw.HTTP_TOKEN || raw.HTTP_ALLOW_UNAUTHENTICATED || isLoopback(raw.HTTP_BIND)) return raw.HTTP_BIND;
-  problems.push(
-    `HTTP_BIND=${raw.HTTP_BIND}: would show the camera to the network without a token; set HTTP_TOKEN to a secret (for example the output of: openssl rand -hex 16), or HTTP_ALLOW_UNAUTHENTICATED=true on a network where everyone may watch`,
-  );
-  return raw.HTTP_BIND;
 }
 
 export function sourceKind(source: string): SourceKind {

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
+import { isLoopback } from '../config/checks.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -85,7 +86,7 @@ export class HttpServer {
       { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] },
       'HTTP server listening',
     );
-    if (/^127\.|^::1$|^localhost$/.test(host) && !this.options.token) {
+    if (isLoopback(host) && !this.options.token) {
       log.info(
         'HTTP server on this machine only; to watch from other hosts set HTTP_TOKEN (then it listens on every interface), or HTTP_BIND=0.0.0.0 with HTTP_ALLOW_UNAUTHENTICATED=true on a trusted network',
       );
