@@ -115,10 +115,10 @@ describe('systemd unit', { skip: hasBinary('systemd-analyze') ? false : 'systemd
     assert.equal((r.stderr + r.stdout).trim(), '', 'no warning about any line of the unit');
   });
 
-  test('systemd-analyze security: exposure 2.5 or lower', () => {
+  test('systemd-analyze security: exposure 2.0 or lower', () => {
     const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
     const m = /Overall exposure level for .*: (\d+\.\d+) (\w+)/.exec(r.stdout + r.stderr);
     assert.ok(m, r.stdout + r.stderr);
-    assert.ok(Number(m[1]) <= 2.5, `exposure ${m[1]} ${m[2]}`);
+    assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]} ${m[2]}`);
   });
 });
