@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, MOSQUITTO, startMosquitto } from '../helpers/net.js';
+import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { edgecam, httpBase, metric, until, untilAsync } from '../helpers/agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-full-'));
@@ -76,5 +76,27 @@ test('two agents on one STATE_DIR: the second exits 78 naming the first; a lock 
     assert.equal((await third.exit).code, 0, third.stderr());
   } finally {
     first.child.kill('SIGKILL');
+  }
+});
+
+test('a damaged outbox: the valid records are delivered once, the bad ones skipped and counted, nothing loops', { timeout: 60_000 }, async () => {
+  const state = mkdtempSync(join(tmpdir(), 'edgecam-damaged-state-'));
+  const record = (seq: number, frame: number) => JSON.stringify({ seq, topic: 'class', payload: JSON.stringify({ class_name: ['person'], frame }), qos: 1 });
+  writeFileSync(join(state, 'outbox.jsonl'), [record(1, 1001), 'null', '{}', '{"seq":"x"}', '\u0000\u00ff', record(2, 1002), ''].join('\n'));
+  writeFileSync(join(state, 'outbox.ack'), 'not a number');
+  const port = await freePort();
+  const run = edgecam([], { STATE_DIR: state, MQTT_EMBEDDED_PORT: String(port), SOURCE: 'lavfi:testsrc2=size=320x240:rate=5:duration=3', DETECT_THREADS: '1' });
+  const sub = await subscribe(`mqtt://127.0.0.1:${port}`, ['class'], 30_000);
+  try {
+    assert.equal((await run.exit).code, 0, run.stderr());
+    const skipped = run.lines().find((l) => l.msg === 'outbox: damaged records in the log were skipped');
+    assert.equal(skipped?.skipped, 4);
+    const stopped = run.lines().findLast((l) => l.msg === 'stopped') as { mqtt: { sent: number; queued: number } };
+    assert.equal(stopped.mqtt.sent, stopped.mqtt.queued + 2, 'the two restored records and every new message, each sent once');
+    const restoredFrames = sub.messages.map((m) => (JSON.parse(m.payload) as { frame: number }).frame).filter((f) => f > 1000);
+    assert.ok(restoredFrames.length <= 2, `restored records received ${restoredFrames.length} times`);
+  } finally {
+    run.child.kill('SIGKILL');
+    await sub.close();
   }
 });
