@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { edgecam, childrenOf, sleep, until } from '../helpers/agent.js';
 import { freePort, hasBinary, needs } from '../helpers/net.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import mqtt from 'mqtt';
 
 interface Received {
   at: number;
@@ -44,6 +45,8 @@ describe('sd_notify', { skip: needs('python3', 'ps', 'pgrep'), timeout: 60_000 }
       NOTIFY_SOCKET: path,
       WATCHDOG_USEC: '400000',
       MQTT_EMBEDDED_PORT: String(port),
+      MQTT_EMBEDDED_USERNAME: 'ops',
+      MQTT_EMBEDDED_PASSWORD: 'ops-secret-3e',
       SOURCE: 'lavfi:testsrc2=size=320x240:rate=10',
       DETECT_FPS: '10',
       DETECT_THREADS: '1',
@@ -68,6 +71,15 @@ describe('sd_notify', { skip: needs('python3', 'ps', 'pgrep'), timeout: 60_000 }
       );
       assert.ok(thawedAt - lastPing >= 2000, `pings went on until ${lastPing - frozenAt} ms into a ${thawedAt - frozenAt} ms freeze`);
       await until(() => pings().filter((r) => r.at > thawedAt).length >= 2, 30_000, 'pings to resume');
+      // Paused by command: no frame is processed on purpose, and the agent is healthy: the pings go on.
+      const ops = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'ops', password: 'ops-secret-3e', reconnectPeriod: 0 });
+      await ops.publishAsync('set/paused', 'true', { qos: 1 });
+      await until(() => run.lines().some((l) => l.msg === 'remote command applied' && l.setting === 'paused'), 10_000, 'the pause');
+      const pausedAt = Date.now();
+      await sleep(3000);
+      const whilePaused = pings().filter((r) => r.at > pausedAt + 1000);
+      assert.ok(whilePaused.length >= 4, `${whilePaused.length} pings in the last 2 s of a 3 s pause`);
+      await ops.endAsync();
       run.child.kill('SIGTERM');
       assert.equal((await run.exit).code, 0);
       await sleep(200);
