@@ -4,8 +4,9 @@ import type { ResizeMode } from '../frames/frame.js';
 
 /** showinfo's line for each frame, with its timestamp. */
 export const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)/;
-/** What FFmpeg says about a file it cannot decode: cut inside its header, or not video. */
-export const BROKEN_FILE = /Cannot determine format of input stream|moov atom not found|Invalid data found when processing input/;
+/** What FFmpeg says about a file it cannot decode, whole (cut inside its header, not video) or in part (cut short, holes). */
+export const BROKEN_FILE =
+  /Cannot determine format of input stream|moov atom not found|Invalid data found when processing input|Invalid NAL unit size|partial file|error while decoding/;
 /** The input's video stream, with its size. */
 export const INPUT_VIDEO = /Stream #\d+:\d+.*?: Video: .*?(\d{2,5})x(\d{2,5})/;
 

@@ -8,6 +8,7 @@ import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../f
 import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
+import { SourceWatchdog } from './watchdog.js';
 import { BROKEN_FILE, captureFilters, INPUT_VIDEO, SHOWINFO } from './filters.js';
 import { frameTransform, type Frame, type FrameTransform } from '../frames/frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel } from '../ffmpeg/inputs.js';
@@ -39,13 +40,10 @@ export class Capture {
   private stopped = false;
   private ended = false;
   private failure: Error | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private lastDataAt = 0;
+  private readonly watchdog: SourceWatchdog;
   private running = false;
   private framesSinceSpawn = 0;
   private state: CaptureState | undefined;
-  /** Arrival times of recent frames, for the frame-rate plausibility check. */
-  private readonly arrivals: number[] = [];
   private hwaccel: HwAccel;
   /** FFmpeg's line saying the file cannot be decoded, when it said so. */
   private brokenFile: string | undefined;
@@ -65,6 +63,15 @@ export class Capture {
           .filter((l) => l.trim() && !SHOWINFO.test(l) && !/deprecated/.test(l))
           .slice(-3)
           .join(' | '),
+      log: options.log,
+    });
+    const { source, lossless } = this.options;
+    this.watchdog = new SourceWatchdog({
+      stallTimeout: options.stallTimeout ?? 20,
+      checkRate: !lossless && !(source.kind === 'file' && !source.realtime),
+      fps: () => this.options.fps,
+      idle: () => this.stopped || this.ended || this.assembler!.holding || !this.running,
+      kill: () => this.supervisor.kill(),
       log: options.log,
     });
   }
@@ -93,11 +100,7 @@ export class Capture {
     if (this.options.namedPipe !== false) this.pipe = FramePipe.create();
     this.setState('starting');
     this.supervisor.start();
-    const stallMs = (this.options.stallTimeout ?? 20) * 1000;
-    if (stallMs > 0) {
-      this.watchdog = setInterval(() => this.checkStall(stallMs), Math.min(1000, stallMs / 2));
-      this.watchdog.unref();
-    }
+    this.watchdog.start();
   }
 
   /** The next frame, or null once the source has ended or the stage stopped. The previous frame's buffer is reused. */
@@ -130,7 +133,7 @@ export class Capture {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.watchdog);
+    this.watchdog.stop();
     this.wake();
     await this.supervisor.stop();
     this.read?.close();
@@ -158,20 +161,16 @@ export class Capture {
     this.output = read ?? proc.stdout!;
     this.running = true;
     this.framesSinceSpawn = 0;
-    this.lastDataAt = Date.now();
-    this.arrivals.length = 0;
+    this.watchdog.reset();
     let section = '';
+    let damaged = 0;
     proc.onStderrLine((line) => {
       const pts = SHOWINFO.exec(line);
       if (pts) {
         this.assembler!.timestamp(Number(pts[3]));
         return;
       }
-      // A looping file that cannot be decoded would loop without a frame until the stall timeout.
-      if (!this.counts.framesIn && this.options.source.kind === 'file' && BROKEN_FILE.test(line)) {
-        this.brokenFile = line.trim();
-        this.supervisor.kill();
-      }
+      if (this.options.source.kind === 'file' && BROKEN_FILE.test(line)) this.damagedFile(line.trim(), damaged++);
       if (line.startsWith('Input #')) section = 'input';
       else if (line.startsWith('Output #') || line.startsWith('Stream mapping')) section = 'output';
       const video = section === 'input' && !this.sourceSize ? INPUT_VIDEO.exec(line) : null;
@@ -201,7 +200,7 @@ export class Capture {
 
   /** Bytes from FFmpeg, chunk[0..length). */
   private onData(chunk: Buffer, length = chunk.length): void {
-    this.lastDataAt = Date.now();
+    this.watchdog.data();
     this.assembler!.data(chunk, length);
   }
 
@@ -222,7 +221,7 @@ export class Capture {
     this.framesSinceSpawn++;
     this.supervisor.progress();
     this.setState('streaming');
-    this.checkFrameRate();
+    this.watchdog.frame();
     if (!this.options.lossless && this.ready.length) {
       const dropped = this.ready.shift()!;
       this.assembler!.release(dropped.data);
@@ -266,30 +265,16 @@ export class Capture {
     return 'backoff';
   }
 
-  /** No bytes from FFmpeg for the stall timeout (and not because we paused it): kill it; onExit restarts it. */
-  private checkStall(stallMs: number): void {
-    if (this.stopped || this.ended || this.assembler!.holding || !this.running) return;
-    if (Date.now() - this.lastDataAt < stallMs) return;
-    this.options.log.warn({ stallSeconds: stallMs / 1000 }, 'no frame from the source; killing ffmpeg');
-    this.lastDataAt = Date.now();
-    this.supervisor.kill();
-  }
-
   /**
-   * A live source that delivers frames far faster than DETECT_FPS has broken timestamps
-   * (the select filter then passes everything): restart it, as a camera reboot usually fixes it.
+   * FFmpeg says the file is damaged. Before any frame: it cannot be played (a looping one
+   * would loop without a frame until the stall timeout), so it is stopped. After frames: it
+   * ends early or has holes; what it has plays, and the first such line of a run is logged.
    */
-  private checkFrameRate(): void {
-    const { source, fps, lossless } = this.options;
-    if (lossless || (source.kind === 'file' && !source.realtime)) return;
-    const now = Date.now();
-    this.arrivals.push(now);
-    while (this.arrivals.length && now - this.arrivals[0]! > 10_000) this.arrivals.shift();
-    if (this.arrivals.length > Math.max(30, 3 * fps * 10)) {
-      this.options.log.warn({ framesIn10s: this.arrivals.length, detectFps: fps }, 'implausible frame rate from the source; restarting ffmpeg');
-      this.arrivals.length = 0;
+  private damagedFile(line: string, seen: number): void {
+    if (!this.counts.framesIn) {
+      this.brokenFile = line;
       this.supervisor.kill();
-    }
+    } else if (!seen) this.options.log.warn({ reason: line }, 'the source file is damaged or ends early; playing what it has');
   }
 
   private setState(state: CaptureState, detail?: string): void {

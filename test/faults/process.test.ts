@@ -112,3 +112,16 @@ describe('process faults', { skip: needs('ps', 'pgrep'), timeout: 120_000 }, () 
     }
   });
 });
+
+test('a file that ends early plays what it has, says so in one warning, and exits 0', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-short-'));
+  const clip = join(dir, 'short.mp4');
+  copyFileSync(BUNDLED_SAMPLE, clip);
+  truncateSync(clip, Math.floor(statSync(clip).size * 0.6));
+  const run = edgecam([], { SOURCE: clip, SOURCE_LOOP: 'false', SOURCE_REALTIME: 'false', MQTT_EMBEDDED_PORT: '0', DETECT_THREADS: '1' });
+  assert.equal((await run.exit).code, 0, run.stderr());
+  const warnings = run.lines().filter((l) => l.msg === 'the source file is damaged or ends early; playing what it has');
+  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  const stopped = run.lines().findLast((l) => l.msg === 'stopped') as { framesIn: number };
+  assert.ok(stopped.framesIn > 10, `${stopped.framesIn} frames played`);
+});
