@@ -12,6 +12,7 @@ import { freePort, hasBinary, MOSQUITTO, needs, startMosquitto, subscribe, type 
 import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import sharp from 'sharp';
 import { FIXTURES } from '../helpers/paths.js';
+import { stillClip } from '../helpers/clips.js';
 import { edgecam, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -235,29 +236,7 @@ test('the boxes are burned in where the objects are: the annotated restream and 
   // A still photo as a looping clip: the person stays where the detector puts its box.
   const dir = mkdtempSync(join(tmpdir(), 'edgecam-hls-'));
   const clip = join(dir, 'person.mp4');
-  execFileSync('ffmpeg', [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-loop',
-    '1',
-    '-framerate',
-    '15',
-    '-i',
-    join(FIXTURES, 'person.jpg'),
-    '-t',
-    '4',
-    '-vf',
-    'format=yuv420p',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
-    clip,
-  ]);
+  stillClip(join(FIXTURES, 'person.jpg'), 4, clip);
   const playlist = join(dir, 'annotated.m3u8');
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const agent = edgecam([], {
