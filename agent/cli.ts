@@ -29,7 +29,9 @@ Options:
                               variables already in the environment take precedence
 
 Every setting is an environment variable; see .env.example and the README.
-Exit codes: 0 done, 1 runtime failure, 78 configuration error.`;
+Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command or option.`;
+
+const COMMANDS = ['run', 'detect', 'check-config', 'calibrate'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -64,7 +66,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UserError(`edgecam: unknown command "${command}" (commands: run, detect, check-config; see edgecam --help)`);
+      // A mistake in the command line, not in the configuration: EX_USAGE.
+      console.error(`edgecam: unknown command "${command}" (commands: ${COMMANDS.join(', ')}; see edgecam --help)`);
+      return 64;
   }
 }
 

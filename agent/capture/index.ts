@@ -258,7 +258,9 @@ export class Capture {
     // A file that has never given a frame and makes FFmpeg fail is not coming back by itself:
     // unreadable, not video, or cut inside its header.
     if (!this.counts.framesIn && exit.code !== null && exit.code !== 0 && source.kind === 'file') {
-      this.failure = new UserError(`SOURCE=${source.url}: FFmpeg cannot read it as video (${this.brokenFile ?? reason}); give a video file FFmpeg can decode`);
+      this.failure = new UserError(
+        `${this.options.sourceLabel ?? 'SOURCE='}${source.url}: FFmpeg cannot read it as video (${this.brokenFile ?? reason}); give a video file FFmpeg can decode`,
+      );
       this.wake();
       return 'stop';
     }

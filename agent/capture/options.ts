@@ -6,6 +6,8 @@ import { sourceSpec, type HwAccel, type SourceSpec } from '../ffmpeg/inputs.js';
 import type { CaptureState } from './states.js';
 
 export interface CaptureOptions {
+  /** How a message names the source, before its URL: `SOURCE=` by default. */
+  sourceLabel?: string;
   source: SourceSpec;
   width: number;
   height: number;

@@ -8,7 +8,7 @@ import { Capture, type CaptureOptions, type Frame } from './index.js';
  * undefined when no frame comes within `timeoutMs`.
  */
 export async function withFirstFrame<T>(
-  options: Pick<CaptureOptions, 'source' | 'width' | 'height' | 'resize' | 'ffmpegPath' | 'log'>,
+  options: Pick<CaptureOptions, 'source' | 'width' | 'height' | 'resize' | 'ffmpegPath' | 'log' | 'sourceLabel'>,
   use: (frame: Frame) => Promise<T> | T,
   timeoutMs = 10_000,
 ): Promise<T | undefined> {

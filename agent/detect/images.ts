@@ -18,7 +18,10 @@ export async function* detectImages(config: Config, files: string[], log: Logger
     for (const file of files) {
       const { width, height, resize } = detector.spec.input;
       const source = { url: file, kind: 'file' as const, loop: false, realtime: false };
-      const detections = await withFirstFrame({ source, width, height, resize, ffmpegPath: config.FFMPEG_PATH, log }, async (frame) => (await detector.detect(frame)).detections);
+      const detections = await withFirstFrame(
+        { source, width, height, resize, ffmpegPath: config.FFMPEG_PATH, log, sourceLabel: '' },
+        async (frame) => (await detector.detect(frame)).detections,
+      );
       if (!detections) throw new Error(`${file}: FFmpeg decoded no image`);
       yield {
         file,

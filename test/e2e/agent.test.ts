@@ -169,3 +169,14 @@ test('no telemetry: onnxruntime writes no device id under HOME and no debug log 
   assert.deepEqual(readdirSync(home), [], 'nothing written under HOME');
   assert.ok(!existsSync(`/tmp/mat-debug-${pid}.log`), `/tmp/mat-debug-${pid}.log`);
 });
+
+test('command-line mistakes: an unknown command exits 64 listing every command; a file detect cannot read is named as itself', async () => {
+  const unknown = edgecam(['frobnicate'], {});
+  assert.equal((await unknown.exit).code, 64);
+  assert.equal(unknown.stderr().trim(), 'edgecam: unknown command "frobnicate" (commands: run, detect, check-config, calibrate; see edgecam --help)');
+  const notImage = join(FIXTURES, '..', '..', 'README.md');
+  const detect = edgecam(['detect', notImage], {});
+  assert.equal((await detect.exit).code, 78);
+  assert.match(detect.stderr().trim(), new RegExp(`^edgecam: ${notImage.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: FFmpeg cannot read it as video`));
+  assert.doesNotMatch(detect.stderr(), /SOURCE=/);
+});
