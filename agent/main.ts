@@ -87,6 +87,8 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     const features = FEATURES.map((build) => build(ctx));
     await controller.start([broker, pipeline.model, mqtt, ...features, config.HTTP_ENABLED ? http : undefined, pipeline.run]);
   } catch (err) {
+    // The CLI exits with this code after printing the error: the last log line says the same.
+    exitCode = err instanceof UserError ? EX_CONFIG : 1;
     await stop('start-up failed');
     throw err;
   }

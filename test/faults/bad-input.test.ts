@@ -34,7 +34,9 @@ describe('bad input', { timeout: 120_000 }, () => {
   test('a corrupt model file', async () => {
     const model = join(dir, 'corrupt.onnx');
     writeFileSync(model, randomBytes(4096));
-    await expect78({ MODEL: model }, /^edgecam: MODEL=.*corrupt\.onnx: onnxruntime cannot load it .*; give an \.onnx detection model$/);
+    const run = await expect78({ MODEL: model }, /^edgecam: MODEL=.*corrupt\.onnx: onnxruntime cannot load it .*; give an \.onnx detection model$/);
+    // The last log line says the exit code the process has.
+    assert.equal(run.lines().findLast((l) => l.msg === 'stopped')?.exitCode, 78);
   });
 
   test('a model whose outputs fit no decoder', async () => {
