@@ -7,7 +7,7 @@
 // response carries the same security headers, and every text body passes the redaction
 // the logs use; only GET and HEAD are served.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../secrets.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
@@ -136,8 +136,6 @@ export class HttpServer {
     const token = this.options.token;
     if (!token) return true;
     const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('token') ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return sameSecret(token, given);
   }
 }

@@ -4,7 +4,8 @@
 // publishing here): it may publish, non-retained messages up to MAX_TRUSTED_PAYLOAD, and
 // retained ones too. Anyone else may subscribe and read, and publish nothing: no fake
 // telemetry, no commands, no overwritten status. No client may take the agent's id.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../secrets.js';
 import type { AedesOptions, Client } from 'aedes';
 
 export interface BrokerCredentials {
@@ -26,8 +27,6 @@ export const MAX_TRUSTED_PAYLOAD = 256 * 1024;
 
 export const agentCredentials = (): BrokerCredentials => ({ username: 'edgecam-agent', password: randomBytes(24).toString('hex') });
 
-const same = (a: string, b: Buffer | undefined) => b !== undefined && b.length === Buffer.byteLength(a) && timingSafeEqual(Buffer.from(a), b);
-
 const refuse = (code: 2 | 4 | 5, message: string) => Object.assign(new Error(message), { returnCode: code });
 
 export function brokerAuthorizer(auth: BrokerAuth): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
@@ -35,7 +34,7 @@ export function brokerAuthorizer(auth: BrokerAuth): Pick<AedesOptions, 'authenti
   return {
     authenticate(client, username, password, done) {
       if (username === auth.agent.username) {
-        if (same(auth.agent.password, password)) {
+        if (sameSecret(auth.agent.password, password)) {
           roles.set(client, 'agent');
           return done(null, true);
         }
@@ -43,7 +42,7 @@ export function brokerAuthorizer(auth: BrokerAuth): Pick<AedesOptions, 'authenti
       }
       if (client.id === auth.agentClientId) return done(refuse(2, "this client id is the agent's"), false);
       if (username !== undefined) {
-        if (auth.trusted && username === auth.trusted.username && same(auth.trusted.password, password)) {
+        if (auth.trusted && username === auth.trusted.username && sameSecret(auth.trusted.password, password)) {
           roles.set(client, 'trusted');
           return done(null, true);
         }

@@ -13,7 +13,7 @@ import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import sharp from 'sharp';
 import { FIXTURES } from '../helpers/paths.js';
 import { stillClip } from '../helpers/clips.js';
-import { edgecam, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
+import { edgecam, metric, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
@@ -141,7 +141,7 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
   });
 
   test('/snapshot.jpg is encoded once per frame, however many clients pull it', async () => {
-    const value = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await get('/metrics')).text())?.[1]);
+    const value = async (name: string) => Number(await metric(base, name, { Authorization: `Bearer ${token}` }));
     const encodes = await value('edgecam_snapshot_encodes_total');
     const frames = await value('edgecam_frames_in_total');
     // 8 clients, 10 snapshots each, as fast as they can.

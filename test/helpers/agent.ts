@@ -83,9 +83,9 @@ export async function httpBase(run: Run, timeoutMs = 30_000): Promise<string> {
 }
 
 /** One value from the agent's /metrics, or undefined when the agent does not answer. */
-export async function metric(base: string, name: string): Promise<number | undefined> {
+export async function metric(base: string, name: string, headers: Record<string, string> = {}): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${base}/metrics`, { headers })).text();
     const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;
   } catch {
