@@ -21,7 +21,7 @@ export interface FrameResult {
 }
 
 export interface StatusEvent {
-  /** camera: the video source; detection: running or paused; agent: stopping. */
+  /** camera: the video source; detection: running or paused; agent: running (every part started) or stopping. */
   component: 'camera' | 'detection' | 'agent';
   state: string;
   detail?: string;

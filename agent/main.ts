@@ -14,6 +14,7 @@ import { embeddedBroker } from './mqtt/broker.js';
 import { MqttTransport, transportOptions } from './mqtt/transport.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
+import * as tracks from './tracks/index.js';
 import * as state from './state/index.js';
 import * as homeassistant from './homeassistant/index.js';
 import * as commands from './commands/index.js';
@@ -27,6 +28,7 @@ import * as systemd from './systemd/index.js';
 /** Every feature, in start order. A new capability is a folder and a line here. */
 export const FEATURES: FeatureFactory[] = [
   telemetry.fromConfig,
+  tracks.fromConfig,
   state.fromConfig,
   homeassistant.fromConfig,
   commands.fromConfig,
@@ -86,6 +88,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
     // Built before anything starts: a feature's topic or setting mistake stops the agent before it connects.
     const features = FEATURES.map((build) => build(ctx));
     await controller.start([broker, pipeline.model, mqtt, ...features, config.HTTP_ENABLED ? http : undefined, pipeline.run]);
+    bus.emit('status', { component: 'agent', state: 'running' });
   } catch (err) {
     // The CLI exits with this code after printing the error: the last log line says the same.
     exitCode = err instanceof UserError ? EX_CONFIG : 1;

@@ -126,16 +126,21 @@ export class Pipeline implements PipelineControl {
       if (frames.wanted) frames.put(frame);
       const { index, pts, sourceWidth, sourceHeight } = frame;
       const detection = detector.detect(frame);
+      const inferenceDone = health.inferenceStarted();
       results = results
         .then(() => detection)
         .then(({ detections: all, inferenceMs }) => {
+          inferenceDone();
           if (this.paused) return; // paused while this frame was in inference
           const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: all });
           health.frameProcessed(inferenceMs);
           bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs });
           for (const report of speeds) bus.emit('speed', report);
         })
-        .catch((err: unknown) => void (failure ??= err instanceof Error ? err : new Error(String(err))));
+        .catch((err: unknown) => {
+          inferenceDone();
+          failure ??= err instanceof Error ? err : new Error(String(err));
+        });
     }
     await results;
     if (failure) throw failure;

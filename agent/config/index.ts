@@ -1,10 +1,9 @@
 // Reads settings from the process environment and an env file, validates them
 // against the schema, and resolves them into the typed Config the stages use.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { defaultClientId, defaultDeviceId, machineTag } from './identity.js';
 import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
@@ -16,6 +15,8 @@ export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
 export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS' | 'DEVICE_ID'> {
   DEVICE_ID: string;
+  /** Six hex digits unique to this machine (see identity.ts). */
+  MACHINE_TAG: string;
   CALIBRATION_IMAGE_POINTS?: Point[];
   CALIBRATION_WORLD_POINTS?: Point[];
   SOURCE: string;
@@ -137,12 +138,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
   const stateDir = resolve(cwd, raw.STATE_DIR);
   checkStateDir(stateDir, problems);
-  const deviceId =
-    raw.DEVICE_ID ??
-    (hostname()
-      .replace(/[^A-Za-z0-9_-]/g, '-')
-      .slice(0, 64) ||
-      'edgecam');
+  const deviceId = raw.DEVICE_ID ?? defaultDeviceId(raw.INSTANCE);
   for (const key of ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE'] as const) {
     const file = raw[key];
     if (file && !existsSync(file)) problems.push(`${key}=${JSON.stringify(file)}: no such file (give a PEM file; example: ${key}=${exampleOf(key)})`);
@@ -155,6 +151,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
     problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
+  const tag = problems.length ? '' : machineTag(stateDir);
   const httpBind = resolveHttpBind(raw, problems);
   if (problems.length) throw new ConfigError(problems);
   const { CALIBRATION_IMAGE_POINTS: _image, CALIBRATION_WORLD_POINTS: _world, ...rest } = raw;
@@ -169,7 +166,8 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     TOPIC_PREFIX: raw.TOPIC_PREFIX.replaceAll('{device}', deviceId),
     SOURCE_LOOP: raw.SOURCE_LOOP === 'auto' ? source === BUNDLED_SAMPLE : raw.SOURCE_LOOP === 'true',
     MODEL: model,
-    MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? `edgecam_${hostname().replace(/[^A-Za-z0-9_-]/g, '')}_${randomBytes(3).toString('hex')}`,
+    MACHINE_TAG: tag,
+    MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? defaultClientId(deviceId, tag),
   };
 }
 

@@ -38,7 +38,9 @@ export const outputSettings = {
     .describe('Broker password. Never logged. Also read from $CREDENTIALS_DIRECTORY/mqtt_password (systemd LoadCredential=).')
     .meta({ examples: ['s3cret'] }),
   MQTT_CLIENT_ID: optionalString()
-    .describe('MQTT client id. Empty: edgecam_<hostname>_<random>, unique per run.')
+    .describe(
+      'MQTT client id. Empty: edgecam-<DEVICE_ID>-<machine tag>, where the tag is six hex digits derived from /etc/machine-id and STATE_DIR: unique per agent, stable across restarts.',
+    )
     .meta({ examples: ['edgecam-front'] }),
   MQTT_QOS: z
     .preprocess((v) => (typeof v === 'string' && /^[012]$/.test(v.trim()) ? Number(v) : v), z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2' }))
@@ -59,7 +61,17 @@ export const outputSettings = {
         .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected letters, digits, - or _ (at most 64)' })
         .optional(),
     )
-    .describe('Name of this box in topics ({device} in TOPIC_PREFIX) and in Home Assistant. Empty: the host name (the systemd unit sets the instance name).')
+    .describe('Name of this box in topics ({device} in TOPIC_PREFIX) and in Home Assistant. Empty: the host name, plus -<INSTANCE> when INSTANCE is set.')
+    .meta({ examples: ['front'] }),
+  INSTANCE: z
+    .preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'expected letters, digits, - or _ (at most 32)' })
+        .optional(),
+    )
+    .describe('Name of this agent on its box when a box runs several (the systemd unit edgecam@<name> sets it). Part of the default DEVICE_ID and MQTT client id.')
     .meta({ examples: ['front'] }),
   MQTT_PROTOCOL_VERSION: z
     .preprocess(

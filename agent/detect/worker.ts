@@ -15,6 +15,10 @@ export type WorkerReply =
 
 const { modelPath, options } = workerData as Init;
 const port = parentPort!;
+// Test hook: a slow (or, with a long delay, hung) model, which no real model here is on
+// demand. It blocks this thread as a slow inference does. Never set in production.
+const testDelayMs = Number(process.env.EDGECAM_TEST_DETECT_DELAY_MS) || 0;
+const stall = new Int32Array(new SharedArrayBuffer(4));
 
 try {
   const session = await ort.InferenceSession.create(modelPath, options);
@@ -29,6 +33,7 @@ try {
     try {
       const started = performance.now();
       const result = await session.run({ [req.input]: new ort.Tensor(req.type, req.data, req.dims) });
+      if (testDelayMs) Atomics.wait(stall, 0, 0, testDelayMs);
       const outputs = session.outputNames.map((name) => {
         const t = result[name]!;
         return { name, dims: [...t.dims], data: t.data as Float32Array };

@@ -28,6 +28,8 @@ export class Health {
   inferenceMs = 0;
   camera = 'starting';
   paused = false;
+  /** Start times of the inferences in flight, oldest first. */
+  private readonly inFlight: number[] = [];
   private readonly counters = new Map<string, () => object | undefined>();
 
   constructor(
@@ -50,6 +52,23 @@ export class Health {
     this.inferenceMs = inferenceMs;
   }
 
+  /** Called when a frame goes to the detector; the returned function when its result is back (or failed). */
+  inferenceStarted(): () => void {
+    const started = this.now();
+    this.inFlight.push(started);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.inFlight.splice(this.inFlight.indexOf(started), 1);
+    };
+  }
+
+  /** ms the oldest inference in flight has been waiting for its result; 0 when none is. */
+  inferenceWaitMs(): number {
+    return this.inFlight.length ? this.now() - this.inFlight[0]! : 0;
+  }
+
   /** Registers a part's counters under `name`. */
   provide(name: string, read: () => object | undefined): void {
     this.counters.set(name, read);
@@ -70,7 +89,7 @@ export class Health {
     if (this.paused) {
       // A paused agent processes no frame on purpose.
     } else if (ago === null) reasons.push('no frame processed yet');
-    else if (ago > this.options.staleAfter) reasons.push(`no frame for ${ago.toFixed(1)} s`);
+    else if (ago > this.options.staleAfter) reasons.push(`no frame for ${ago.toFixed(1)} s (camera: ${this.camera})`);
     const mqttConnected = this.options.mqttConnected();
     if (!mqttConnected) reasons.push('MQTT broker not connected');
     return {

@@ -1,17 +1,26 @@
-// Home Assistant MQTT discovery: one device per edgecam, with a count sensor and an
-// "object present" binary sensor per class, the last speed, fps and inference time.
-// Every entity is available only while edgecam's retained status says `online`.
+// Home Assistant MQTT discovery: one device per edgecam, with a count sensor, an
+// "object present" binary sensor, a new-track event entity and a device trigger per
+// class, a camera per snapshot class, the last speed, fps and inference time. Every
+// entity is available only while edgecam's retained status says `online`.
+//
+// Entity ids: `default_entity_id` (Home Assistant 2025.10 on; the only one honoured from
+// 2026.4) and `object_id` (older versions) say the same thing. Unique ids and the device
+// identifier include the machine tag, so two boxes with the same DEVICE_ID (the same
+// host name) stay two devices.
 import { SPEED_UNITS, type SpeedUnit } from '../track/speed.js';
 import type { Feature, FeatureContext } from '../feature.js';
-import { assertPublishTopic } from '../mqtt/payloads.js';
+import { assertPublishTopic, classTopicPart } from '../mqtt/payloads.js';
 import { packageVersion } from '../paths.js';
 
 export interface DiscoveryOptions {
   discoveryPrefix: string;
   deviceId: string;
-  /** The agent's own topics. */
-  topics: { state: string; status: string; speedometer: string };
+  /** Six hex digits unique to the machine. */
+  machineTag: string;
+  /** The agent's own topics; `track` and `snapshot` take the class's topic level. */
+  topics: { state: string; status: string; speedometer: string; track: (className: string) => string; snapshot: (className: string) => string };
   classes: string[];
+  snapshotClasses: string[];
   speedUnit: SpeedUnit;
   version: string;
 }
@@ -30,7 +39,8 @@ const jinjaString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\
 
 export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   const node = `edgecam_${slug(o.deviceId)}`;
-  const device = { identifiers: [node], name: `edgecam ${o.deviceId}`, manufacturer: 'edgecam', model: 'edgecam agent', sw_version: o.version };
+  const uniqueNode = `edgecam_${o.machineTag}_${slug(o.deviceId)}`;
+  const device = { identifiers: [uniqueNode], name: `edgecam ${o.deviceId}`, manufacturer: 'edgecam', model: 'edgecam agent', sw_version: o.version };
   const availability = {
     availability_topic: o.topics.status,
     // `stopped` (clean shutdown) and `offline` (last will) both mean unavailable.
@@ -40,7 +50,14 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   };
   const entity = (component: string, objectId: string, config: Record<string, unknown>): DiscoveryMessage => ({
     topic: `${o.discoveryPrefix}/${component}/${node}/${objectId}/config`,
-    payload: { ...config, unique_id: `${node}_${objectId}`, object_id: `${node}_${objectId}`, device, ...availability },
+    payload: {
+      ...config,
+      unique_id: `${uniqueNode}_${objectId}`,
+      default_entity_id: `${component}.${node}_${objectId}`,
+      object_id: `${node}_${objectId}`,
+      device,
+      ...availability,
+    },
   });
   const messages: DiscoveryMessage[] = [];
   for (const cls of o.classes) {
@@ -63,7 +80,22 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
         payload_off: 'OFF',
         device_class: 'occupancy',
       }),
+      entity('event', `${id}_track`, {
+        name: `${cls} new track`,
+        state_topic: o.topics.track(cls),
+        event_types: ['new_track'],
+        device_class: 'motion',
+        icon: 'mdi:motion-sensor',
+      }),
+      {
+        // A device trigger is no entity: no availability, unique id or entity id.
+        topic: `${o.discoveryPrefix}/device_automation/${node}/${id}_new_track/config`,
+        payload: { automation_type: 'trigger', topic: o.topics.track(cls), type: 'new_track', subtype: cls, qos: 1, device },
+      },
     );
+  }
+  for (const cls of o.snapshotClasses) {
+    messages.push(entity('camera', `${slug(cls)}_snapshot`, { name: `${cls} snapshot`, topic: o.topics.snapshot(cls) }));
   }
   messages.push(
     entity('sensor', 'last_speed', {
@@ -107,8 +139,16 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const messages = discoveryMessages({
     discoveryPrefix: prefix,
     deviceId: config.DEVICE_ID,
-    topics: { state: mqtt.topic('state'), status: mqtt.topic('status'), speedometer: mqtt.topic('speedometer') },
+    machineTag: config.MACHINE_TAG,
+    topics: {
+      state: mqtt.topic('state'),
+      status: mqtt.topic('status'),
+      speedometer: mqtt.topic('speedometer'),
+      track: (cls) => mqtt.topic(`track/${classTopicPart(cls)}`),
+      snapshot: (cls) => mqtt.topic(`snapshot/${classTopicPart(cls)}`),
+    },
     classes: config.HA_CLASSES,
+    snapshotClasses: config.SNAPSHOT_CLASSES,
     speedUnit: config.SPEED_UNIT,
     version: packageVersion(),
   });

@@ -27,6 +27,16 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     error_estimate: 0.46,
     final: false,
   },
+  'track/<class>': {
+    event_type: 'new_track',
+    class_name: 'person',
+    track_id: 8,
+    score: 0.571,
+    box: [651.2, 167.4, 743, 421.3],
+    timestamp: '2026-11-25T00:49:27.301Z',
+    frame: 37,
+    pts: 7.4,
+  },
   state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, timestamp: '2026-11-25T01:50:18.630Z' },
   status: 'online',
   'set/result': { setting: 'score_threshold', ok: true, value: 0.5 },
@@ -36,16 +46,48 @@ const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
   class: 'Every processed frame with detections, and once when the scene becomes empty. QoS `MQTT_QOS`, kept in the outbox until acknowledged.',
   speedometer:
     'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
-  state: 'Retained. On connect, when the counts or the camera state change, and every 10 s.',
+  'track/<class>':
+    'Once per new tracked object, when its track is confirmed (`<class>`: the class name with characters other than letters, digits, `-` and `_` as `_`, e.g. `track/traffic_light`). QoS `MQTT_QOS`, via the outbox.',
+  state: 'Retained. On connect, when the counts or the camera state change, and every 10 s with a new `timestamp`.',
   status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
   'set/result': 'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`).',
 };
 
+const statusValues = () => TOPIC_SCHEMAS.status.options.map((v) => `\`${v}\``).join(', ');
+
+const SNAPSHOTS = [
+  '## `<prefix>snapshot/<class>`',
+  '',
+  "With `SNAPSHOT_CLASSES=person,car`: on each new track of those classes, a JPEG of the frame with the object's box, retained (QoS 1, not queued in the outbox: the newest one is what matters).",
+  'The payload is the JPEG itself (MQTT 5: content type `image/jpeg`), at most `SNAPSHOT_MAX_BYTES`; a larger one is re-encoded at lower quality, and dropped with a warning if it still does not fit.',
+  "Save one with `mosquitto_sub -C 1 -t 'snapshot/person' > person.jpg`.",
+  '',
+];
+
+const HOME_ASSISTANT = [
+  '## Home Assistant discovery',
+  '',
+  'With `HA_DISCOVERY=true`, retained configs under `HA_DISCOVERY_PREFIX` (default `homeassistant`) announce one device per agent, re-sent on every connect and whenever Home Assistant publishes `online` on `<discovery prefix>/status`.',
+  'Each entity carries `default_entity_id` (Home Assistant 2025.10 and later) and `object_id` (earlier versions), a `unique_id` and device identifier that include the machine tag (so two boxes never merge), and is available only while `<prefix>status` is `online`.',
+  '',
+  '| Entity | Component | From | Per |',
+  '| --- | --- | --- | --- |',
+  '| `sensor.edgecam_<device>_<class>_count` | sensor | `state` counts | class in `HA_CLASSES` |',
+  '| `binary_sensor.edgecam_<device>_<class>_present` | binary_sensor (occupancy) | `state` counts | class in `HA_CLASSES` |',
+  '| `event.edgecam_<device>_<class>_track` | event (`new_track`) | `track/<class>` | class in `HA_CLASSES` |',
+  '| device trigger "<class> new_track" | device_automation | `track/<class>` | class in `HA_CLASSES` |',
+  '| `camera.edgecam_<device>_<class>_snapshot` | camera | `snapshot/<class>` | class in `SNAPSHOT_CLASSES` |',
+  '| `sensor.edgecam_<device>_last_speed` | sensor (speed) | `speedometer` | agent |',
+  '| `sensor.edgecam_<device>_fps`, `_inference_ms`, `_camera` | sensor (diagnostic) | `state` | agent |',
+  '',
+];
+
 export function jsonSchemas(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) {
-    const json = { $id: `edgecam/${topic.replace('/', '-')}.schema.json`, title: `edgecam <prefix>${topic}`, ...z.toJSONSchema(schema) };
-    out[`${topic.replace('/', '-')}.schema.json`] = JSON.stringify(json, null, 2) + '\n';
+    const file = `${topic.replace('/<class>', '').replace('/', '-')}.schema.json`;
+    const json = { $id: `edgecam/${file}`, title: `edgecam <prefix>${topic}`, ...z.toJSONSchema(schema) };
+    out[file] = JSON.stringify(json, null, 2) + '\n';
   }
   return out;
 }
@@ -67,7 +109,7 @@ export function mqttDoc(): string {
     ...Object.keys(TOPIC_SCHEMAS).map((t) => `| \`<prefix>${t}\` | ${WHEN[t as keyof typeof WHEN]} |`),
     '| `<prefix>set/<setting>` | Incoming: remote commands (see `set/result`). |',
     '| `<prefix>snapshot/<class>` | Retained JPEG of the frame with the box, on each new track of a class in `SNAPSHOT_CLASSES`. |',
-    '| `homeassistant/.../config` | Retained Home Assistant discovery configs when `HA_DISCOVERY=true`. |',
+    '| `homeassistant/.../config` | Retained Home Assistant discovery configs when `HA_DISCOVERY=true`: see the last section. |',
     '',
   ];
   for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) {
@@ -82,7 +124,9 @@ export function mqttDoc(): string {
       lines.push('');
     }
     const example = EXAMPLES[topic as keyof typeof EXAMPLES];
-    lines.push('Example:', '', '```json', typeof example === 'string' ? example : JSON.stringify(example, null, 2), '```', '');
+    if (typeof example === 'string') lines.push(`Payload: one of ${statusValues()}, as plain text (not JSON). Example: \`${example}\``, '');
+    else lines.push('Example:', '', '```json', JSON.stringify(example, null, 2), '```', '');
   }
+  lines.push(...SNAPSHOTS, ...HOME_ASSISTANT);
   return lines.join('\n');
 }

@@ -6,6 +6,8 @@ import type { Feature, FeatureContext } from '../feature.js';
 import type { Logger } from '../log.js';
 import type { FrameStore } from '../frames/store.js';
 import { renderJpeg } from '../frames/render.js';
+import { NewTracks } from '../track/new-tracks.js';
+import { classTopicPart } from '../mqtt/payloads.js';
 
 export interface SnapshotOptions {
   classes: string[];
@@ -16,10 +18,8 @@ export interface SnapshotOptions {
   log: Logger;
 }
 
-export const snapshotTopicPart = (className: string) => className.replace(/[^A-Za-z0-9_-]+/g, '_');
-
 export class Snapshots {
-  private readonly seen = new Set<number>();
+  private readonly tracks = new NewTracks();
   private busy = false;
   private readonly classes: Set<string>;
 
@@ -28,9 +28,7 @@ export class Snapshots {
   }
 
   onResult(result: FrameResult): void {
-    const fresh = result.detections.filter((d) => d.trackId !== undefined && !this.seen.has(d.trackId) && this.classes.has(d.className));
-    for (const d of result.detections) if (d.trackId !== undefined) this.seen.add(d.trackId);
-    if (this.seen.size > 10_000) this.seen.clear();
+    const fresh = this.tracks.take(result.detections).filter((d) => this.classes.has(d.className));
     if (!fresh.length || this.busy) return;
     const lease = this.options.frames.lease(result.index);
     if (!lease) return;
@@ -63,7 +61,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     classes: config.SNAPSHOT_CLASSES,
     maxBytes: config.SNAPSHOT_MAX_BYTES,
     // Best effort, retained: the newest snapshot is what matters, so none is queued.
-    publish: (className, jpeg) => mqtt.publish(mqtt.topic(`snapshot/${snapshotTopicPart(className)}`), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' }),
+    publish: (className, jpeg) => mqtt.publish(mqtt.topic(`snapshot/${classTopicPart(className)}`), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' }),
     frames,
     log: ctx.log.child({ feature: name }),
   });

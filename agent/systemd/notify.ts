@@ -1,14 +1,19 @@
-// sd_notify over systemd's unix datagram socket: READY=1 after the first processed
-// frame, WATCHDOG=1 at half of WATCHDOG_USEC but only while frames keep flowing (so a
-// pipeline that stopped making progress gets restarted by systemd), STOPPING=1 at
+// sd_notify over systemd's unix datagram socket: READY=1 once the agent is up (config
+// valid, model loaded, broker connecting, capture started: not the camera, which may be
+// down for hours and is retried by the agent itself), STATUS= with the camera's state,
+// WATCHDOG=1 at half of WATCHDOG_USEC while the agent itself is healthy, STOPPING=1 at
 // shutdown. Without NOTIFY_SOCKET (not under systemd) every call does nothing.
+//
+// The watchdog guards what only a restart can fix: a hung event loop (the timer that
+// sends the ping does not run) and a hung detector (an inference waiting longer than
+// half the watchdog interval). A camera outage is not one of them.
 //
 // Node has no unix datagram sockets, and the npm packages that add them either need a
 // compiler at install time or ship no arm64 binary. So one small python3 process is
 // started once and sends each line it reads on stdin as one datagram; it ends when its
 // stdin closes, i.e. with the agent. (The unit sets NotifyAccess=all for it.)
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 
 const SENDER = [
   'import os, socket, sys',
@@ -23,8 +28,8 @@ const SENDER = [
 export interface NotifierOptions {
   env?: NodeJS.ProcessEnv;
   log: Logger;
-  /** ms timestamp of the last processed frame. */
-  lastFrameAt: () => number;
+  /** Why the agent is not healthy (a hung part that a restart fixes), or undefined. */
+  stuck: (limitMs: number) => string | undefined;
 }
 
 export class SystemdNotifier {
@@ -33,6 +38,8 @@ export class SystemdNotifier {
   private readonly watchdogMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readySent = false;
+  private stuckReason: string | undefined;
+  private status = '';
 
   constructor(private readonly options: NotifierOptions) {
     const env = options.env ?? process.env;
@@ -54,18 +61,33 @@ export class SystemdNotifier {
     this.sender = sender;
     if (this.watchdogMs) {
       const every = this.watchdogMs / 2;
-      this.timer = setInterval(() => {
-        if (Date.now() - this.options.lastFrameAt() < this.watchdogMs!) this.send('WATCHDOG=1');
-      }, every);
+      this.timer = setInterval(() => this.feed(every), every);
       this.timer.unref();
     }
   }
 
-  /** Call after each processed frame; the first one sends READY=1. */
-  frameProcessed(): void {
+  /** The agent is up: READY=1, with the status so far. */
+  ready(): void {
     if (this.readySent) return;
     this.readySent = true;
-    this.send('READY=1\nSTATUS=processing frames');
+    this.send(`READY=1${this.status ? `\nSTATUS=${this.status}` : ''}`);
+  }
+
+  /** A one-line status that `systemctl status` shows. */
+  setStatus(status: string): void {
+    if (status === this.status) return;
+    this.status = status;
+    if (this.readySent) this.send(`STATUS=${status}`);
+  }
+
+  private feed(limitMs: number): void {
+    const reason = this.options.stuck(limitMs);
+    if (reason !== this.stuckReason) {
+      if (reason) this.options.log.error({ reason }, 'agent stuck: the systemd watchdog is no longer fed');
+      else if (this.stuckReason) this.options.log.info('agent no longer stuck: the systemd watchdog is fed again');
+      this.stuckReason = reason;
+    }
+    if (!reason) this.send('WATCHDOG=1');
   }
 
   stopping(): void {
@@ -83,6 +105,6 @@ export class SystemdNotifier {
   private send(message: string): void {
     const stdin = this.sender?.stdin;
     if (!stdin || stdin.destroyed) return;
-    stdin.write(message.replace(/\n/g, '\x1f') + '\n');
+    stdin.write(redactUrl(message).replace(/\n/g, '\x1f') + '\n');
   }
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { z } from 'zod';
-import { classPayload, statePayload, statusPayload } from '../../agent/mqtt/payloads.js';
+import { classPayload, statePayload, statusPayload, trackPayload } from '../../agent/mqtt/payloads.js';
 import { freePort, hasBinary, MOSQUITTO, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
 import { edgecam, sleep, until, type Run } from '../helpers/agent.js';
 
@@ -22,7 +22,7 @@ const haEntity = z.object({
   name: z.string().min(1),
   unique_id: z.string().regex(/^[a-zA-Z0-9_-]+$/),
   state_topic: z.string().min(1),
-  value_template: z.string().includes('value_json'),
+  default_entity_id: z.string().regex(/^(sensor|binary_sensor|event)\.edgecam_front_[a-z0-9_]+$/),
   availability_topic: z.string().min(1),
   payload_available: z.literal('online'),
   payload_not_available: z.literal('offline'),
@@ -123,20 +123,24 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
       assert.equal(telemetry.properties?.contentType, 'application/json');
       assert.ok(telemetry.properties?.messageExpiryInterval && telemetry.properties.messageExpiryInterval <= 600);
 
-      // Discovery: 2 entities per class plus last speed, fps, inference time, camera.
+      // Discovery: per class a count, a presence, an event entity and a device trigger; then last speed, fps, inference time, camera.
+      // (Each payload's schema is checked in test/unit/homeassistant.test.ts.)
       const discovery = () => got.filter((m) => m.topic.startsWith('homeassistant/'));
-      await waitFor(() => discovery().length >= 8, 'discovery configs');
-      const first = discovery().slice(0, 8);
-      for (const m of first) {
-        assert.match(m.topic, /^homeassistant\/(sensor|binary_sensor)\/edgecam_front\/[a-z0-9_]+\/config$/, m.topic);
+      const COUNT = 2 * 4 + 4;
+      await waitFor(() => discovery().length >= COUNT, 'discovery configs');
+      const first = discovery().slice(0, COUNT);
+      const entities = first.filter((m) => !m.topic.includes('/device_automation/'));
+      for (const m of entities) {
+        assert.match(m.topic, /^homeassistant\/(sensor|binary_sensor|event)\/edgecam_front\/[a-z0-9_]+\/config$/, m.topic);
         const entity = haEntity.parse(JSON.parse(m.payload));
         assert.equal(entity.availability_topic, 'edgecam/front/status');
-        assert.deepEqual(entity.device.identifiers, ['edgecam_front']);
+        assert.match(entity.device.identifiers[0]!, /^edgecam_[0-9a-f]{6}_front$/);
       }
       assert.ok(first.some((m) => m.topic === 'homeassistant/binary_sensor/edgecam_front/traffic_light_present/config'));
-      assert.equal(new Set(first.map((m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id)).size, 8, 'unique ids');
+      assert.ok(first.some((m) => m.topic === 'homeassistant/device_automation/edgecam_front/person_new_track/config'));
+      assert.equal(new Set(entities.map((m) => (JSON.parse(m.payload) as { unique_id: string }).unique_id)).size, entities.length, 'unique ids');
       await v5.publishAsync('homeassistant/status', 'online');
-      await waitFor(() => discovery().length >= 16, "discovery re-sent after HA's birth message");
+      await waitFor(() => discovery().length >= 2 * COUNT, "discovery re-sent after HA's birth message");
 
       // Commands.
       const results = () => got.filter((m) => m.topic === 'edgecam/front/set/result').map((m) => JSON.parse(m.payload) as { setting: string; ok: boolean; error?: string });
@@ -200,6 +204,7 @@ describe('fleet MQTT', { skip, timeout: 120_000 }, () => {
         if (topic === 'edgecam/interop/class') classPayload.parse(JSON.parse(payload));
         else if (topic === 'edgecam/interop/state') statePayload.parse(JSON.parse(payload));
         else if (topic === 'edgecam/interop/status') statusPayload.parse(payload);
+        else if (topic?.startsWith('edgecam/interop/track/')) trackPayload.parse(JSON.parse(payload));
         else if (topic !== 'edgecam/interop/speedometer') assert.fail(`undocumented topic ${topic}`);
       }
     },

@@ -31,8 +31,11 @@ test('defaults run the bundled sample in a loop with the bundled model and an em
   assert.equal(c.TOPIC_PREFIX, '');
   assert.equal(c.DETECT_FPS, 5);
   assert.deepEqual(c.CLASSES, []);
-  assert.match(c.MQTT_CLIENT_ID, /^edgecam_[A-Za-z0-9_-]*_[0-9a-f]{6}$/);
-  assert.notEqual(load({}).MQTT_CLIENT_ID, c.MQTT_CLIENT_ID, 'client ids are unique per run');
+  assert.match(c.MQTT_CLIENT_ID, /^edgecam-[A-Za-z0-9_-]+-[0-9a-f]{6}$/);
+  const state = mkdtempSync(join(tmpdir(), 'edgecam-state-'));
+  const id = load({ STATE_DIR: state }).MQTT_CLIENT_ID;
+  assert.equal(load({ STATE_DIR: state }).MQTT_CLIENT_ID, id, 'the same box and STATE_DIR keep their client id');
+  assert.notEqual(id, c.MQTT_CLIENT_ID, 'two agents on one box (two state directories) get two client ids');
 });
 
 test('values are parsed from strings: numbers, booleans, lists, QoS', () => {
