@@ -15,6 +15,8 @@ export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
 export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS' | 'DEVICE_ID'> {
   DEVICE_ID: string;
+  /** Where the ground-plane calibration comes from; `none`: no speeds. */
+  CALIBRATION: 'points' | 'meters per pixel' | 'bundled sample' | 'none';
   /** Six hex digits unique to this machine (see identity.ts). */
   MACHINE_TAG: string;
   CALIBRATION_IMAGE_POINTS?: Point[];
@@ -116,6 +118,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const config = resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
+  if (config.CALIBRATION === 'bundled sample')
+    notices.push(`speeds use the bundled sample's own calibration (METERS_PER_PIXEL=${config.METERS_PER_PIXEL}); a real camera needs its own (README: Calibrating a real road)`);
   NOTICES.set(config, notices);
   return config;
 }
@@ -151,6 +155,8 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
     problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
+  // The bundled sample ships with its calibration, so the first run shows true speeds.
+  const sampleScale = source === BUNDLED_SAMPLE && !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined ? sampleCalibration() : undefined;
   const tag = problems.length ? '' : machineTag(stateDir);
   const httpBind = resolveHttpBind(raw, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -158,6 +164,8 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   return {
     ...rest,
     ...calibration,
+    METERS_PER_PIXEL: raw.METERS_PER_PIXEL ?? sampleScale,
+    CALIBRATION: calibration.CALIBRATION_IMAGE_POINTS ? 'points' : raw.METERS_PER_PIXEL !== undefined ? 'meters per pixel' : sampleScale ? 'bundled sample' : 'none',
     SOURCE: source,
     SOURCE_KIND: kind,
     HTTP_BIND: httpBind,
@@ -169,6 +177,16 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     MACHINE_TAG: tag,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? defaultClientId(deviceId, tag),
   };
+}
+
+/** METERS_PER_PIXEL of the bundled sample, from models/sample.json beside it. */
+function sampleCalibration(): number | undefined {
+  try {
+    const sample = JSON.parse(readFileSync(BUNDLED_SAMPLE.replace(/\.mp4$/, '.json'), 'utf8')) as { calibration?: { METERS_PER_PIXEL?: number } };
+    return sample.calibration?.METERS_PER_PIXEL;
+  } catch {
+    return undefined;
+  }
 }
 
 function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_IMAGE_POINTS?: Point[]; CALIBRATION_WORLD_POINTS?: Point[] } {

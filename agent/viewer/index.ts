@@ -1,10 +1,12 @@
 // Viewer: the live page on the agent's HTTP server — MJPEG video of the processed
-// frames with a canvas overlay fed by server-sent events — plus /snapshot.jpg, /events
-// and /stream.mjpeg.
+// frames with their boxes drawn in, and the numbers beside it from server-sent events —
+// plus /snapshot.jpg, /events and /stream.mjpeg.
 //
-// MJPEG of the processed frames: the picture is exactly the frame the boxes belong to,
-// it needs no decoder or build step in the browser, and it costs one JPEG encode per
-// processed frame (a few ms, in libvips' threads) and only while someone watches.
+// The boxes are drawn into each frame's JPEG on the server, on the frame they were
+// computed on: however late inference is (a slow box, a busy one), a box can never sit
+// over another frame's picture. It needs no decoder or build step in the browser, and
+// it costs one JPEG encode per processed frame (a few ms, in libvips' threads) and only
+// while someone watches.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,6 +27,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
+/** The README section the page links to when speeds need a calibration. */
+const CALIBRATION_HELP = /^### Calibrating a real road\n[\s\S]*?(?=\n## |\n### )/m;
 const BOUNDARY = 'edgecamframe';
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -43,6 +47,8 @@ export class Viewer {
     private readonly http: HttpServer,
     private readonly frames: FrameStore,
     private readonly health: Health,
+    /** What the page is told once on connect: where speeds come from. */
+    private readonly setup: { calibration: string; speedClasses: string[] },
   ) {}
 
   /** Registers the page and its streams on the HTTP server. */
@@ -54,6 +60,9 @@ export class Viewer {
       // does not add ?token= to them); the page itself, like all that shows the camera, needs it.
       http.route(path, (_req, res) => http.send(res, 200, type, body, { 'Cache-Control': 'no-cache' }), { public: path !== '/' });
     }
+    const help = CALIBRATION_HELP.exec(readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8'))?.[0];
+    // Documentation only, no data: served without the token.
+    if (help) http.route('/help/calibration', (_req, res) => http.send(res, 200, 'text/plain; charset=utf-8', help), { public: true });
     http.route('/events', (req, res) => this.openEvents(req, res));
     http.route('/stream.mjpeg', (req, res) => this.openMjpeg(req, res));
     http.route('/snapshot.jpg', async (_req, res, url) => {
@@ -98,7 +107,7 @@ export class Viewer {
       fps: round(this.health.fps, 1),
       detections: result.detections.map((d) => ({ class_name: d.className, score: round(d.score, 3), box: d.box.map((v) => Math.round(v)), track_id: d.trackId })),
     });
-    if (this.mjpeg.size && frame) void this.pushMjpeg(frame);
+    if (this.mjpeg.size && frame) void this.pushMjpeg(frame, result);
   }
 
   onSpeed(report: SpeedReport): void {
@@ -121,6 +130,7 @@ export class Viewer {
   private openEvents(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 2000\n\n');
+    res.write(`event: setup\ndata: ${JSON.stringify(this.setup)}\n\n`);
     for (const status of this.statuses.values()) res.write(redactUrl(`event: status\ndata: ${JSON.stringify(status)}\n\n`));
     this.events.add(res);
     req.on('close', () => this.events.delete(res));
@@ -130,16 +140,16 @@ export class Viewer {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'Cache-Control': 'no-store', Connection: 'close' });
     this.mjpeg.add(res);
     req.on('close', () => this.mjpeg.delete(res));
-    if (this.shown) void this.pushMjpeg(this.shown.lease.frame, res);
+    if (this.shown) void this.pushMjpeg(this.shown.lease.frame, this.shown.result, res);
   }
 
-  /** One JPEG per processed frame, shared by every client; a client that cannot keep up skips frames. */
-  private async pushMjpeg(frame: StoredFrame, only?: ServerResponse): Promise<void> {
+  /** One JPEG per processed frame, its boxes drawn in, shared by every client; a client that cannot keep up skips frames. */
+  private async pushMjpeg(frame: StoredFrame, result: FrameResult, only?: ServerResponse): Promise<void> {
     if (this.latestJpeg?.index !== frame.index) {
       // The encoder reads the pixels asynchronously: they stay leased until it is done.
       const lease = this.frames.lease(frame.index);
       if (!lease) return;
-      this.latestJpeg = { index: frame.index, jpeg: renderJpeg(lease.frame).finally(() => lease.release()) };
+      this.latestJpeg = { index: frame.index, jpeg: renderJpeg(lease.frame, result.detections).finally(() => lease.release()) };
     }
     const jpeg = await this.latestJpeg.jpeg;
     const head = `--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\nX-Frame-Index: ${frame.index}\r\n\r\n`;
@@ -162,7 +172,7 @@ export class Viewer {
 export function fromConfig({ config, bus, http, frames, health }: FeatureContext): Feature | undefined {
   if (!config.VIEWER_ENABLED || !config.HTTP_ENABLED) return undefined;
   const name = 'viewer';
-  const viewer = new Viewer(http, frames, health);
+  const viewer = new Viewer(http, frames, health, { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES });
   return {
     name,
     start: () => {

@@ -1,51 +1,19 @@
-// edgecam live view: MJPEG video with a canvas overlay of the detections from /events.
+// edgecam live view: MJPEG video of the processed frames with their boxes drawn in by
+// the agent, and the numbers from /events.
 'use strict';
 (() => {
   const token = new URLSearchParams(location.search).get('token');
   const withToken = (path) => (token ? `${path}?token=${encodeURIComponent(token)}` : path);
   const $ = (id) => document.getElementById(id);
   const video = $('video');
-  const canvas = $('overlay');
-  const ctx = canvas.getContext('2d');
   const speeds = [];
-  let last = null;
+  let noSpeeds = 'none yet';
 
+  // The boxes are drawn into each frame by the agent, on the frame they were computed on.
   video.src = withToken('stream.mjpeg');
 
-  function fit() {
-    const w = video.clientWidth;
-    const h = video.clientHeight;
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-      canvas.style.width = `${w}px`;
-      canvas.style.height = `${h}px`;
-    }
-  }
-
-  function draw() {
-    fit();
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    if (!last || !last.source) return;
-    const sx = canvas.width / last.source.width;
-    const sy = canvas.height / last.source.height;
-    ctx.lineWidth = 2;
-    ctx.font = '12px system-ui, sans-serif';
-    for (const d of last.detections) {
-      const [x1, y1, x2, y2] = d.box;
-      const label = `${d.class_name}${d.track_id ? ` #${d.track_id}` : ''} ${Math.round(d.score * 100)}%`;
-      ctx.strokeStyle = '#00e676';
-      ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-      const tw = ctx.measureText(label).width + 6;
-      const ty = Math.max(0, y1 * sy - 16);
-      ctx.fillStyle = '#00e676';
-      ctx.fillRect(x1 * sx, ty, tw, 16);
-      ctx.fillStyle = '#000';
-      ctx.fillText(label, x1 * sx + 3, ty + 12);
-    }
-  }
-
   function list(el, items, empty) {
+    const none = typeof empty === 'string' ? Object.assign(document.createElement('li'), { className: 'muted', textContent: empty }) : empty;
     el.replaceChildren(
       ...(items.length
         ? items.map(([k, v]) => {
@@ -57,7 +25,7 @@
             li.append(a, b);
             return li;
           })
-        : [Object.assign(document.createElement('li'), { className: 'muted', textContent: empty })]),
+        : [none]),
     );
   }
 
@@ -71,9 +39,22 @@
       $('connection').textContent = 'reconnecting…';
       $('connection').className = 'state off';
     };
+    events.addEventListener('setup', (e) => {
+      const setup = JSON.parse(e.data);
+      if (setup.calibration === 'none') {
+        // Speeds need the ground plane's scale: say so, and where to find how.
+        noSpeeds = document.createElement('li');
+        noSpeeds.className = 'muted';
+        const help = Object.assign(document.createElement('a'), { href: 'help/calibration', target: '_blank', textContent: 'calibrate the camera' });
+        noSpeeds.append('no speeds: this camera has no calibration; ', help, ' (CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS, or METERS_PER_PIXEL)');
+      } else {
+        noSpeeds = setup.calibration === 'bundled sample' ? "none yet (the sample's own calibration)" : 'none yet';
+      }
+      $('speeds').dataset.calibration = setup.calibration;
+      if (!speeds.length) list($('speeds'), speeds, noSpeeds);
+    });
     events.addEventListener('detections', (e) => {
-      last = JSON.parse(e.data);
-      draw();
+      const last = JSON.parse(e.data);
       const counts = {};
       for (const d of last.detections) counts[d.class_name] = (counts[d.class_name] || 0) + 1;
       list($('counts'), Object.entries(counts), 'nothing in view');
@@ -88,7 +69,7 @@
       const s = JSON.parse(e.data);
       speeds.unshift([`${s.class_name} #${s.track_id}${s.final ? ' (final)' : ''}`, `${s.speed} ${s.unit}`]);
       speeds.length = Math.min(speeds.length, 8);
-      list($('speeds'), speeds, 'none yet');
+      list($('speeds'), speeds, noSpeeds);
     });
     events.addEventListener('status', (e) => {
       const s = JSON.parse(e.data);
@@ -96,7 +77,5 @@
     });
   }
 
-  window.addEventListener('resize', draw);
-  video.addEventListener('load', draw);
   connect();
 })();
