@@ -36,7 +36,6 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       HTTP_BIND: '127.0.0.1',
       HTTP_TOKEN: token,
       MQTT_URL: broker.url,
-      METERS_PER_PIXEL: '0.05',
       RESTREAM_URL: hls,
       RESTART_BACKOFF_MAX: '2',
       DETECT_THREADS: '1',
@@ -131,6 +130,12 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       const frameAfter = Number(await page.evaluate(() => document.body.dataset.frame));
       assert.ok(!first.equals(second), 'the video area changes within a second');
       assert.ok(frameAfter > frameBefore, `frame counter ${frameBefore} → ${frameAfter}`);
+      // The bundled sample carries its own calibration: speeds show, true to the clip (21.6 km/h).
+      await page.waitForFunction(() => document.querySelector('#speeds li:not(.muted)') !== null, null, { timeout: 15_000 });
+      assert.equal(await page.evaluate(() => document.getElementById('speeds')!.dataset.calibration), 'bundled sample');
+      const speedText = await page.evaluate(() => document.querySelector('#speeds li:not(.muted) span:last-child')!.textContent!);
+      assert.match(speedText, /^\d+(\.\d)? km\/h$/);
+      assert.ok(Math.abs(parseFloat(speedText) - 21.6) < 4, speedText);
       const latency = await page.evaluate(() => document.getElementById('latency')!.textContent);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer.png') });
@@ -384,6 +389,13 @@ test(
         assert.ok(white / all > 0.2 && road / all < 0.15, results.join('; '));
       }
       assert.ok(checked >= 3, `boxes found in ${checked} of 12 screenshots: ${results.join('; ')}`);
+      // A real source without calibration: the page says so and links how to calibrate.
+      const speeds = await page.evaluate(() => ({ text: document.getElementById('speeds')!.textContent, link: document.querySelector('#speeds a')?.getAttribute('href') }));
+      assert.match(speeds.text!, /no speeds: this camera has no calibration/);
+      assert.equal(speeds.link, 'help/calibration');
+      const help = await fetch(`http://127.0.0.1:${port}/help/calibration`);
+      assert.equal(help.status, 200);
+      assert.match(await help.text(), /^### Calibrating a real road\n[\s\S]*CALIBRATION_WORLD_POINTS/);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-slow-detector.png') });
       writeFileSync(join(ARTIFACTS, 'viewer-slow-detector.txt'), results.join('\n') + '\n');
