@@ -55,36 +55,40 @@ test(
   },
 );
 
-test('defaults with the embedded broker: telemetry and speeds true to the sample flow, and SIGINT stops promptly with exit 0 and no FFmpeg left', { skip: needs('pgrep'), timeout: 60_000 }, async () => {
-  const port = await freePort();
-  const run = edgecam([], { MQTT_EMBEDDED_PORT: String(port) });
-  try {
-    const sub = await subscribe(`mqtt://127.0.0.1:${port}`, ['class', 'speedometer'], 20_000);
-    const arrival = new Map<string, number>();
-    sub.client.on('message', (topic) => arrival.set(topic, arrival.get(topic) ?? Date.now()));
-    await sub.waitFor((m) => m.some((x) => x.topic === 'class' && classPayload.parse(x.json()).class_name.length > 0), 20_000);
-    // The sample ships its calibration: speeds within 10 s of the first frame, and true to the clip (6 m/s).
-    await sub.waitFor((m) => m.some((x) => x.topic === 'speedometer'), 10_000);
-    assert.ok(arrival.get('speedometer')! - arrival.get('class')! <= 10_000);
-    const first = speedPayload.parse(sub.messages.find((x) => x.topic === 'speedometer')!.json());
-    assert.ok(Math.abs(first.speed - 21.6) <= Math.max(0.1 * 21.6, 2 * first.error_estimate), `first speed ${first.speed} ± ${first.error_estimate} km/h, truth 21.6`);
-    await sub.close();
-    const ffmpeg = childrenOf(run.child.pid!);
-    assert.equal(ffmpeg.length, 1, 'one FFmpeg child');
-    const started = Date.now();
-    // As `npm start` in a terminal delivers Ctrl-C: twice, a few milliseconds apart.
-    run.child.kill('SIGINT');
-    setTimeout(() => run.child.kill('SIGINT'), 5);
-    const { code } = await run.exit;
-    const elapsed = Date.now() - started;
-    assert.equal(code, 0, run.stderr());
-    // The agent's own deadline is 10 s (then it exits 1); a clean stop is far below it, even on a loaded machine.
-    assert.ok(elapsed < 8000, `stopped in ${elapsed} ms`);
-    assert.ok(!alive(ffmpeg[0]!), 'FFmpeg is gone');
-  } finally {
-    run.child.kill('SIGKILL');
-  }
-});
+test(
+  'defaults with the embedded broker: telemetry and speeds true to the sample flow, and SIGINT stops promptly with exit 0 and no FFmpeg left',
+  { skip: needs('pgrep'), timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const run = edgecam([], { MQTT_EMBEDDED_PORT: String(port) });
+    try {
+      const sub = await subscribe(`mqtt://127.0.0.1:${port}`, ['class', 'speedometer'], 20_000);
+      const arrival = new Map<string, number>();
+      sub.client.on('message', (topic) => arrival.set(topic, arrival.get(topic) ?? Date.now()));
+      await sub.waitFor((m) => m.some((x) => x.topic === 'class' && classPayload.parse(x.json()).class_name.length > 0), 20_000);
+      // The sample ships its calibration: speeds within 10 s of the first frame, and true to the clip (6 m/s).
+      await sub.waitFor((m) => m.some((x) => x.topic === 'speedometer'), 10_000);
+      assert.ok(arrival.get('speedometer')! - arrival.get('class')! <= 10_000);
+      const first = speedPayload.parse(sub.messages.find((x) => x.topic === 'speedometer')!.json());
+      assert.ok(Math.abs(first.speed - 21.6) <= Math.max(0.1 * 21.6, 2 * first.error_estimate), `first speed ${first.speed} ± ${first.error_estimate} km/h, truth 21.6`);
+      await sub.close();
+      const ffmpeg = childrenOf(run.child.pid!);
+      assert.equal(ffmpeg.length, 1, 'one FFmpeg child');
+      const started = Date.now();
+      // As `npm start` in a terminal delivers Ctrl-C: twice, a few milliseconds apart.
+      run.child.kill('SIGINT');
+      setTimeout(() => run.child.kill('SIGINT'), 5);
+      const { code } = await run.exit;
+      const elapsed = Date.now() - started;
+      assert.equal(code, 0, run.stderr());
+      // The agent's own deadline is 10 s (then it exits 1); a clean stop is far below it, even on a loaded machine.
+      assert.ok(elapsed < 8000, `stopped in ${elapsed} ms`);
+      assert.ok(!alive(ffmpeg[0]!), 'FFmpeg is gone');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  },
+);
 
 for (const [name, env, expected] of [
   ['a missing source file', { SOURCE: '/nonexistent.mp4' }, /^edgecam: SOURCE="\/nonexistent\.mp4": no such file/],
