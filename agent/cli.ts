@@ -10,7 +10,7 @@ import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
 import { withFirstFrame } from './capture/probe.js';
 import { calibrationOf, groundMapping } from './track/index.js';
-import { calibrationReport } from './track/calibrate.js';
+import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
 
@@ -82,6 +82,7 @@ async function calibrate(config: Config, size: string | undefined): Promise<numb
     frame = { width: Number(m[1]), height: Number(m[2]) };
   } else frame = await probeSourceSize(config);
   console.log(calibrationReport({ mapping, ...frame, fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT, imagePoints: config.CALIBRATION_IMAGE_POINTS }));
+  for (const warning of pointsOutsideFrame(config.CALIBRATION_IMAGE_POINTS, frame.width, frame.height)) console.error(`edgecam: warning: ${warning}`);
   return 0;
 }
 

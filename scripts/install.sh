@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --no-start) start=no; shift ;;
     --no-apt) apt=no; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -30,8 +30,10 @@ destdir=${DESTDIR:-}
 src=$(cd "$(dirname "$0")/.." && pwd)
 root="$destdir$prefix"
 changed=0
-
 say() { printf 'edgecam install: %s\n' "$*"; }
+if [ -n "$destdir" ]; then
+  say "installing into $destdir (as $prefix there)"
+fi
 
 # Node.js 20 or newer.
 if ! command -v node >/dev/null; then
@@ -85,8 +87,22 @@ done < <(release_files)
 stamp="$root/node_modules/.edgecam-lock.sha256"
 want=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
 if [ "${EDGECAM_SKIP_NPM:-}" != 1 ] && { [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; }; then
-  say "installing production dependencies in $prefix"
+  say "installing production dependencies in $root"
   (cd "$root" && npm ci --omit=dev --no-audit --no-fund)
+  # onnxruntime-node ships every platform's native library in one package (220 MB of
+  # them for macOS and Windows): keep this machine's only.
+  ort="$root/node_modules/onnxruntime-node/bin"
+  arch=$(node -p process.arch)
+  if [ -d "$ort" ]; then
+    find "$ort" -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +
+    find "$ort" -mindepth 3 -maxdepth 3 -type d -path '*/linux/*' ! -name "$arch" -exec rm -rf {} +
+  fi
+  # The npm-shipped FFmpeg is the fallback for a machine without one; with the system's
+  # (installed above, with its hardware decoders) it is 66 MB of nothing.
+  if command -v ffmpeg >/dev/null; then
+    rm -rf "$root"/node_modules/@ffmpeg-installer/linux-* "$root"/node_modules/@ffmpeg-installer/darwin-* "$root"/node_modules/@ffmpeg-installer/win32-*
+  fi
+  say "installed size: $(du -sh "$root" | cut -f1)"
   echo "$want" > "$stamp"
   changed=$((changed + 1))
 fi

@@ -12,6 +12,17 @@ export interface CalibrationReportOptions {
   imagePoints?: Point[];
 }
 
+/** One line per calibration image point that lies outside the frame: most often a coordinate from another resolution. */
+export function pointsOutsideFrame(points: Point[] | undefined, width: number, height: number): string[] {
+  return (points ?? []).flatMap(([x, y], i) =>
+    x < 0 || y < 0 || x > width - 1 || y > height - 1
+      ? [
+          `CALIBRATION_IMAGE_POINTS: point ${i + 1} (${x},${y}) is outside the ${width}x${height} frame; check that the coordinates are in this camera's full-resolution source pixels`,
+        ]
+      : [],
+  );
+}
+
 /** Standard error of a least-squares slope from n samples dt apart, each with position noise sigma. */
 export function slopeError(sigma: number, n: number, dt: number): number {
   return sigma / (dt * Math.sqrt((n * (n * n - 1)) / 12));

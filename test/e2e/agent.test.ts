@@ -155,6 +155,17 @@ test('edgecam calibrate prints the homography and speed resolution; degenerate p
   assert.match(ok.stdout(), /Homography \(source pixels -> ground metres\)/);
   assert.match(ok.stdout(), /bottom-left\s+[-\d.]+, [-\d.]+\s+0\.\d+/);
   assert.match(ok.stdout(), /sides 7\.00, 30\.00, 7\.00, 30\.00 m/);
+  assert.equal(ok.stderr(), '', 'every point is inside a 1920x1080 frame');
+  // The same points on a 1280x700 frame: two lie outside the frame, a warning each (not an error).
+  const small = edgecam(['calibrate', '--size', '1280x700'], env);
+  assert.equal((await small.exit).code, 0, small.stderr());
+  assert.deepEqual(
+    small.stderr().trim().split('\n'),
+    [1, 2].map(
+      (i) =>
+        `edgecam: warning: CALIBRATION_IMAGE_POINTS: point ${i} (${env.CALIBRATION_IMAGE_POINTS.split(';')[i - 1]}) is outside the 1280x700 frame; check that the coordinates are in this camera's full-resolution source pixels`,
+    ),
+  );
   const bad = edgecam(['calibrate'], { ...env, CALIBRATION_IMAGE_POINTS: '0,0;100,0;200,0;0,100' });
   assert.equal((await bad.exit).code, 78);
   assert.match(bad.stderr().trim(), /^edgecam: calibration: CALIBRATION_IMAGE_POINTS: points 1, 2 and 3 are on one line/);

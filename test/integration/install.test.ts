@@ -46,6 +46,13 @@ describe('installer', { timeout: 360_000 }, () => {
     assert.equal(r.status, 0, r.stdout);
   });
 
+  test('--help prints the usage, not the script', () => {
+    const help = run(script('install.sh'), ['--help'], {});
+    assert.match(help, /^Installs edgecam as a systemd service/);
+    assert.match(help, /sudo scripts\/install\.sh \[--instance NAME\]/);
+    assert.doesNotMatch(help, /set -euo|^#/m);
+  });
+
   test('installs into DESTDIR, runs from there with production dependencies only, and a second run changes nothing', () => {
     const dest = mkdtempSync(join(tmpdir(), 'edgecam-install-'));
     const out1 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
@@ -55,6 +62,14 @@ describe('installer', { timeout: 360_000 }, () => {
       assert.ok(existsSync(join(prefix, f)), f);
     assert.ok(!existsSync(join(prefix, 'node_modules', 'typescript')), 'no dev dependencies');
     assert.ok(!existsSync(join(prefix, 'dist', 'test')), 'no tests');
+    // Only this machine's native onnxruntime library, and the installer says where and how big.
+    const ort = join(prefix, 'node_modules/onnxruntime-node/bin/napi-v6');
+    assert.deepEqual(readdirSync(ort), ['linux']);
+    assert.deepEqual(readdirSync(join(ort, 'linux')), [process.arch]);
+    assert.match(out1, new RegExp(`installing into ${dest} \\(as /opt/edgecam there\\)`));
+    assert.match(out1, new RegExp(`installing production dependencies in ${dest}/opt/edgecam`));
+    const size = /installed size: (\d+)M/.exec(out1)?.[1];
+    assert.ok(size && Number(size) < 200, `installed size ${size} MB`);
     const unit = readFileSync(join(dest, 'etc/systemd/system/edgecam@.service'), 'utf8');
     assert.match(unit, /^ExecStart=\/usr\/bin\/node \/opt\/edgecam\/dist\/agent\/cli\.js run$/m);
     const env = join(dest, 'etc/edgecam/front.env');
