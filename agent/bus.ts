@@ -7,8 +7,8 @@ import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
 
-/** A reported detection with the id of its track. */
-export type TrackedDetection = Detection & { trackId?: number };
+/** A reported detection with the id of its track, and whether that track is confirmed (seen in enough frames to be trusted). */
+export type TrackedDetection = Detection & { trackId?: number; trackConfirmed?: boolean };
 
 /** One processed frame: what the pipeline emits after detection and tracking. */
 export interface FrameResult {

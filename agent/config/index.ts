@@ -118,8 +118,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const config = resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
-  if (config.CALIBRATION === 'bundled sample')
-    notices.push(`speeds use the bundled sample's own calibration (METERS_PER_PIXEL=${config.METERS_PER_PIXEL}); a real camera needs its own (README: Calibrating a real road)`);
   NOTICES.set(config, notices);
   return config;
 }

@@ -50,7 +50,8 @@ const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
     'Once per new tracked object, when its track is confirmed (`<class>`: the class name with characters other than letters, digits, `-` and `_` as `_`, e.g. `track/traffic_light`). QoS `MQTT_QOS`, via the outbox.',
   state: 'Retained. On connect, when the counts or the camera state change, and every 10 s with a new `timestamp`.',
   status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
-  'set/result': 'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`).',
+  'set/result':
+    'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`). QoS 1, not retained (it answers one command): subscribe before you publish the command.',
 };
 
 const statusValues = () => TOPIC_SCHEMAS.status.options.map((v) => `\`${v}\``).join(', ');
@@ -96,7 +97,7 @@ export function mqttDoc(): string {
   const lines = [
     '# edgecam MQTT API',
     '',
-    'Generated from `agent/publish/payloads.ts` by `npm run docs`; do not edit by hand.',
+    'Generated from `agent/mqtt/payloads.ts` by `npm run docs`; do not edit by hand.',
     'JSON Schemas of every payload: [`docs/schemas/`](schemas/).',
     '',
     'Every topic starts with `TOPIC_PREFIX` (default empty; `{device}` in it stands for `DEVICE_ID`).',

@@ -55,7 +55,7 @@ export interface FrameInput<D extends TrackerDetection> {
 
 export interface TrackOutput<D> {
   /** Reported detections (score ≥ threshold), each with its track id. */
-  detections: (D & { trackId: number })[];
+  detections: (D & { trackId: number; trackConfirmed: boolean })[];
   speeds: SpeedReport[];
 }
 
@@ -126,11 +126,11 @@ export class TrackStage {
 
   update<D extends TrackerDetection>(frame: FrameInput<D>): TrackOutput<D> {
     const { assignment, ended } = this.tracker.update(frame.detections, frame.pts);
-    const detections: (D & { trackId: number })[] = [];
+    const detections: (D & { trackId: number; trackConfirmed: boolean })[] = [];
     frame.detections.forEach((d, i) => {
       const track = assignment[i];
       if (track) this.addSample(track, d, frame);
-      if (track && d.score >= this.options.scoreThreshold) detections.push({ ...d, trackId: track.trackId });
+      if (track && d.score >= this.options.scoreThreshold) detections.push({ ...d, trackId: track.trackId, trackConfirmed: track.status === 'confirmed' });
     });
     const speeds: SpeedReport[] = [];
     for (const track of this.tracker.live) {

@@ -1,6 +1,7 @@
-// Which reported detections belong to a track not reported before. Track ids only grow,
-// but a track is reported from its confirmation on, which can come after a younger
-// track's: so the ids seen are kept (the oldest forgotten past a bound).
+// Which reported detections belong to a confirmed track not taken before: one event per
+// object, never for a one-frame false positive. Track ids only grow, but a track is
+// confirmed after some frames, which can come after a younger track's: so the ids seen
+// are kept (the oldest forgotten past a bound).
 import type { TrackedDetection } from '../bus.js';
 
 const REMEMBERED = 4096;
@@ -12,7 +13,7 @@ export class NewTracks {
   take(detections: readonly TrackedDetection[]): TrackedDetection[] {
     const fresh: TrackedDetection[] = [];
     for (const d of detections) {
-      if (d.trackId === undefined || this.seen.has(d.trackId)) continue;
+      if (d.trackId === undefined || d.trackConfirmed === false || this.seen.has(d.trackId)) continue;
       this.seen.add(d.trackId);
       fresh.push(d);
     }
