@@ -285,3 +285,27 @@ test('Kalman filter: finds the velocity of a box moving at constant speed, with 
   assert.ok(filter.centerDistance2(box(t + 0.066)) < 9.21);
   assert.ok(filter.centerDistance2([400, 400, 480, 460]) > 9.21);
 });
+
+test('new tracks: one event per confirmed track, never for a tentative one, in any order of ids', async () => {
+  const { NewTracks } = await import('../../agent/track/new-tracks.js');
+  const tracks = new NewTracks();
+  const d = (trackId: number, trackConfirmed: boolean) => ({
+    className: 'person',
+    classId: 0,
+    score: 0.9,
+    box: [0, 0, 1, 1] as [number, number, number, number],
+    trackId,
+    trackConfirmed,
+  });
+  assert.deepEqual(tracks.take([d(5, false), d(6, false)]), [], 'tentative tracks are no event');
+  assert.deepEqual(
+    tracks.take([d(5, false), d(6, true)]).map((x) => x.trackId),
+    [6],
+  );
+  // Track 5 is confirmed after the younger track 6: still its one event.
+  assert.deepEqual(
+    tracks.take([d(5, true), d(6, true)]).map((x) => x.trackId),
+    [5],
+  );
+  assert.deepEqual(tracks.take([d(5, true), d(6, true)]), [], 'each track once');
+});
