@@ -6,6 +6,13 @@ import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
+import type { Crossing } from './analytics/counter.js';
+
+/** The counts a person watching wants at a glance: totals per line and direction, objects per zone. */
+export interface AnalyticsSnapshot {
+  lines: Record<string, Record<string, number>>;
+  zones: Record<string, number>;
+}
 
 /** A reported detection with the id of its track, and whether that track is confirmed (seen in enough frames to be trusted). */
 export type TrackedDetection = Detection & { trackId?: number; trackConfirmed?: boolean };
@@ -33,6 +40,10 @@ export interface AgentEvents {
   detections: FrameResult;
   speed: SpeedReport;
   status: StatusEvent;
+  /** A counting line was crossed (analytics). */
+  crossing: Crossing;
+  /** Line totals or zone occupancy changed (analytics). */
+  analytics: AnalyticsSnapshot;
 }
 
 type Listener<T> = (event: T) => void;

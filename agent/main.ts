@@ -15,6 +15,7 @@ import { MqttTransport, transportOptions } from './mqtt/transport.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
 import * as tracks from './tracks/index.js';
+import * as analytics from './analytics/index.js';
 import * as state from './state/index.js';
 import * as homeassistant from './homeassistant/index.js';
 import * as commands from './commands/index.js';
@@ -29,6 +30,7 @@ import * as systemd from './systemd/index.js';
 export const FEATURES: FeatureFactory[] = [
   telemetry.fromConfig,
   tracks.fromConfig,
+  analytics.fromConfig,
   state.fromConfig,
   homeassistant.fromConfig,
   commands.fromConfig,

@@ -17,6 +17,8 @@ import { Detector } from './detect/index.js';
 import { detectorOptions } from './detect/overrides.js';
 import { MotionGate } from './detect/motion.js';
 import { TrackStage, trackOptions } from './track/index.js';
+import { DetectionFilter } from './track/filters.js';
+import { UserError } from './errors.js';
 
 /** The settings remote commands change while the pipeline runs. */
 export interface PipelineControl {
@@ -37,6 +39,7 @@ export interface PipelineOptions {
 export class Pipeline implements PipelineControl {
   private readonly detector: Detector;
   private readonly tracker: TrackStage;
+  private readonly filter: DetectionFilter;
   private readonly gate: MotionGate | undefined;
   private capture: Capture | undefined;
   private paused = false;
@@ -50,6 +53,8 @@ export class Pipeline implements PipelineControl {
     // Weak detections reach the tracker (its second pass); only confident ones are reported.
     this.detector = new Detector(detectorOptions(config, log.child({ stage: 'detect' }), Math.min(config.SCORE_THRESHOLD, config.TRACK_LOW_SCORE)));
     this.tracker = new TrackStage(trackOptions(config, log.child({ stage: 'track' })));
+    this.filter = new DetectionFilter(config.ANALYTICS);
+    options.health.provide('filter', () => (this.filter.active ? this.filter.stats : undefined));
     this.gate = config.MOTION_GATING ? new MotionGate({ threshold: config.MOTION_THRESHOLD, maxSkipSeconds: config.MOTION_MAX_SKIP }) : undefined;
     this.done = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
     // Nobody may be waiting yet: a failure during start-up is reported by start() instead.
@@ -60,7 +65,10 @@ export class Pipeline implements PipelineControl {
   /** Loading the model: first, so a model that cannot run stops the agent before it connects anywhere. */
   readonly model: Feature = {
     name: 'detect',
-    start: () => this.detector.start(),
+    start: async () => {
+      await this.detector.start();
+      this.checkClasses();
+    },
     stop: () => this.detector.stop(),
   };
 
@@ -70,6 +78,19 @@ export class Pipeline implements PipelineControl {
     start: () => this.startCapture(),
     stop: () => this.stopCapture(),
   };
+
+  /** Class names in SCORE_THRESHOLDS and MASKS must be the model's. */
+  private checkClasses(): void {
+    const { labels } = this.detector.spec;
+    const { scoreThresholds, masks } = this.options.config.ANALYTICS;
+    for (const [setting, classes] of [
+      ['SCORE_THRESHOLDS', Object.keys(scoreThresholds)],
+      ['MASKS', masks.flatMap((m) => m.classes)],
+    ] as const) {
+      const unknown = classes.filter((c) => !labels.includes(c));
+      if (unknown.length) throw new UserError(`${setting}: unknown class ${unknown.map((c) => `"${c}"`).join(', ')} (this model knows: ${labels.join(', ')})`);
+    }
+  }
 
   setScoreThreshold(threshold: number): void {
     this.detector.setScoreThreshold(Math.min(threshold, this.options.config.TRACK_LOW_SCORE));
@@ -132,7 +153,7 @@ export class Pipeline implements PipelineControl {
         .then(({ detections: all, inferenceMs }) => {
           inferenceDone();
           if (this.paused) return; // paused while this frame was in inference
-          const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: all });
+          const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: this.filter.apply(all) });
           health.frameProcessed(inferenceMs);
           bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs });
           for (const report of speeds) bus.emit('speed', report);

@@ -7,6 +7,7 @@ import { DECODER_KEYS } from '../detect/decoders/index.js';
 import { HWACCEL_NAMES } from '../ffmpeg/inputs.js';
 import { bool, list, number, oneOf, optionalString } from './values.js';
 import { outputSettings } from './settings-output.js';
+import { analyticsSettings } from './settings-analytics.js';
 
 /** Settings whose values never appear in logs or in `check-config` output. */
 export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN', 'MQTT_EMBEDDED_PASSWORD']);
@@ -161,6 +162,7 @@ export const configSchema = z.object({
     .default(1)
     .describe('Seconds between speed messages of one track (source time). A final summary follows when the track ends.')
     .meta({ examples: ['0.5'] }),
+  ...analyticsSettings,
   ...outputSettings,
 });
 

@@ -37,6 +37,45 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     frame: 37,
     pts: 7.4,
   },
+  'line/<name>': {
+    line: 'stopline',
+    direction: 'northbound',
+    track_id: 12,
+    class_name: 'car',
+    speed: 43.52,
+    unit: 'km/h',
+    error_estimate: 0.61,
+    pts: 84.37,
+    timestamp: '2026-11-25T08:14:03.120Z',
+  },
+  'line/<name>/totals': {
+    line: 'stopline',
+    directions: { northbound: { total: 412, classes: { car: 371, truck: 29, bicycle: 12 } }, southbound: { total: 398, classes: { car: 360, truck: 38 } } },
+    since: '2026-11-01T00:00:00.000Z',
+    timestamp: '2026-11-25T08:14:03.120Z',
+  },
+  'zone/<name>': { zone: 'driveway', count: 2, counts: { person: 1, car: 1 }, track_ids: [14, 15], timestamp: '2026-11-25T08:14:03.120Z' },
+  'zone/<name>/event': { zone: 'driveway', event: 'left', track_id: 14, class_name: 'person', dwell_s: 37.4, pts: 84.37, timestamp: '2026-11-25T08:14:03.120Z' },
+  stats: {
+    start: '2026-11-25T08:14:00.000Z',
+    end: '2026-11-25T08:15:00.000Z',
+    interval_s: 60,
+    unit: 'km/h',
+    lines: {
+      stopline: {
+        northbound: {
+          count: 3,
+          speed_mean: 41.2,
+          speed_p85: 46.1,
+          speed_max: 47.3,
+          speed_samples: 3,
+          classes: { car: { count: 3, speed_mean: 41.2, speed_p85: 46.1, speed_max: 47.3, speed_samples: 3 } },
+        },
+        southbound: { count: 0, classes: {} },
+      },
+    },
+    zones: { driveway: { occupancy_peak: 2, occupancy_mean: 0.4, entered: 2, dwell_mean_s: 37.4 } },
+  },
   state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, timestamp: '2026-11-25T01:50:18.630Z' },
   status: 'online',
   'set/result': { setting: 'score_threshold', ok: true, value: 0.5 },
@@ -48,6 +87,14 @@ const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
     'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
   'track/<class>':
     'Once per new tracked object, when its track is confirmed (`<class>`: the class name with characters other than letters, digits, `-` and `_` as `_`, e.g. `track/traffic_light`). QoS `MQTT_QOS`, via the outbox.',
+  'line/<name>':
+    'One message per crossing of a counting line in `LINES`: once per track and line, when its anchor (box bottom-centre) has crossed the segment and got `LINE_HYSTERESIS` px beyond it; sent half a `SPEED_WINDOW` after the crossing, for the speed. QoS `MQTT_QOS`, via the outbox.',
+  'line/<name>/totals':
+    'Retained. Running totals of the line since `since`, after every crossing and on connect; kept in `STATE_DIR`, so they survive a restart of the agent and of the subscriber.',
+  'zone/<name>': 'Retained. Who is in a zone of `ZONES` now, on every change and on connect.',
+  'zone/<name>/event': 'An object entered or left a zone (two processed frames in a row on the new side). QoS `MQTT_QOS`, via the outbox.',
+  stats:
+    'Every `STATS_INTERVAL` seconds, on the wall clock (60: on each minute), when `LINES` or `ZONES` are set; an interval without traffic has zero counts. QoS `MQTT_QOS`, via the outbox.',
   state: 'Retained. On connect, when the counts or the camera state change, and every 10 s with a new `timestamp`.',
   status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
   'set/result':
@@ -86,7 +133,7 @@ const HOME_ASSISTANT = [
 export function jsonSchemas(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [topic, schema] of Object.entries(TOPIC_SCHEMAS)) {
-    const file = `${topic.replace('/<class>', '').replace('/', '-')}.schema.json`;
+    const file = `${topic.replace(/\/<\w+>/g, '').replaceAll('/', '-')}.schema.json`;
     const json = { $id: `edgecam/${file}`, title: `edgecam <prefix>${topic}`, ...z.toJSONSchema(schema) };
     out[file] = JSON.stringify(json, null, 2) + '\n';
   }

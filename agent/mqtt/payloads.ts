@@ -57,6 +57,92 @@ export const trackPayload = z.object({
   pts: z.number().describe('presentation time of the frame in the source, seconds'),
 });
 
+const speedAt = {
+  speed: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe('speed over the ground at the line, in `unit` (a fit of the positions within half SPEED_WINDOW either side of the crossing); only with a calibration'),
+  unit: z.enum(['km/h', 'mph', 'm/s']).optional().describe('unit of `speed` and `error_estimate`'),
+  error_estimate: z.number().nonnegative().optional().describe('one standard error of `speed`, in `unit`'),
+};
+
+/** On `<prefix>line/<name>`: one message per crossing. */
+export const linePayload = z.object({
+  line: z.string().describe('name of the line (LINES)'),
+  direction: z.string().describe("name of the direction (LINE_DIRECTIONS; default `in`: left to right of the line's first→second point, `out`: the other way)"),
+  track_id: z.number().int().positive().describe('id of the tracked object, as in `class` detections'),
+  class_name: z.string().describe('class of the object'),
+  ...speedAt,
+  pts: z.number().describe('source time the object crossed the line, seconds'),
+  timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
+});
+
+const directionTotals = z.record(
+  z.string(),
+  z.object({ total: z.number().int().nonnegative(), classes: z.record(z.string(), z.number().int().nonnegative()) }).describe('crossings in this direction, and by class'),
+);
+
+/** Retained on `<prefix>line/<name>/totals`: running totals, kept across restarts in STATE_DIR. */
+export const lineTotalsPayload = z.object({
+  line: z.string().describe('name of the line'),
+  directions: directionTotals.describe('per direction: `total` and `classes`'),
+  since: z.string().describe('ISO 8601 time the totals were started (the first start with this STATE_DIR)'),
+  timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
+});
+
+/** Retained on `<prefix>zone/<name>`: who is in the zone now. */
+export const zonePayload = z.object({
+  zone: z.string().describe('name of the zone (ZONES)'),
+  count: z.number().int().nonnegative().describe('objects in the zone'),
+  counts: z.record(z.string(), z.number().int().nonnegative()).describe('objects in the zone by class'),
+  track_ids: z.array(z.number().int().positive()).describe('their track ids'),
+  timestamp: z.string().describe('ISO 8601 wall-clock time of the change'),
+});
+
+/** On `<prefix>zone/<name>/event`: an object entered or left the zone. */
+export const zoneEventPayload = z.object({
+  zone: z.string().describe('name of the zone'),
+  event: z.enum(['entered', 'left']).describe('what happened (after two frames in a row on the new side of the border)'),
+  track_id: z.number().int().positive().describe('id of the tracked object'),
+  class_name: z.string().describe('class of the object'),
+  dwell_s: z.number().nonnegative().optional().describe('on `left`: seconds (source time) the object spent in the zone'),
+  pts: z.number().describe('source time of the frame, seconds'),
+  timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
+});
+
+const speedStats = {
+  speed_mean: z.number().optional().describe('mean speed of the crossings with a speed'),
+  speed_p85: z.number().optional().describe('85th-percentile speed (V85), linear interpolation between ranks'),
+  speed_max: z.number().optional().describe('highest speed'),
+  speed_samples: z.number().int().optional().describe('crossings with a speed'),
+};
+
+/** On `<prefix>stats`: every STATS_INTERVAL, on the wall clock. */
+export const statsPayload = z.object({
+  start: z.string().describe('ISO 8601 start of the interval (the first one starts with the agent)'),
+  end: z.string().describe('ISO 8601 end of the interval, a multiple of STATS_INTERVAL on the wall clock'),
+  interval_s: z.number().positive().describe('seconds from start to end'),
+  unit: z.string().describe('unit of the speeds'),
+  lines: z
+    .record(
+      z.string(),
+      z.record(z.string(), z.object({ count: z.number().int().nonnegative(), ...speedStats, classes: z.record(z.string(), z.object({ count: z.number().int(), ...speedStats })) })),
+    )
+    .describe('per line, per direction: `count`, speed statistics, and the same per class in `classes`; zero counts when nothing crossed'),
+  zones: z
+    .record(
+      z.string(),
+      z.object({
+        occupancy_peak: z.number().int().nonnegative(),
+        occupancy_mean: z.number().nonnegative(),
+        entered: z.number().int().nonnegative(),
+        dwell_mean_s: z.number().nonnegative().optional(),
+      }),
+    )
+    .describe('per zone: peak and mean occupancy over the processed frames, objects that entered, mean dwell of those that left'),
+});
+
 /** Retained on `<prefix>status`: plain text, as Home Assistant's availability topics expect. */
 export const statusPayload = z.enum(['online', 'offline', 'stopped']);
 
@@ -72,6 +158,11 @@ export type ClassPayload = z.infer<typeof classPayload>;
 export type StatePayload = z.infer<typeof statePayload>;
 export type SpeedPayload = z.infer<typeof speedPayload>;
 export type TrackPayload = z.infer<typeof trackPayload>;
+export type LinePayload = z.infer<typeof linePayload>;
+export type LineTotalsPayload = z.infer<typeof lineTotalsPayload>;
+export type ZonePayload = z.infer<typeof zonePayload>;
+export type ZoneEventPayload = z.infer<typeof zoneEventPayload>;
+export type StatsPayload = z.infer<typeof statsPayload>;
 
 /** Topic suffix → payload, the typed map every publish goes through. */
 export interface TopicPayloads {
@@ -86,6 +177,11 @@ export const TOPIC_SCHEMAS = {
   class: classPayload,
   speedometer: speedPayload,
   'track/<class>': trackPayload,
+  'line/<name>': linePayload,
+  'line/<name>/totals': lineTotalsPayload,
+  'zone/<name>': zonePayload,
+  'zone/<name>/event': zoneEventPayload,
+  stats: statsPayload,
   state: statePayload,
   status: statusPayload,
   'set/result': commandResultPayload,

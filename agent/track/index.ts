@@ -8,7 +8,7 @@ import { Tracker, type Track, type TrackerDetection } from './tracker.js';
 
 export type { GroundMapping, Point } from './homography.js';
 export { CalibrationError, homographyFromPoints, parsePoints, scaleMapping } from './homography.js';
-export { SPEED_UNITS, type SpeedUnit } from './speed.js';
+export { SPEED_UNITS, estimateVelocity, type Sample, type SpeedUnit } from './speed.js';
 
 export interface Calibration {
   imagePoints?: Point[];
@@ -20,6 +20,10 @@ export interface TrackStageOptions {
   calibration: Calibration;
   /** Detections at or above this score are reported; below it (down to lowScore) they only continue tracks. */
   scoreThreshold: number;
+  /** Per-class reporting thresholds, beside scoreThreshold. */
+  scoreThresholds?: Record<string, number>;
+  /** A track is reported once detected in `hits` of its first `window` frames. */
+  confirm?: { hits: number; window: number };
   lowScore: number;
   lostSeconds: number;
   speedClasses: string[];
@@ -54,7 +58,7 @@ export interface FrameInput<D extends TrackerDetection> {
 }
 
 export interface TrackOutput<D> {
-  /** Reported detections (score ≥ threshold), each with its track id. */
+  /** Reported detections (score ≥ threshold, track confirmed), each with its track id. */
   detections: (D & { trackId: number; trackConfirmed: boolean })[];
   speeds: SpeedReport[];
 }
@@ -80,6 +84,8 @@ export function trackOptions(config: Config, log: Logger): TrackStageOptions {
   return {
     calibration: calibrationOf(config),
     scoreThreshold: config.SCORE_THRESHOLD,
+    scoreThresholds: config.ANALYTICS.scoreThresholds,
+    confirm: config.ANALYTICS.confirm,
     lowScore: config.TRACK_LOW_SCORE,
     lostSeconds: config.TRACK_LOST_SECONDS,
     speedClasses: config.SPEED_CLASSES,
@@ -94,6 +100,16 @@ export function trackOptions(config: Config, log: Logger): TrackStageOptions {
 
 export function calibrationOf(config: Config): Calibration {
   return { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL };
+}
+
+/** The ground position of a box's anchor (bottom-centre), or undefined when the box touches the frame edge (the object may be cut off) or lies above the horizon. */
+export function groundAnchor(mapping: GroundMapping, box: readonly number[], sourceWidth: number, sourceHeight: number): Point | undefined {
+  const [x1, y1, x2, y2] = box as [number, number, number, number];
+  const mx = EDGE_MARGIN * sourceWidth + 2;
+  const my = EDGE_MARGIN * sourceHeight + 2;
+  if (x1 <= mx || y1 <= my || x2 >= sourceWidth - mx || y2 >= sourceHeight - my) return undefined;
+  const ground = mapping.toGround([(x1 + x2) / 2, y2]);
+  return Number.isFinite(ground[0]) && Number.isFinite(ground[1]) ? ground : undefined;
 }
 
 export function groundMapping(c: Calibration): GroundMapping | undefined {
@@ -113,7 +129,7 @@ export class TrackStage {
   constructor(options: TrackStageOptions) {
     this.options = { ...options };
     this.mapping = groundMapping(options.calibration);
-    this.tracker = new Tracker({ highScore: options.scoreThreshold, lowScore: options.lowScore, lostSeconds: options.lostSeconds });
+    this.tracker = new Tracker({ highScore: options.scoreThreshold, lowScore: options.lowScore, lostSeconds: options.lostSeconds, confirm: options.confirm });
     this.speedClasses = new Set(options.speedClasses);
   }
 
@@ -130,7 +146,9 @@ export class TrackStage {
     frame.detections.forEach((d, i) => {
       const track = assignment[i];
       if (track) this.addSample(track, d, frame);
-      if (track && d.score >= this.options.scoreThreshold) detections.push({ ...d, trackId: track.trackId, trackConfirmed: track.status === 'confirmed' });
+      // Only confirmed tracks are reported: a detection seen once is not an object yet.
+      if (track && track.status === 'confirmed' && d.score >= (this.options.scoreThresholds?.[d.className] ?? this.options.scoreThreshold))
+        detections.push({ ...d, trackId: track.trackId, trackConfirmed: true });
     });
     const speeds: SpeedReport[] = [];
     for (const track of this.tracker.live) {
@@ -163,15 +181,10 @@ export class TrackStage {
 
   private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
     if (!this.mapping) return;
-    const [x1, y1, x2, y2] = d.box;
-    const mx = EDGE_MARGIN * frame.sourceWidth + 2;
-    const my = EDGE_MARGIN * frame.sourceHeight + 2;
-    const edge = x1 <= mx || y1 <= my || x2 >= frame.sourceWidth - mx || y2 >= frame.sourceHeight - my;
     let state = this.speed.get(track.trackId);
     if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
-    if (edge) return;
-    const ground = this.mapping.toGround([(x1 + x2) / 2, y2]);
-    if (!Number.isFinite(ground[0]) || !Number.isFinite(ground[1])) return; // above the horizon
+    const ground = groundAnchor(this.mapping, d.box, frame.sourceWidth, frame.sourceHeight);
+    if (!ground) return;
     state.samples.push({ pts: frame.pts, ground });
     if (state.samples.length > MAX_SAMPLES) state.samples.shift();
   }

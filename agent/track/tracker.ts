@@ -21,8 +21,8 @@ export interface TrackerOptions {
   lowScore: number;
   /** Seconds a track is kept without a detection before it ends. */
   lostSeconds: number;
-  /** Detections a new track needs before it is confirmed. */
-  confirmHits?: number;
+  /** A new track is confirmed once detected in `hits` of its first `window` frames (default 2 of 2); a tentative track that can no longer get there ends. */
+  confirm?: { hits: number; window: number };
 }
 
 export type TrackStatus = 'tentative' | 'confirmed' | 'lost';
@@ -30,6 +30,8 @@ export type TrackStatus = 'tentative' | 'confirmed' | 'lost';
 export class Track {
   status: TrackStatus = 'tentative';
   hits = 1;
+  /** Frames since the track began, its first included. */
+  frames = 1;
   readonly firstPts: number;
   lastPts: number;
   lastDetection: TrackerDetection;
@@ -79,6 +81,11 @@ export class Track {
     if (this.status === 'lost' || this.hits >= confirmHits) this.status = 'confirmed';
   }
 
+  /** A tentative track that cannot reach `hits` detections within its first `window` frames any more. */
+  hopeless(confirm: { hits: number; window: number }): boolean {
+    return this.status === 'tentative' && this.hits + Math.max(0, confirm.window - this.frames) < confirm.hits;
+  }
+
   private vote(d: TrackerDetection): void {
     this.votes.set(d.className, (this.votes.get(d.className) ?? 0) + d.score);
   }
@@ -115,8 +122,12 @@ export class Tracker {
 
   update(detections: TrackerDetection[], pts: number): TrackerUpdate {
     const { highScore, lowScore, lostSeconds } = this.options;
-    const confirmHits = this.options.confirmHits ?? 2;
-    for (const t of this.tracks) t.predictTo(pts);
+    const confirm = this.options.confirm ?? { hits: 2, window: 2 };
+    const confirmHits = confirm.hits;
+    for (const t of this.tracks) {
+      t.predictTo(pts);
+      t.frames++;
+    }
     const assignment: (Track | undefined)[] = new Array(detections.length).fill(undefined);
     const high = detections.map((d, i) => i).filter((i) => detections[i]!.score >= highScore);
     const low = detections.map((d, i) => i).filter((i) => detections[i]!.score >= lowScore && detections[i]!.score < highScore);
@@ -147,8 +158,8 @@ export class Tracker {
 
     const ended: Track[] = [];
     this.tracks = this.tracks.filter((t) => {
-      if (updated.has(t)) return true;
-      if (t.status === 'tentative') return false;
+      if (t.hopeless(confirm)) return false;
+      if (updated.has(t) || t.status === 'tentative') return true;
       t.status = 'lost';
       if (pts - t.lastPts > lostSeconds) {
         ended.push(t);
@@ -160,6 +171,7 @@ export class Tracker {
     for (const di of high) {
       if (assignment[di]) continue;
       const track = new Track(this.nextId++, detections[di]!, pts);
+      if (confirm.hits <= 1) track.status = 'confirmed';
       this.tracks.push(track);
       assignment[di] = track;
     }

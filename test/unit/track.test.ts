@@ -183,9 +183,40 @@ describe('tracker and speed on synthetic detections', () => {
     const out2 = s.update({ pts: 0.2, sourceWidth: W, sourceHeight: H, detections: [{ className: 'car', classId: 2, score: 0.8, box: box(0.2) }] });
     const weak = s.update({ pts: 0.4, sourceWidth: W, sourceHeight: H, detections: [{ className: 'car', classId: 2, score: 0.15, box: box(0.4) }] });
     const back = s.update({ pts: 0.6, sourceWidth: W, sourceHeight: H, detections: [{ className: 'car', classId: 2, score: 0.8, box: box(0.6) }] });
-    assert.equal(out1.detections[0]!.trackId, out2.detections[0]!.trackId);
+    assert.equal(out1.detections.length, 0, 'a track seen once is not confirmed yet, so not reported');
     assert.equal(weak.detections.length, 0, 'a weak detection is not reported');
-    assert.equal(back.detections[0]!.trackId, out1.detections[0]!.trackId);
+    assert.equal(back.detections[0]!.trackId, out2.detections[0]!.trackId);
+  });
+
+  test('confirmation N of M: reported from the Nth detection within its first M frames; a flicker that cannot get there never is', () => {
+    const box = moving(100, 400, 120, 80, (t) => 50 * t);
+    const frame = (s: TrackStage, pts: number, seen: boolean) =>
+      s.update({ pts, sourceWidth: W, sourceHeight: H, detections: seen ? [{ className: 'car', classId: 2, score: 0.8, box: box(pts) }] : [] }).detections.length;
+    // 3 of 5: seen, missed, seen, seen → reported at the fourth frame, and from then on.
+    const s = stage(undefined, { confirm: { hits: 3, window: 5 } });
+    assert.deepEqual([frame(s, 0, true), frame(s, 0.2, false), frame(s, 0.4, true), frame(s, 0.6, true), frame(s, 0.8, true)], [0, 0, 0, 1, 1]);
+    // 3 of 5: seen, missed, missed, missed → it can no longer reach 3 in 5; seen again later it is a new, unconfirmed track.
+    const f = stage(undefined, { confirm: { hits: 3, window: 5 } });
+    assert.deepEqual([frame(f, 0, true), frame(f, 0.2, false), frame(f, 0.4, false), frame(f, 0.6, false), frame(f, 0.8, true)], [0, 0, 0, 0, 0]);
+    // 1 of 1 reports every detection at once.
+    assert.equal(frame(stage(undefined, { confirm: { hits: 1, window: 1 } }), 0, true), 1);
+  });
+
+  test('per-class thresholds: a class with its own minimum is reported only above it', () => {
+    const s = stage(undefined, { confirm: { hits: 1, window: 1 }, scoreThresholds: { person: 0.5 } });
+    const out = s.update({
+      pts: 0,
+      sourceWidth: W,
+      sourceHeight: H,
+      detections: [
+        { className: 'person', classId: 0, score: 0.42, box: [100, 100, 150, 250] },
+        { className: 'car', classId: 2, score: 0.42, box: [400, 300, 600, 400] },
+      ],
+    });
+    assert.deepEqual(
+      out.detections.map((d) => d.className),
+      ['car'],
+    );
   });
 
   test('without calibration objects are tracked and no speed is reported', () => {

@@ -1,0 +1,245 @@
+// Counting lines and zones over tracks. Each processed frame's confirmed tracks move
+// their anchors (box bottom-centre); a line counts a track once, when the anchor's path
+// crosses the segment and then gets `hysteresis` pixels beyond it (so jitter across the
+// line never counts, and never counts the wrong way); a zone holds the tracks whose
+// anchor is inside it, entered and left after two frames in a row on the new side.
+//
+// A crossing carries the object's speed at the line when the ground plane is
+// calibrated: a least-squares fit of its ground positions within half a speed window
+// either side of the crossing time, so it waits for that half window (or the track's end).
+import type { FrameResult } from '../bus.js';
+import type { CountingLine } from '../config/index.js';
+import { estimateVelocity, groundAnchor, SPEED_UNITS, type GroundMapping, type Sample, type SpeedUnit } from '../track/index.js';
+import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from './geometry.js';
+
+export interface Crossing {
+  line: string;
+  direction: string;
+  trackId: number;
+  className: string;
+  /** Source time the anchor crossed the line (interpolated between frames). */
+  pts: number;
+  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+}
+
+export interface ZoneEvent {
+  zone: string;
+  event: 'entered' | 'left';
+  trackId: number;
+  className: string;
+  pts: number;
+  /** Seconds (source time) from entering to leaving; on `left` only. */
+  dwell?: number;
+}
+
+export interface Occupancy {
+  zone: string;
+  counts: Record<string, number>;
+  trackIds: number[];
+}
+
+export interface CounterOptions {
+  lines: CountingLine[];
+  zones: { name: string; points: Point[] }[];
+  hysteresis: number;
+  /** Seconds (source time) a track may go unseen before it has ended. */
+  lostSeconds: number;
+  mapping?: GroundMapping;
+  unit: SpeedUnit;
+  /** Seconds of positions in a crossing's speed fit, centred on the crossing. */
+  speedWindow: number;
+}
+
+/** Frames in a row an anchor must be on the new side of a zone's border before it has entered or left. */
+const ZONE_FRAMES = 2;
+/** Seconds of positions kept per track. */
+const HISTORY = 10;
+
+interface LineState {
+  /** The side the anchor has settled on, -1 or 1; 0 until it has been `hysteresis` away from the line. */
+  side: number;
+  /** The last raw crossing of the line: where along the segment, towards which side, when. */
+  crossed?: { along: number; to: number; pts: number };
+  counted: boolean;
+}
+
+interface ZoneState {
+  inside: boolean;
+  since: number;
+  streak: number;
+}
+
+interface TrackState {
+  className: string;
+  lastPts: number;
+  anchor: Point;
+  samples: Sample[];
+  lines: Map<string, LineState>;
+  zones: Map<string, ZoneState>;
+}
+
+export interface CounterUpdate {
+  crossings: Crossing[];
+  zoneEvents: ZoneEvent[];
+  /** Zones whose occupancy changed at this frame. */
+  occupancy: Occupancy[];
+}
+
+export class Counter {
+  private readonly tracks = new Map<number, TrackState>();
+  /** Crossings waiting for the positions after them, for their speed. */
+  private pending: { crossing: Crossing; due: number }[] = [];
+  /** Crossings since start (or since the totals kept in STATE_DIR): line → direction → class → count. */
+  readonly totals = new Map<string, Map<string, Map<string, number>>>();
+
+  constructor(private readonly options: CounterOptions) {}
+
+  update(result: FrameResult): CounterUpdate {
+    const out: CounterUpdate = { crossings: [], zoneEvents: [], occupancy: [] };
+    const before = this.occupancySnapshot();
+    for (const d of result.detections) {
+      if (d.trackId === undefined) continue;
+      const anchor = anchorOf(d.box);
+      let t = this.tracks.get(d.trackId);
+      if (!t) {
+        t = { className: d.className, lastPts: result.pts, anchor, samples: [], lines: new Map(), zones: new Map() };
+        this.tracks.set(d.trackId, t);
+      }
+      const previous = t.anchor;
+      const previousPts = t.lastPts;
+      t.className = d.className;
+      t.lastPts = result.pts;
+      t.anchor = anchor;
+      if (this.options.mapping) {
+        const ground = groundAnchor(this.options.mapping, d.box, result.sourceWidth, result.sourceHeight);
+        if (ground) t.samples.push({ pts: result.pts, ground });
+        while (t.samples.length && t.samples[0]!.pts < result.pts - HISTORY) t.samples.shift();
+      }
+      for (const line of this.options.lines) this.updateLine(line, d.trackId, t, previous, anchor, previousPts, result.pts);
+      for (const zone of this.options.zones) {
+        const e = this.updateZone(zone, d.trackId, t, anchor, result.pts);
+        if (e) out.zoneEvents.push(e);
+      }
+    }
+    // Tracks unseen for longer than a track may be lost have ended: they leave their zones.
+    for (const [id, t] of this.tracks) if (result.pts - t.lastPts > this.options.lostSeconds) out.zoneEvents.push(...this.end(id, t));
+    out.crossings.push(...this.due(result.pts));
+    out.occupancy = this.changedOccupancy(before);
+    return out;
+  }
+
+  /** Ends every track (the source ended or the agent stops): pending crossings go out, zones are left. */
+  flush(): CounterUpdate {
+    const before = this.occupancySnapshot();
+    const zoneEvents = [...this.tracks].flatMap(([id, t]) => this.end(id, t));
+    return { crossings: this.due(Infinity), zoneEvents, occupancy: this.changedOccupancy(before) };
+  }
+
+  occupancy(): Occupancy[] {
+    return this.options.zones.map((z) => {
+      const counts: Record<string, number> = {};
+      const trackIds: number[] = [];
+      for (const [id, t] of this.tracks) {
+        if (!t.zones.get(z.name)?.inside) continue;
+        counts[t.className] = (counts[t.className] ?? 0) + 1;
+        trackIds.push(id);
+      }
+      return { zone: z.name, counts, trackIds };
+    });
+  }
+
+  private updateLine(line: CountingLine, trackId: number, t: TrackState, previous: Point, anchor: Point, previousPts: number, pts: number): void {
+    let s = t.lines.get(line.name);
+    if (!s) t.lines.set(line.name, (s = { side: 0, counted: false }));
+    if (s.counted) return;
+    const along = previous === anchor ? undefined : crossingAlong(line.a, line.b, previous, anchor);
+    const distance = signedDistance(line.a, line.b, anchor);
+    if (along !== undefined) {
+      // Interpolated time of the crossing, between the two frames.
+      const dp = signedDistance(line.a, line.b, previous);
+      const f = dp / (dp - distance);
+      s.crossed = { along, to: Math.sign(distance), pts: previousPts + f * (pts - previousPts) };
+    }
+    if (Math.abs(distance) < this.options.hysteresis) return;
+    const side = Math.sign(distance);
+    if (s.side === 0) {
+      s.side = side;
+      return;
+    }
+    if (side === s.side) return;
+    // Settled on the other side: a crossing if the path went through the segment itself.
+    const crossed = s.crossed;
+    s.side = side;
+    if (!crossed || crossed.to !== side || crossed.along < 0 || crossed.along > 1) return;
+    s.counted = true;
+    // Right of a→b on screen is the positive side: left to right is the first direction.
+    const direction = line.directions[side > 0 ? 0 : 1];
+    this.count(line.name, direction, t.className);
+    this.pending.push({ crossing: { line: line.name, direction, trackId, className: t.className, pts: crossed.pts }, due: crossed.pts + this.options.speedWindow / 2 });
+  }
+
+  private updateZone(zone: { name: string; points: Point[] }, trackId: number, t: TrackState, anchor: Point, pts: number): ZoneEvent | undefined {
+    let s = t.zones.get(zone.name);
+    if (!s) t.zones.set(zone.name, (s = { inside: false, since: pts, streak: 0 }));
+    const inside = inPolygon(zone.points, anchor);
+    if (inside === s.inside) {
+      s.streak = 0;
+      return undefined;
+    }
+    if (++s.streak < ZONE_FRAMES) return undefined;
+    const dwell = s.inside ? pts - s.since : undefined;
+    s.inside = inside;
+    s.since = pts;
+    s.streak = 0;
+    return { zone: zone.name, event: inside ? 'entered' : 'left', trackId, className: t.className, pts, ...(dwell === undefined ? {} : { dwell }) };
+  }
+
+  private end(id: number, t: TrackState): ZoneEvent[] {
+    this.tracks.delete(id);
+    const events: ZoneEvent[] = [];
+    for (const [zone, s] of t.zones) if (s.inside) events.push({ zone, event: 'left', trackId: id, className: t.className, pts: t.lastPts, dwell: t.lastPts - s.since });
+    // Its crossings waiting for positions get no more: they go out with what there is.
+    for (const p of this.pending) if (p.crossing.trackId === id) p.due = -Infinity;
+    this.endedSamples.set(id, t.samples);
+    return events;
+  }
+
+  private readonly endedSamples = new Map<number, Sample[]>();
+
+  private due(pts: number): Crossing[] {
+    const ready = this.pending.filter((p) => p.due <= pts);
+    this.pending = this.pending.filter((p) => p.due > pts);
+    const out = ready.map(({ crossing }) => this.withSpeed(crossing));
+    this.endedSamples.clear();
+    return out;
+  }
+
+  private withSpeed(c: Crossing): Crossing {
+    const samples = this.tracks.get(c.trackId)?.samples ?? this.endedSamples.get(c.trackId) ?? [];
+    const half = this.options.speedWindow / 2;
+    const near = samples.filter((s) => Math.abs(s.pts - c.pts) <= half + 1e-6);
+    const v = estimateVelocity(near);
+    if (!v) return c;
+    const unit = SPEED_UNITS[this.options.unit];
+    return { ...c, speed: { value: v.speed * unit.perMps, unit: unit.label, errorEstimate: v.error * unit.perMps, samples: v.samples } };
+  }
+
+  private count(line: string, direction: string, className: string): void {
+    let byDirection = this.totals.get(line);
+    if (!byDirection) this.totals.set(line, (byDirection = new Map()));
+    let byClass = byDirection.get(direction);
+    if (!byClass) byDirection.set(direction, (byClass = new Map()));
+    byClass.set(className, (byClass.get(className) ?? 0) + 1);
+  }
+
+  private occupancySnapshot(): string {
+    return JSON.stringify(this.occupancy());
+  }
+
+  private changedOccupancy(before: string): Occupancy[] {
+    const now = this.occupancy();
+    if (JSON.stringify(now) === before) return [];
+    const old = JSON.parse(before) as Occupancy[];
+    return now.filter((o, i) => JSON.stringify(o) !== JSON.stringify(old[i]));
+  }
+}

@@ -1,0 +1,93 @@
+// The settings of counting lines, zones, masks, false-positive filters and interval
+// statistics. Shapes are validated here (grammar, point counts, names) and parsed into
+// their typed form by the config's resolution.
+import { z } from 'zod';
+import { number, optionalString } from './values.js';
+import { parseShapes } from '../analytics/geometry.js';
+
+export const LINE_GRAMMAR = { minPoints: 2, maxPoints: 2 } as const;
+export const ZONE_GRAMMAR = { minPoints: 3 } as const;
+export const MASK_GRAMMAR = { minPoints: 3, namePrefix: 'mask', classPrefix: true } as const;
+
+const shapes = (grammar: Parameters<typeof parseShapes>[1]) =>
+  optionalString().superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const parsed = parseShapes(v, grammar);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  });
+
+/** `name:a,b|name:a,b`, or `class:0.4,class:0.3`: pairs of a name and a value. */
+export function parsePairs(text: string, separator: string): [string, string][] | string {
+  const out: [string, string][] = [];
+  for (const item of text
+    .split(separator)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const colon = item.lastIndexOf(':');
+    if (colon <= 0) return `"${item}" is not name:value`;
+    out.push([item.slice(0, colon).trim(), item.slice(colon + 1).trim()]);
+  }
+  return out;
+}
+
+export const analyticsSettings = {
+  LINES: shapes(LINE_GRAMMAR)
+    .describe(
+      'Counting lines in source-frame pixels, "name:x1,y1;x2,y2|name:...". An object is counted once when its anchor (box bottom-centre) crosses the segment and gets LINE_HYSTERESIS pixels beyond it. Direction: standing on the first point facing the second, left to right is the first direction.',
+    )
+    .meta({ examples: ['stopline:120,700;1800,690|exit:900,200;900,600'] }),
+  LINE_DIRECTIONS: optionalString()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      const pairs = parsePairs(v, '|');
+      if (typeof pairs === 'string') return ctx.addIssue({ code: 'custom', message: `${pairs}; write line:first,second` });
+      for (const [, names] of pairs) if (!/^[A-Za-z0-9_-]+,[A-Za-z0-9_-]+$/.test(names)) ctx.addIssue({ code: 'custom', message: `"${names}": expected two names, first,second` });
+    })
+    .describe('Names of each line\'s two directions, "line:first,second|..." (default in,out). first: crossing from left to right of the line\'s first→second point.')
+    .meta({ examples: ['stopline:northbound,southbound'] }),
+  LINE_HYSTERESIS: number({ min: 0, max: 1000 })
+    .default(10)
+    .describe('Pixels (source frame) an anchor must get beyond a line before the crossing counts: jitter across the line never counts.')
+    .meta({ examples: ['20'] }),
+  ZONES: shapes(ZONE_GRAMMAR)
+    .describe('Zones in source-frame pixels, "name:x1,y1;x2,y2;x3,y3;...|name:..." (3 points or more, any shape). Occupancy per class, entered/left events and dwell times.')
+    .meta({ examples: ['driveway:100,700;900,700;900,400;100,400'] }),
+  MASKS: shapes(MASK_GRAMMAR)
+    .describe(
+      'Areas whose detections are ignored before tracking (by anchor), "x1,y1;x2,y2;x3,y3|...", optionally named (name:...) and for some classes only (person+dog@x1,y1;...).',
+    )
+    .meta({ examples: ['sign:1500,200;1600,200;1600,500;1500,500|person@0,0;400,0;400,300'] }),
+  SCORE_THRESHOLDS: optionalString()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      const pairs = parsePairs(v, ',');
+      if (typeof pairs === 'string') return ctx.addIssue({ code: 'custom', message: `${pairs}; write class:score,class:score` });
+      for (const [cls, score] of pairs) if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(score)) ctx.addIssue({ code: 'custom', message: `${cls}: "${score}" is not a score between 0 and 1` });
+    })
+    .describe('Minimum score per class, "class:score,class:score", beside SCORE_THRESHOLD for the others.')
+    .meta({ examples: ['person:0.45,car:0.35'] }),
+  MIN_BOX_AREA: number({ min: 0 })
+    .default(0)
+    .describe('Detections with a smaller box (source pixels², width × height) are ignored before tracking. 0: no limit.')
+    .meta({ examples: ['400'] }),
+  MAX_BOX_AREA: number({ min: 0 })
+    .default(0)
+    .describe('Detections with a larger box (source pixels²) are ignored before tracking. 0: no limit.')
+    .meta({ examples: ['500000'] }),
+  TRACK_CONFIRM: z
+    .string()
+    .regex(/^\d+\/\d+$/, { error: 'expected N/M, e.g. 3/5' })
+    .refine((v) => {
+      const [n, m] = v.split('/').map(Number);
+      return n! >= 1 && m! >= n! && m! <= 30;
+    }, 'expected 1 ≤ N ≤ M ≤ 30')
+    .default('3/4')
+    .describe(
+      'An object is reported (class counts, lines, zones, speeds) once its track was detected in N of its first M processed frames; until then, and if it never is, it is not. 1/1 reports every detection.',
+    )
+    .meta({ examples: ['2/3'] }),
+  STATS_INTERVAL: number({ min: 10, max: 86400, int: true })
+    .default(60)
+    .describe('Seconds per statistics interval on <prefix>stats, aligned to the wall clock (60: on each minute).')
+    .meta({ examples: ['900'] }),
+};
