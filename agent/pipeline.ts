@@ -79,6 +79,26 @@ export class Pipeline implements PipelineControl {
     stop: () => this.stopCapture(),
   };
 
+  private frameChecked = false;
+
+  /** Lines, zones and masks with a point outside the frame: a warning each (a coordinate from another resolution, most often). */
+  private checkShapes(width: number, height: number): void {
+    this.frameChecked = true;
+    const { lines, zones, masks } = this.options.config.ANALYTICS;
+    const shapes: [string, string, readonly (readonly [number, number])[]][] = [
+      ...lines.map((l) => ['LINES', l.name, [l.a, l.b]] as [string, string, [number, number][]]),
+      ...zones.map((z) => ['ZONES', z.name, z.points] as [string, string, [number, number][]]),
+      ...masks.map((m) => ['MASKS', m.name, m.points] as [string, string, [number, number][]]),
+    ];
+    for (const [setting, name, points] of shapes)
+      points.forEach(([x, y], i) => {
+        if (x < 0 || y < 0 || x > width || y > height)
+          this.options.log.warn(
+            `${setting}: ${name}: point ${i + 1} (${x},${y}) is outside the ${width}x${height} frame; coordinates are in the camera's full-resolution source pixels`,
+          );
+      });
+  }
+
   /** Class names in SCORE_THRESHOLDS and MASKS must be the model's. */
   private checkClasses(): void {
     const { labels } = this.detector.spec;
@@ -153,6 +173,7 @@ export class Pipeline implements PipelineControl {
         .then(({ detections: all, inferenceMs }) => {
           inferenceDone();
           if (this.paused) return; // paused while this frame was in inference
+          if (!this.frameChecked) this.checkShapes(sourceWidth, sourceHeight);
           const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: this.filter.apply(all) });
           health.frameProcessed(inferenceMs);
           bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs });
