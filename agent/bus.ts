@@ -8,6 +8,8 @@ import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
 import type { Crossing } from './analytics/counter.js';
 
+export type { Crossing };
+
 /** The counts a person watching wants at a glance: totals per line and direction, objects per zone. */
 export interface AnalyticsSnapshot {
   lines: Record<string, Record<string, number>>;

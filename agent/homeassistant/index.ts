@@ -21,6 +21,11 @@ export interface DiscoveryOptions {
   topics: { state: string; status: string; speedometer: string; track: (className: string) => string; snapshot: (className: string) => string };
   classes: string[];
   snapshotClasses: string[];
+  /** Counting lines and zones (analytics), with their topics. */
+  lines?: { name: string; directions: [string, string]; topic: string; totalsTopic: string }[];
+  zones?: { name: string; topic: string }[];
+  /** Whether crossings carry a speed (a calibration is configured). */
+  speeds?: boolean;
   speedUnit: SpeedUnit;
   version: string;
 }
@@ -94,6 +99,49 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
       },
     );
   }
+  for (const line of o.lines ?? []) {
+    const id = slug(line.name);
+    for (const direction of line.directions) {
+      messages.push(
+        entity('sensor', `line_${id}_${slug(direction)}`, {
+          name: `${line.name} ${direction}`,
+          state_topic: line.totalsTopic,
+          value_template: `{{ value_json.directions[${jinjaString(direction)}].total }}`,
+          json_attributes_topic: line.totalsTopic,
+          json_attributes_template: `{{ value_json.directions[${jinjaString(direction)}].classes | tojson }}`,
+          state_class: 'total_increasing',
+          unit_of_measurement: 'objects',
+          icon: 'mdi:counter',
+        }),
+      );
+    }
+    if (o.speeds)
+      messages.push(
+        entity('sensor', `line_${id}_speed`, {
+          name: `${line.name} last speed`,
+          state_topic: line.topic,
+          value_template: '{{ value_json.speed }}',
+          json_attributes_topic: line.topic,
+          unit_of_measurement: SPEED_UNITS[o.speedUnit].label,
+          device_class: 'speed',
+          state_class: 'measurement',
+        }),
+      );
+  }
+  for (const zone of o.zones ?? []) {
+    messages.push(
+      entity('sensor', `zone_${slug(zone.name)}_occupancy`, {
+        name: `${zone.name} occupancy`,
+        state_topic: zone.topic,
+        value_template: '{{ value_json.count }}',
+        json_attributes_topic: zone.topic,
+        json_attributes_template: '{{ value_json.counts | tojson }}',
+        state_class: 'measurement',
+        unit_of_measurement: 'objects',
+        icon: 'mdi:account-group',
+      }),
+    );
+  }
   for (const cls of o.snapshotClasses) {
     messages.push(entity('camera', `${slug(cls)}_snapshot`, { name: `${cls} snapshot`, topic: o.topics.snapshot(cls) }));
   }
@@ -149,6 +197,9 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     },
     classes: config.HA_CLASSES,
     snapshotClasses: config.SNAPSHOT_CLASSES,
+    lines: config.ANALYTICS.lines.map((l) => ({ name: l.name, directions: l.directions, topic: mqtt.topic(`line/${l.name}`), totalsTopic: mqtt.topic(`line/${l.name}/totals`) })),
+    zones: config.ANALYTICS.zones.map((z) => ({ name: z.name, topic: mqtt.topic(`zone/${z.name}`) })),
+    speeds: config.CALIBRATION !== 'none',
     speedUnit: config.SPEED_UNIT,
     version: packageVersion(),
   });

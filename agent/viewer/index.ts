@@ -10,7 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FrameResult, StatusEvent } from '../bus.js';
+import type { AnalyticsSnapshot, Crossing, FrameResult, StatusEvent } from '../bus.js';
+import { CalibrationError, homographyFromPoints, parsePoints, type SpeedUnit } from '../track/index.js';
+import { calibrationReport, pointsOutsideFrame } from '../track/calibrate.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { FrameLease, FrameStore, StoredFrame } from '../frames/store.js';
 import { renderJpeg, displaySize } from '../frames/render.js';
@@ -39,6 +41,7 @@ export class Viewer {
   private readonly events = new Set<ServerResponse>();
   private readonly mjpeg = new Set<ServerResponse>();
   private readonly statuses = new Map<string, StatusEvent>();
+  private analytics: AnalyticsSnapshot | undefined;
   /** The newest /snapshot.jpg encodes, by frame and kind. */
   private readonly snapshots = new Map<string, Promise<Buffer>>();
   readonly stats = { snapshotEncodes: 0 };
@@ -47,8 +50,10 @@ export class Viewer {
     private readonly http: HttpServer,
     private readonly frames: FrameStore,
     private readonly health: Health,
-    /** What the page is told once on connect: where speeds come from. */
-    private readonly setup: { calibration: string; speedClasses: string[] },
+    /** What the page is told once on connect: where speeds come from, and the lines, zones and masks to draw. */
+    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown },
+    /** DETECT_FPS, SPEED_WINDOW and SPEED_UNIT, for the calibration preview's speed resolution. */
+    private readonly speed: { fps: number; window: number; unit: SpeedUnit },
   ) {}
 
   /** Registers the page and its streams on the HTTP server. */
@@ -64,6 +69,25 @@ export class Viewer {
     // Documentation only, no data: served without the token.
     if (help) http.route('/help/calibration', (_req, res) => http.send(res, 200, 'text/plain; charset=utf-8', help), { public: true });
     http.route('/events', (req, res) => this.openEvents(req, res));
+    // The editor's calibration check: what four image points and their ground positions mean on this camera.
+    http.route('/calibration/preview', (_req, res, url) => {
+      const q = (k: string) => url.searchParams.get(k) ?? '';
+      const size = /^(\d+)x(\d+)$/.exec(q('size'));
+      const image = parsePoints(q('image'));
+      const world = parsePoints(q('world'));
+      const fail = (text: string) => http.send(res, 400, 'text/plain; charset=utf-8', text);
+      if (!size) return fail('size: expected WIDTHxHEIGHT');
+      if (typeof image === 'string') return fail(`image points: ${image}`);
+      if (typeof world === 'string') return fail(`world points: ${world}`);
+      try {
+        const mapping = homographyFromPoints(image, world);
+        const [width, height] = [Number(size[1]), Number(size[2])];
+        const report = calibrationReport({ mapping, width, height, fps: this.speed.fps, window: this.speed.window, unit: this.speed.unit, imagePoints: image });
+        http.send(res, 200, 'text/plain; charset=utf-8', [report, ...pointsOutsideFrame(image, width, height).map((w) => `Warning: ${w}`)].join('\n'));
+      } catch (err) {
+        fail(err instanceof CalibrationError ? err.message : String(err));
+      }
+    });
     http.route('/stream.mjpeg', (req, res) => this.openMjpeg(req, res));
     http.route('/snapshot.jpg', async (_req, res, url) => {
       // The newest processed frame with its boxes; before the first result, or with
@@ -114,6 +138,15 @@ export class Viewer {
     this.broadcast('speed', { track_id: report.trackId, class_name: report.className, speed: round(report.speed, 1), unit: report.unit, final: report.final });
   }
 
+  onCrossing(c: Crossing): void {
+    this.broadcast('crossing', { line: c.line, direction: c.direction, track_id: c.trackId, class_name: c.className, speed: c.speed && round(c.speed.value, 1) });
+  }
+
+  onAnalytics(snapshot: AnalyticsSnapshot): void {
+    this.analytics = snapshot;
+    this.broadcast('analytics', snapshot);
+  }
+
   onStatus(status: StatusEvent): void {
     this.statuses.set(status.component, status);
     this.broadcast('status', status);
@@ -131,6 +164,7 @@ export class Viewer {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 2000\n\n');
     res.write(`event: setup\ndata: ${JSON.stringify(this.setup)}\n\n`);
+    if (this.analytics) res.write(`event: analytics\ndata: ${JSON.stringify(this.analytics)}\n\n`);
     for (const status of this.statuses.values()) res.write(redactUrl(`event: status\ndata: ${JSON.stringify(status)}\n\n`));
     this.events.add(res);
     req.on('close', () => this.events.delete(res));
@@ -172,7 +206,14 @@ export class Viewer {
 export function fromConfig({ config, bus, http, frames, health }: FeatureContext): Feature | undefined {
   if (!config.VIEWER_ENABLED || !config.HTTP_ENABLED) return undefined;
   const name = 'viewer';
-  const viewer = new Viewer(http, frames, health, { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES });
+  const { lines, zones, masks } = config.ANALYTICS;
+  const viewer = new Viewer(
+    http,
+    frames,
+    health,
+    { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES, shapes: { lines, zones, masks } },
+    { fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT },
+  );
   return {
     name,
     start: () => {
@@ -182,6 +223,8 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
       bus.on('detections', (result) => viewer.onResult(result), name);
       bus.on('speed', (report) => viewer.onSpeed(report), name);
       bus.on('status', (status) => viewer.onStatus(status), name);
+      bus.on('crossing', (c) => viewer.onCrossing(c), name);
+      bus.on('analytics', (a) => viewer.onAnalytics(a), name);
     },
     stop: () => viewer.close(),
   };

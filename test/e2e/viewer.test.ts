@@ -406,3 +406,89 @@ test(
     }
   },
 );
+
+test(
+  'the page draws the counting lines with their counts, and its editor turns clicks into the LINES and calibration settings',
+  { skip: CHROMIUM && hasBinary('ffmpeg') ? false : 'chromium or ffmpeg is not installed', timeout: 120_000 },
+  async () => {
+    // The truck crosses a 640x360 frame left to right at 240 px/s, through a line drawn upwards at x = 320.
+    const dir = mkdtempSync(join(tmpdir(), 'edgecam-editor-'));
+    const clip = makeCarClip({ out: join(dir, 'truck.mp4'), width: 640, height: 360, fps: 15, seconds: 3.5, x0: -60, y: 150, speedPxPerSec: 240 });
+    const port = await freePort();
+    const agent = edgecam([], {
+      SOURCE: clip,
+      SOURCE_LOOP: 'true',
+      CLASSES: 'car,truck',
+      MQTT_EMBEDDED_PORT: String(await freePort()),
+      HTTP_PORT: String(port),
+      HTTP_BIND: '127.0.0.1',
+      VIEWER_ENABLED: 'true',
+      DETECT_THREADS: '1',
+      LINES: 'gate:320,360;320,100',
+      ZONES: 'dock:400,200;640,200;640,360;400,360',
+    });
+    let browser: Browser | undefined;
+    try {
+      await until(() => agent.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the viewer');
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      // The overlay: the line with its counts, counted up once the truck has crossed.
+      await page.waitForFunction(() => /gate in\s*1/.test(document.getElementById('lines')!.textContent ?? ''), null, { timeout: 30_000 });
+      // A crossing flashes the line red for 0.8 s; then it is yellow again.
+      await sleep(1200);
+      const overlay = await sharp(await page.locator('#view').screenshot())
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      let yellow = 0;
+      for (let i = 0; i < overlay.data.length; i += 3) if (overlay.data[i]! > 200 && overlay.data[i + 1]! > 180 && overlay.data[i + 2]! < 80) yellow++;
+      assert.ok(yellow > 200, `${yellow} pixels of the line's yellow on the picture`);
+
+      // The editor: a line by two clicks. The picture shows the 640x360 source at the canvas's width.
+      await page.click('[data-tool="line"]');
+      await page.fill('#shape-name', 'exit');
+      // Where a source pixel is on the screen now (typing in the side panel may scroll the page).
+      let box = (await page.locator('#overlay').boundingBox())!;
+      const at = (x: number, y: number) => ({ x: box.x + (x * box.width) / 640, y: box.y + (y * box.height) / 360 });
+      await page.mouse.click(at(100, 300).x, at(100, 300).y);
+      await page.mouse.click(at(500, 310).x, at(500, 310).y);
+      const env = await page.inputValue('#env');
+      const m = /^LINES="gate:320,360;320,100\|exit:(\d+),(\d+);(\d+),(\d+)"$/m.exec(env);
+      assert.ok(m, env);
+      const [x1, y1, x2, y2] = m.slice(1).map(Number) as [number, number, number, number];
+      for (const [got, want] of [
+        [x1, 100],
+        [y1, 300],
+        [x2, 500],
+        [y2, 310],
+      ] as const)
+        assert.ok(Math.abs(got - want) <= 2, `clicked ${want}, got ${got}: ${env}`);
+      assert.match(env, /^ZONES="dock:400,200;640,200;640,360;400,360"$/m);
+
+      // The calibration: four clicks and the ground positions; the agent says what it means.
+      await page.click('[data-tool="calibration"]');
+      await page.fill('#world', '0,0;7,0;7,30;0,30');
+      await page.locator('#overlay').scrollIntoViewIfNeeded();
+      box = (await page.locator('#overlay').boundingBox())!;
+      for (const [x, y] of [
+        [100, 340],
+        [540, 340],
+        [400, 150],
+        [240, 150],
+      ] as const)
+        await page.mouse.click(at(x, y).x, at(x, y).y);
+      await page
+        .waitForFunction(() => /Homography/.test(document.getElementById('calibration-report')!.textContent ?? ''), null, { timeout: 10_000 })
+        .catch(async (err: Error) => assert.fail(`${err.message}; env: ${await page.inputValue('#env')}; report: ${await page.textContent('#calibration-report')}`));
+      assert.match(await page.inputValue('#env'), /^CALIBRATION_IMAGE_POINTS="\d+,\d+;\d+,\d+;\d+,\d+;\d+,\d+"\nCALIBRATION_WORLD_POINTS="0,0;7,0;7,30;0,30"$/m);
+      assert.match((await page.textContent('#calibration-report'))!, /sides 7\.00, 30\.00, 7\.00, 30\.00 m/);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'viewer-editor.png') });
+    } finally {
+      await browser?.close();
+      agent.child.kill('SIGTERM');
+      await agent.exit;
+    }
+  },
+);

@@ -41,6 +41,7 @@ const SCHEMAS = {
       state_topic: topicName,
       value_template: templ,
       unit_of_measurement: z.string().optional(),
+      json_attributes_template: templ.optional(),
       device_class: z.enum(['speed', 'duration']).optional(),
       state_class: z.enum(['measurement', 'total', 'total_increasing']).optional(),
     })
@@ -114,6 +115,28 @@ test('every discovery payload matches the schema of its component, with default_
   const camera = messages.find((m) => m.topic.includes('/camera/'))!;
   assert.equal((camera.payload as { topic: string }).topic, 'edgecam/front/snapshot/person');
   assert.equal((camera.payload as { default_entity_id: string }).default_entity_id, 'camera.edgecam_front_person_snapshot');
+});
+
+test('counting lines and zones: a total_increasing counter per line and direction, the last speed per line, an occupancy per zone', () => {
+  const messages = discoveryMessages({
+    ...options('a1b2c3'),
+    lines: [{ name: 'stopline', directions: ['northbound', 'southbound'], topic: 'edgecam/front/line/stopline', totalsTopic: 'edgecam/front/line/stopline/totals' }],
+    zones: [{ name: 'dock', topic: 'edgecam/front/zone/dock' }],
+    speeds: true,
+  });
+  for (const m of messages) {
+    const component = /^homeassistant\/([a-z_]+)\//.exec(m.topic)![1] as keyof typeof SCHEMAS;
+    const parsed = SCHEMAS[component].safeParse(m.payload);
+    assert.ok(parsed.success, `${m.topic}: ${parsed.error?.message}`);
+  }
+  const byId = (id: string) => messages.find((m) => m.topic === `homeassistant/sensor/edgecam_front/${id}/config`)?.payload as Record<string, string> | undefined;
+  const north = byId('line_stopline_northbound')!;
+  assert.equal(north.state_class, 'total_increasing');
+  assert.equal(north.state_topic, 'edgecam/front/line/stopline/totals');
+  assert.equal(north.value_template, "{{ value_json.directions['northbound'].total }}");
+  assert.ok(byId('line_stopline_southbound'));
+  assert.equal(byId('line_stopline_speed')!.device_class, 'speed');
+  assert.equal(byId('zone_dock_occupancy')!.value_template, '{{ value_json.count }}');
 });
 
 test('two boxes with the same DEVICE_ID (same host name) are two devices in Home Assistant', () => {
