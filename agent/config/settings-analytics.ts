@@ -81,7 +81,7 @@ export const analyticsSettings = {
       const [n, m] = v.split('/').map(Number);
       return n! >= 1 && m! >= n! && m! <= 30;
     }, 'expected 1 ≤ N ≤ M ≤ 30')
-    .default('3/4')
+    .default('2/3')
     .describe(
       'An object is reported (class counts, lines, zones, speeds) once its track was detected in N of its first M processed frames; until then, and if it never is, it is not. 1/1 reports every detection.',
     )

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 import { freePort, hasBinary, MOSQUITTO, needs, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
@@ -270,8 +270,14 @@ test('the boxes are burned in where the objects are: the annotated restream and 
       }),
     ) as { streams: unknown[] };
     assert.deepEqual(out.streams[0], { codec_name: 'h264', width: 640, height: 424, r_frame_rate: '5/1' });
-    // The restream is the source's size here, so its pixels are the source's.
-    const restreamed = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', playlist, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+    // The restream is the source's size here, so its pixels are the source's. Its newest segment: the first
+    // frames precede the person's confirmation (TRACK_CONFIRM), which boxes only confirmed objects.
+    await sleep(2500);
+    const segments = readFileSync(playlist, 'utf8')
+      .split('\n')
+      .filter((l) => l.endsWith('.ts'));
+    const newest = join(dirname(playlist), segments.at(-1)!);
+    const restreamed = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', newest, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
       maxBuffer: 64 << 20,
     });
     const inStream = boxPixels(restreamed, 640, box);
