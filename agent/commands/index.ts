@@ -9,7 +9,7 @@ import type { Feature, FeatureContext } from '../feature.js';
 import type { PipelineControl } from '../pipeline.js';
 
 export const commandSchemas = {
-  score_threshold: configSchema.shape.SCORE_THRESHOLD,
+  score_threshold: configSchema.shape.SCORE_THRESHOLD.unwrap(),
   detect_fps: configSchema.shape.DETECT_FPS,
   classes: configSchema.shape.CLASSES,
   paused: booleanValue(),

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { defaultClientId, defaultDeviceId, machineTag } from './identity.js';
+import { readManifest } from '../detect/manifest.js';
 import { LINE_GRAMMAR, MASK_GRAMMAR, ZONE_GRAMMAR, parsePairs } from './settings-analytics.js';
 import { parseShapes, type NamedShape, type Point as ShapePoint } from '../analytics/geometry.js';
 
@@ -37,7 +38,14 @@ import { CalibrationError, homographyFromPoints, parsePoints, type Point } from 
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
-export interface Config extends Omit<RawConfig, 'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS' | 'DEVICE_ID'> {
+export interface Config extends Omit<
+  RawConfig,
+  'SOURCE' | 'SOURCE_LOOP' | 'MODEL' | 'MQTT_CLIENT_ID' | 'CALIBRATION_IMAGE_POINTS' | 'CALIBRATION_WORLD_POINTS' | 'DEVICE_ID' | 'SCORE_THRESHOLD' | 'NMS_IOU'
+> {
+  /** SCORE_THRESHOLD, else the model manifest's, else 0.3. */
+  SCORE_THRESHOLD: number;
+  /** NMS_IOU, else the model manifest's, else 0.4. */
+  NMS_IOU: number;
   DEVICE_ID: string;
   /** LINES, ZONES, MASKS and the filters, parsed. */
   ANALYTICS: AnalyticsConfig;
@@ -179,6 +187,13 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
     problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);
+  // The model's own thresholds are the defaults when the settings leave them empty.
+  let manifest: { scoreThreshold?: number; nmsIou?: number } | undefined;
+  try {
+    manifest = existsSync(model) ? readManifest(model) : undefined;
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   const analytics = resolveAnalytics(raw, problems);
   // The bundled sample ships with its calibration, so the first run shows true speeds.
   const sampleScale = source === BUNDLED_SAMPLE && !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined ? sampleCalibration() : undefined;
@@ -190,6 +205,8 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     ...rest,
     ...calibration,
     ANALYTICS: analytics,
+    SCORE_THRESHOLD: raw.SCORE_THRESHOLD ?? manifest?.scoreThreshold ?? 0.3,
+    NMS_IOU: raw.NMS_IOU ?? manifest?.nmsIou ?? 0.4,
     METERS_PER_PIXEL: raw.METERS_PER_PIXEL ?? sampleScale,
     CALIBRATION: calibration.CALIBRATION_IMAGE_POINTS ? 'points' : raw.METERS_PER_PIXEL !== undefined ? 'meters per pixel' : sampleScale ? 'bundled sample' : 'none',
     SOURCE: source,

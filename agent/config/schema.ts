@@ -92,12 +92,12 @@ export const configSchema = z.object({
     .describe('onnxruntime intra-op threads. 0: one per core.')
     .meta({ examples: ['2'] }),
   SCORE_THRESHOLD: number({ min: 0, max: 1 })
-    .default(0.3)
-    .describe('Minimum detection score, 0..1.')
+    .optional()
+    .describe("Minimum detection score, 0..1. Empty: the model manifest's scoreThreshold (the bundled model's: 0.3), else 0.3.")
     .meta({ examples: ['0.4'] }),
   NMS_IOU: number({ min: 0, max: 1 })
-    .default(0.4)
-    .describe('Intersection-over-union above which overlapping boxes are merged by non-maximum suppression.')
+    .optional()
+    .describe("Intersection-over-union above which overlapping boxes are merged by non-maximum suppression. Empty: the model manifest's nmsIou, else 0.4.")
     .meta({ examples: ['0.5'] }),
   NMS_CLASS_AGNOSTIC: bool(true)
     .describe('Suppress overlapping boxes whatever their class (true), or only boxes of the same class (false).')

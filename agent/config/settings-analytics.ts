@@ -35,7 +35,7 @@ export const analyticsSettings = {
     .describe(
       'Counting lines in source-frame pixels, "name:x1,y1;x2,y2|name:...". An object is counted once when its anchor (box bottom-centre) crosses the segment and gets LINE_HYSTERESIS pixels beyond it. Direction: standing on the first point facing the second, left to right is the first direction.',
     )
-    .meta({ examples: ['stopline:120,700;1800,690|exit:900,200;900,600'] }),
+    .meta({ examples: ['middle:480,520;480,60'] }),
   LINE_DIRECTIONS: optionalString()
     .superRefine((v, ctx) => {
       if (v === undefined) return;
@@ -44,14 +44,14 @@ export const analyticsSettings = {
       for (const [, names] of pairs) if (!/^[A-Za-z0-9_-]+,[A-Za-z0-9_-]+$/.test(names)) ctx.addIssue({ code: 'custom', message: `"${names}": expected two names, first,second` });
     })
     .describe('Names of each line\'s two directions, "line:first,second|..." (default in,out). first: crossing from left to right of the line\'s first→second point.')
-    .meta({ examples: ['stopline:northbound,southbound'] }),
+    .meta({ examples: ['middle:eastbound,westbound'] }),
   LINE_HYSTERESIS: number({ min: 0, max: 1000 })
     .default(10)
     .describe('Pixels (source frame) an anchor must get beyond a line before the crossing counts: jitter across the line never counts.')
     .meta({ examples: ['20'] }),
   ZONES: shapes(ZONE_GRAMMAR)
     .describe('Zones in source-frame pixels, "name:x1,y1;x2,y2;x3,y3;...|name:..." (3 points or more, any shape). Occupancy per class, entered/left events and dwell times.')
-    .meta({ examples: ['driveway:100,700;900,700;900,400;100,400'] }),
+    .meta({ examples: ['right:640,40;940,40;940,530;640,530'] }),
   MASKS: shapes(MASK_GRAMMAR)
     .describe(
       'Areas whose detections are ignored before tracking (by anchor), "x1,y1;x2,y2;x3,y3|...", optionally named (name:...) and for some classes only (person+dog@x1,y1;...).',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactedConfig, sourceKind } from '../../agent/config/index.js';
@@ -186,4 +186,19 @@ test('remote commands take decimal numbers only, as settings do', async () => {
   assert.equal(runCommand('detect_fps', '120', apply).ok, true, 'the same range as DETECT_FPS');
   assert.equal(runCommand('detect_fps', '121', apply).ok, false);
   assert.deepEqual(applied, [0.1, 120]);
+});
+
+test("the model manifest's scoreThreshold and nmsIou are the defaults; the settings win", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-manifest-'));
+  const model = join(dir, 'm.onnx');
+  writeFileSync(model, 'not read by the config');
+  const manifest = JSON.parse(readFileSync(BUNDLED_MODEL.replace(/\.onnx$/, '.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'm.json'), JSON.stringify({ ...manifest, labels: undefined, scoreThreshold: 0.55, nmsIou: 0.6 }));
+  const c = load({ MODEL: model });
+  assert.equal(c.SCORE_THRESHOLD, 0.55);
+  assert.equal(c.NMS_IOU, 0.6);
+  const set = load({ MODEL: model, SCORE_THRESHOLD: '0.4', NMS_IOU: '0.5' });
+  assert.equal(set.SCORE_THRESHOLD, 0.4);
+  assert.equal(set.NMS_IOU, 0.5);
+  assert.equal(load({}).SCORE_THRESHOLD, 0.3, "the bundled model's manifest: 0.3, as measured (README: Counting and zones)");
 });
