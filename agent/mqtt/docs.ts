@@ -82,7 +82,8 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
 };
 
 const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
-  class: 'Every processed frame with detections, and once when the scene becomes empty. QoS `MQTT_QOS`, kept in the outbox until acknowledged.',
+  class:
+    'Every processed frame with detections (of confirmed tracks: detected in N of their first M frames, `TRACK_CONFIRM`), and once when the scene becomes empty. QoS `MQTT_QOS`, kept in the outbox until acknowledged.',
   speedometer:
     'Per tracked object with a calibrated ground plane: at most every `SPEED_PUBLISH_INTERVAL`, and a final summary when the track ends. QoS `MQTT_QOS`, via the outbox.',
   'track/<class>':
