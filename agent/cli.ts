@@ -101,7 +101,10 @@ async function probeSourceSize(config: Config): Promise<{ width: number; height:
 async function run(config: Config): Promise<number> {
   const log = createLogger({ level: config.LOG_LEVEL });
   installCrashHandlers(log);
-  log.info({ version: packageVersion(), source: redactUrl(config.SOURCE), model: config.MODEL, calibration: config.CALIBRATION }, 'edgecam starting');
+  log.info(
+    { version: packageVersion(), arch: process.arch, node: process.version, source: redactUrl(config.SOURCE), model: config.MODEL, calibration: config.CALIBRATION },
+    'edgecam starting',
+  );
   for (const notice of configNotices(config)) log.warn(notice);
   const agent = await startAgent(config, log);
   // `npm start` in a terminal delivers Ctrl-C twice within milliseconds (the terminal's

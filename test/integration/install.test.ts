@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
@@ -44,6 +44,27 @@ describe('installer', { timeout: 360_000 }, () => {
     ];
     const r = spawnSync('shellcheck', scripts, { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout);
+  });
+
+  test('a release tarball installs with no build step and production dependencies only, as on a Pi', () => {
+    const out = run(script('release.sh'), [], {});
+    const tarball = /release: (\S+\.tar\.gz)/.exec(out)![1]!;
+    const dir = mkdtempSync(join(tmpdir(), 'edgecam-release-'));
+    try {
+      assert.equal(spawnSync('tar', ['xzf', tarball, '-C', dir]).status, 0);
+      const [name] = readdirSync(dir);
+      const unpacked = join(dir, name!);
+      assert.ok(existsSync(join(unpacked, 'dist/agent/cli.js')), 'the built JavaScript ships');
+      assert.ok(!existsSync(join(unpacked, 'test')) && !existsSync(join(unpacked, 'dist/test')) && !existsSync(join(unpacked, 'node_modules')));
+      const dest = mkdtempSync(join(tmpdir(), 'edgecam-install-'));
+      const installed = run(join(unpacked, 'scripts/install.sh'), ['--instance', 'gate', '--no-apt'], { DESTDIR: dest });
+      assert.doesNotMatch(installed, /building/, 'no build on the box');
+      const detect = spawnSync(process.execPath, [join(dest, 'opt/edgecam/dist/agent/cli.js'), 'detect', join(FIXTURES, 'eagle.jpg')], { encoding: 'utf8', cwd: dest });
+      assert.equal(detect.status, 0, detect.stderr);
+      assert.match(detect.stdout, /"class_name":"bird"/);
+    } finally {
+      rmSync(tarball, { force: true });
+    }
   });
 
   test('--help prints the usage, not the script', () => {
