@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 import { freePort, hasBinary, MOSQUITTO, needs, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
 import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
@@ -309,6 +309,24 @@ test('the boxes are burned in where the objects are: the annotated restream and 
   }
 });
 
+/** An agent with the viewer on a free port, and its page open in chromium at `query`; both end after `body`. */
+async function withViewer(env: Record<string, string>, query: string, body: (page: Page, port: number) => Promise<void>): Promise<void> {
+  const port = await freePort();
+  const agent = edgecam([], { MQTT_EMBEDDED_PORT: String(await freePort()), HTTP_PORT: String(port), HTTP_BIND: '127.0.0.1', VIEWER_ENABLED: 'true', DETECT_THREADS: '1', ...env });
+  let browser: Browser | undefined;
+  try {
+    await until(() => agent.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the viewer');
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(`http://127.0.0.1:${port}/${query}`);
+    await body(page, port);
+  } finally {
+    await browser?.close();
+    agent.child.kill('SIGTERM');
+    await agent.exit;
+  }
+}
+
 /** The box drawn in a screenshot: the longest horizontal run of box colour, and the rows where the same span is box-coloured again (its top and bottom edges). */
 function drawnBox(rgb: Buffer, width: number, height: number): [number, number, number, number] | undefined {
   let best = { y: -1, x1: 0, x2: 0 };
@@ -346,27 +364,16 @@ test(
     // later or earlier picture than its own sits beside the truck, on the grey road.
     const dir = mkdtempSync(join(tmpdir(), 'edgecam-slow-'));
     const clip = makeCarClip({ out: join(dir, 'truck.mp4'), width: 640, height: 360, fps: 15, seconds: 3.5, x0: -60, y: 150, speedPxPerSec: 240 });
-    const port = await freePort();
     const token = 'slow-token-7f3';
-    const agent = edgecam([], {
+    const env = {
       SOURCE: clip,
       SOURCE_LOOP: 'true',
       CLASSES: 'car,truck',
-      MQTT_EMBEDDED_PORT: String(await freePort()),
-      HTTP_PORT: String(port),
-      HTTP_BIND: '127.0.0.1',
       HTTP_TOKEN: token,
-      VIEWER_ENABLED: 'true',
-      DETECT_THREADS: '1',
       // Test hook (agent/detect/worker.ts): a detector as slow as a loaded Pi's. No real model here is slow on demand.
       EDGECAM_TEST_DETECT_DELAY_MS: '500',
-    });
-    let browser: Browser | undefined;
-    try {
-      await until(() => agent.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the viewer');
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-      await page.goto(`http://127.0.0.1:${port}/?token=${token}`);
+    };
+    await withViewer(env, `?token=${token}`, async (page, port) => {
       await page.waitForFunction(() => (document.body.dataset.classes ?? '') !== '', null, { timeout: 60_000 });
       const results: string[] = [];
       let checked = 0;
@@ -405,11 +412,7 @@ test(
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-slow-detector.png') });
       writeFileSync(join(ARTIFACTS, 'viewer-slow-detector.txt'), results.join('\n') + '\n');
-    } finally {
-      await browser?.close();
-      agent.child.kill('SIGTERM');
-      await agent.exit;
-    }
+    });
   },
 );
 
@@ -420,25 +423,8 @@ test(
     // The truck crosses a 640x360 frame left to right at 240 px/s, through a line drawn upwards at x = 320.
     const dir = mkdtempSync(join(tmpdir(), 'edgecam-editor-'));
     const clip = makeCarClip({ out: join(dir, 'truck.mp4'), width: 640, height: 360, fps: 15, seconds: 3.5, x0: -60, y: 150, speedPxPerSec: 240 });
-    const port = await freePort();
-    const agent = edgecam([], {
-      SOURCE: clip,
-      SOURCE_LOOP: 'true',
-      CLASSES: 'car,truck',
-      MQTT_EMBEDDED_PORT: String(await freePort()),
-      HTTP_PORT: String(port),
-      HTTP_BIND: '127.0.0.1',
-      VIEWER_ENABLED: 'true',
-      DETECT_THREADS: '1',
-      LINES: 'gate:320,360;320,100',
-      ZONES: 'dock:400,200;640,200;640,360;400,360',
-    });
-    let browser: Browser | undefined;
-    try {
-      await until(() => agent.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the viewer');
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-      await page.goto(`http://127.0.0.1:${port}/`);
+    const env = { SOURCE: clip, SOURCE_LOOP: 'true', CLASSES: 'car,truck', LINES: 'gate:320,360;320,100', ZONES: 'dock:400,200;640,200;640,360;400,360' };
+    await withViewer(env, '', async (page) => {
       // The overlay: the line with its counts, counted up once the truck has crossed.
       await page.waitForFunction(() => /gate in\s*1/.test(document.getElementById('lines')!.textContent ?? ''), null, { timeout: 30_000 });
       // A crossing flashes the line red for 0.8 s; then it is yellow again.
@@ -491,10 +477,6 @@ test(
       assert.match((await page.textContent('#calibration-report'))!, /sides 7\.00, 30\.00, 7\.00, 30\.00 m/);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-editor.png') });
-    } finally {
-      await browser?.close();
-      agent.child.kill('SIGTERM');
-      await agent.exit;
-    }
+    });
   },
 );
