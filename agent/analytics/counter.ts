@@ -30,6 +30,8 @@ export interface ZoneEvent {
   pts: number;
   /** Seconds (source time) from entering to leaving; on `left` only. */
   dwell?: number;
+  /** On `left`, with a calibration: the speed through the zone (a fit of the ground positions while inside). */
+  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
 }
 
 export interface Occupancy {
@@ -187,17 +189,18 @@ export class Counter {
       return undefined;
     }
     if (++s.streak < ZONE_FRAMES) return undefined;
-    const dwell = s.inside ? pts - s.since : undefined;
+    const left = s.inside ? this.leaving(t, s.since, pts) : {};
     s.inside = inside;
     s.since = pts;
     s.streak = 0;
-    return { zone: zone.name, event: inside ? 'entered' : 'left', trackId, className: t.className, pts, ...(dwell === undefined ? {} : { dwell }) };
+    return { zone: zone.name, event: inside ? 'entered' : 'left', trackId, className: t.className, pts, ...left };
   }
 
   private end(id: number, t: TrackState): ZoneEvent[] {
     this.tracks.delete(id);
     const events: ZoneEvent[] = [];
-    for (const [zone, s] of t.zones) if (s.inside) events.push({ zone, event: 'left', trackId: id, className: t.className, pts: t.lastPts, dwell: t.lastPts - s.since });
+    for (const [zone, s] of t.zones)
+      if (s.inside) events.push({ zone, event: 'left', trackId: id, className: t.className, pts: t.lastPts, ...this.leaving(t, s.since, t.lastPts) });
     // Its crossings waiting for positions get no more: they go out with what there is.
     for (const p of this.pending) if (p.crossing.trackId === id) p.due = -Infinity;
     this.endedSamples.set(id, t.samples);
@@ -214,14 +217,24 @@ export class Counter {
     return out;
   }
 
+  /** The dwell of a stay in a zone from `since` to `until`, and the speed through it when calibrated. */
+  private leaving(t: TrackState, since: number, until: number): Pick<ZoneEvent, 'dwell' | 'speed'> {
+    const speed = this.speedOf(t.samples.filter((s) => s.pts >= since - 1e-6 && s.pts <= until + 1e-6));
+    return { dwell: until - since, ...(speed ? { speed } : {}) };
+  }
+
+  private speedOf(samples: Sample[]): Crossing['speed'] {
+    const v = estimateVelocity(samples);
+    if (!v) return undefined;
+    const unit = SPEED_UNITS[this.options.unit];
+    return { value: v.speed * unit.perMps, unit: unit.label, errorEstimate: v.error * unit.perMps, samples: v.samples };
+  }
+
   private withSpeed(c: Crossing): Crossing {
     const samples = this.tracks.get(c.trackId)?.samples ?? this.endedSamples.get(c.trackId) ?? [];
     const half = this.options.speedWindow / 2;
-    const near = samples.filter((s) => Math.abs(s.pts - c.pts) <= half + 1e-6);
-    const v = estimateVelocity(near);
-    if (!v) return c;
-    const unit = SPEED_UNITS[this.options.unit];
-    return { ...c, speed: { value: v.speed * unit.perMps, unit: unit.label, errorEstimate: v.error * unit.perMps, samples: v.samples } };
+    const speed = this.speedOf(samples.filter((s) => Math.abs(s.pts - c.pts) <= half + 1e-6));
+    return speed ? { ...c, speed } : c;
   }
 
   private count(line: string, direction: string, className: string): void {

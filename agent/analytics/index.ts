@@ -36,6 +36,7 @@ export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPay
     track_id: e.trackId,
     class_name: e.className,
     ...(e.dwell === undefined ? {} : { dwell_s: round(e.dwell, 1) }),
+    ...(e.speed ? { speed: round(e.speed.value, 2), unit: e.speed.unit as ZoneEventPayload['unit'], error_estimate: round(e.speed.errorEstimate, 2) } : {}),
     pts: round(e.pts, 3),
     timestamp: now.toISOString(),
   };

@@ -15,7 +15,7 @@ interface Group {
 
 export class IntervalStats {
   private lines = new Map<string, Map<string, Map<string, Group>>>();
-  private zones = new Map<string, { samples: number; sum: number; peak: number; entered: number; dwells: number[] }>();
+  private zones = new Map<string, { samples: number; sum: number; peak: number; entered: number; dwells: number[]; speeds: number[] }>();
 
   constructor(
     private readonly lineDirections: { name: string; directions: [string, string] }[],
@@ -38,7 +38,10 @@ export class IntervalStats {
     const z = this.zones.get(e.zone);
     if (!z) return;
     if (e.event === 'entered') z.entered++;
-    else if (e.dwell !== undefined) z.dwells.push(e.dwell);
+    else {
+      if (e.dwell !== undefined) z.dwells.push(e.dwell);
+      if (e.speed) z.speeds.push(e.speed.value);
+    }
   }
 
   /** The number of objects in each zone at a processed frame. */
@@ -92,6 +95,7 @@ export class IntervalStats {
             occupancy_mean: z.samples ? round(z.sum / z.samples, 2) : 0,
             entered: z.entered,
             ...(z.dwells.length ? { dwell_mean_s: round(z.dwells.reduce((a, b) => a + b, 0) / z.dwells.length, 1) } : {}),
+            ...speedFields(z.speeds),
           },
         ]),
       ),
@@ -102,6 +106,6 @@ export class IntervalStats {
 
   private reset(): void {
     this.lines = new Map(this.lineDirections.map((l) => [l.name, new Map(l.directions.map((d) => [d, new Map<string, Group>()]))]));
-    this.zones = new Map(this.zoneNames.map((z) => [z, { samples: 0, sum: 0, peak: 0, entered: 0, dwells: [] }]));
+    this.zones = new Map(this.zoneNames.map((z) => [z, { samples: 0, sum: 0, peak: 0, entered: 0, dwells: [], speeds: [] }]));
   }
 }

@@ -107,6 +107,13 @@ export const zoneEventPayload = z.object({
   track_id: z.number().int().positive().describe('id of the tracked object'),
   class_name: z.string().describe('class of the object'),
   dwell_s: z.number().nonnegative().optional().describe('on `left`: seconds (source time) the object spent in the zone'),
+  speed: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe('on `left`, with a calibration: speed through the zone (a fit of its ground positions while inside), in `unit` — a speed zone'),
+  unit: z.enum(['km/h', 'mph', 'm/s']).optional().describe('unit of `speed` and `error_estimate`'),
+  error_estimate: z.number().nonnegative().optional().describe('one standard error of `speed`, in `unit`'),
   pts: z.number().describe('source time of the frame, seconds'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
 });
@@ -138,9 +145,10 @@ export const statsPayload = z.object({
         occupancy_mean: z.number().nonnegative(),
         entered: z.number().int().nonnegative(),
         dwell_mean_s: z.number().nonnegative().optional(),
+        ...speedStats,
       }),
     )
-    .describe('per zone: peak and mean occupancy over the processed frames, objects that entered, mean dwell of those that left'),
+    .describe('per zone: peak and mean occupancy over the processed frames, objects that entered, mean dwell of those that left, and their speed statistics through the zone'),
 });
 
 /** Retained on `<prefix>status`: plain text, as Home Assistant's availability topics expect. */

@@ -48,7 +48,7 @@ describe('counting lines and zones on a real photographed car', { skip: needs('f
     // Drawn upwards: the car goes from the left of it to the right, the first direction.
     LINES: 'gate:640,720;640,300',
     LINE_DIRECTIONS: 'gate:eastbound,westbound',
-    ZONES: 'right:900,400;1280,400;1280,720;900,720',
+    ZONES: 'right:760,400;1160,400;1160,720;760,720',
   });
   const topics = ['line/#', 'zone/#', 'stats', 'class'];
 
@@ -70,6 +70,9 @@ describe('counting lines and zones on a real photographed car', { skip: needs('f
       events.map((e) => e.event),
       ['entered', 'left'],
     );
+    // A speed zone: the speed through it, fitted on the ground positions while inside.
+    assert.ok(Math.abs(events[1]!.speed! - 43.2) / 43.2 < 0.03, `speed through the zone ${events[1]!.speed} km/h (truth 43.2)`);
+    assert.ok(events[1]!.dwell_s! > 1, `dwell ${events[1]!.dwell_s} s`);
     const occupancy = messages.filter((m) => m.topic === 'zone/right').map((m) => zonePayload.parse(m.json()).count);
     assert.deepEqual(occupancy, [0, 1, 0]);
 
@@ -84,6 +87,7 @@ describe('counting lines and zones on a real photographed car', { skip: needs('f
     assert.equal(stats[0]!.lines.gate!.westbound!.count, 0);
     assert.equal(stats[0]!.zones.right!.entered, 1);
     assert.equal(stats[0]!.zones.right!.occupancy_peak, 1);
+    assert.equal(stats[0]!.zones.right!.speed_max, events[1]!.speed);
 
     // The totals survive a restart with the same STATE_DIR: a second pass counts on from 1.
     const again = await runAgent(env(), topics, stateDir);

@@ -234,7 +234,11 @@
         noSpeeds = document.createElement('li');
         noSpeeds.className = 'muted';
         const help = Object.assign(document.createElement('a'), { href: 'help/calibration', target: '_blank', textContent: 'calibrate the camera' });
-        noSpeeds.append('no speeds: this camera has no calibration; ', help, ' (CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS, or METERS_PER_PIXEL)');
+        noSpeeds.append(
+          'no speeds: this camera has no calibration; ',
+          help,
+          ' (CALIBRATION_IMAGE_POINTS and CALIBRATION_WORLD_POINTS, or METERS_PER_PIXEL), or draw one below: Draw → Calibration',
+        );
       } else {
         noSpeeds = setup.calibration === 'bundled sample' ? "none yet (the sample's own calibration)" : 'none yet';
       }
