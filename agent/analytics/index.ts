@@ -17,13 +17,18 @@ const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 *
 const TOTALS_FILE = 'line-totals.json';
 const totalsFile = z.object({ since: z.string(), lines: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.number().int().nonnegative()))) });
 
+/** The speed fields of a crossing or a stay in a zone: speed, unit and error, when measured. */
+function speedFields(speed: Crossing['speed']): Pick<LinePayload, 'speed' | 'unit' | 'error_estimate'> {
+  return speed ? { speed: round(speed.value, 2), unit: speed.unit as LinePayload['unit'], error_estimate: round(speed.errorEstimate, 2) } : {};
+}
+
 export function linePayloadOf(c: Crossing, now = new Date()): LinePayload {
   return {
     line: c.line,
     direction: c.direction,
     track_id: c.trackId,
     class_name: c.className,
-    ...(c.speed ? { speed: round(c.speed.value, 2), unit: c.speed.unit as LinePayload['unit'], error_estimate: round(c.speed.errorEstimate, 2) } : {}),
+    ...speedFields(c.speed),
     pts: round(c.pts, 3),
     timestamp: now.toISOString(),
   };
@@ -36,7 +41,7 @@ export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPay
     track_id: e.trackId,
     class_name: e.className,
     ...(e.dwell === undefined ? {} : { dwell_s: round(e.dwell, 1) }),
-    ...(e.speed ? { speed: round(e.speed.value, 2), unit: e.speed.unit as ZoneEventPayload['unit'], error_estimate: round(e.speed.errorEstimate, 2) } : {}),
+    ...speedFields(e.speed),
     pts: round(e.pts, 3),
     timestamp: now.toISOString(),
   };
