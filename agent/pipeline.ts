@@ -13,12 +13,12 @@ import type { FrameStore } from './frames/store.js';
 import type { Health } from './health/index.js';
 import type { Logger } from './log.js';
 import { Capture, captureOptions } from './capture/index.js';
-import { Detector } from './detect/index.js';
+import { checkKnownClasses, Detector } from './detect/index.js';
 import { detectorOptions } from './detect/overrides.js';
 import { MotionGate } from './detect/motion.js';
 import { TrackStage, trackOptions } from './track/index.js';
 import { DetectionFilter } from './track/filters.js';
-import { UserError } from './errors.js';
+import { outsideFrame } from './analytics/geometry.js';
 
 /** The settings remote commands change while the pipeline runs. */
 export interface PipelineControl {
@@ -91,25 +91,22 @@ export class Pipeline implements PipelineControl {
       ...masks.map((m) => ['MASKS', m.name, m.points] as [string, string, [number, number][]]),
     ];
     for (const [setting, name, points] of shapes)
-      points.forEach(([x, y], i) => {
-        if (x < 0 || y < 0 || x > width || y > height)
-          this.options.log.warn(
-            `${setting}: ${name}: point ${i + 1} (${x},${y}) is outside the ${width}x${height} frame; coordinates are in the camera's full-resolution source pixels`,
-          );
-      });
+      for (const i of outsideFrame(points, width, height))
+        this.options.log.warn(
+          `${setting}: ${name}: point ${i + 1} (${points[i]!.join(',')}) is outside the ${width}x${height} frame; coordinates are in the camera's full-resolution source pixels`,
+        );
   }
 
   /** Class names in SCORE_THRESHOLDS and MASKS must be the model's. */
   private checkClasses(): void {
     const { labels } = this.detector.spec;
     const { scoreThresholds, masks } = this.options.config.ANALYTICS;
-    for (const [setting, classes] of [
-      ['SCORE_THRESHOLDS', Object.keys(scoreThresholds)],
-      ['MASKS', masks.flatMap((m) => m.classes)],
-    ] as const) {
-      const unknown = classes.filter((c) => !labels.includes(c));
-      if (unknown.length) throw new UserError(`${setting}: unknown class ${unknown.map((c) => `"${c}"`).join(', ')} (this model knows: ${labels.join(', ')})`);
-    }
+    checkKnownClasses('SCORE_THRESHOLDS', Object.keys(scoreThresholds), labels);
+    checkKnownClasses(
+      'MASKS',
+      masks.flatMap((m) => m.classes),
+      labels,
+    );
   }
 
   setScoreThreshold(threshold: number): void {

@@ -64,6 +64,11 @@ export function parseShapes(text: string, o: { minPoints: number; maxPoints?: nu
   return shapes;
 }
 
+/** The indices of the points outside a width×height frame (a point on its edge is inside). */
+export function outsideFrame(points: readonly (readonly [number, number])[], width: number, height: number): number[] {
+  return points.flatMap(([x, y], i) => (x < 0 || y < 0 || x > width || y > height ? [i] : []));
+}
+
 /** Signed distance of p from the line through a→b, in pixels: positive on the right of a→b as seen on screen (y down). */
 export function signedDistance(a: Point, b: Point, p: Point): number {
   const dx = b[0] - a[0];

@@ -30,6 +30,12 @@ export interface DetectResult {
 /** Frames in inference at once: one running in the worker, the next one waiting there. */
 export const PIPELINE_DEPTH = 2;
 
+/** A setting that names classes the model does not know is a configuration error naming them and the model's. */
+export function checkKnownClasses(setting: string, classes: readonly string[], labels: readonly string[]): void {
+  const unknown = classes.filter((c) => !labels.includes(c));
+  if (unknown.length) throw new UserError(`${setting}: unknown class ${unknown.map((c) => `"${c}"`).join(', ')} (this model knows: ${labels.join(', ')})`);
+}
+
 export interface DetectorOptions {
   modelPath: string;
   /** 0: one per core. */
@@ -223,10 +229,7 @@ export class Detector {
   private classFilter(): Set<number> | undefined {
     const { classes } = this.options;
     if (!classes.length) return undefined;
-    const unknown = classes.filter((c) => !this.spec.labels.includes(c));
-    if (unknown.length) {
-      throw new UserError(`CLASSES: unknown class ${unknown.map((c) => `"${c}"`).join(', ')} (this model knows: ${this.spec.labels.join(', ')})`);
-    }
+    checkKnownClasses('CLASSES', classes, this.spec.labels);
     return new Set(classes.map((c) => this.spec.labels.indexOf(c)));
   }
 }

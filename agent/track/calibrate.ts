@@ -1,6 +1,7 @@
 // `edgecam calibrate`: what the configured calibration means on this camera.
 import type { GroundMapping, Point } from './homography.js';
 import { SPEED_UNITS, type SpeedUnit } from './speed.js';
+import { outsideFrame } from '../analytics/geometry.js';
 
 export interface CalibrationReportOptions {
   mapping: GroundMapping;
@@ -14,12 +15,9 @@ export interface CalibrationReportOptions {
 
 /** One line per calibration image point that lies outside the frame: most often a coordinate from another resolution. */
 export function pointsOutsideFrame(points: Point[] | undefined, width: number, height: number): string[] {
-  return (points ?? []).flatMap(([x, y], i) =>
-    x < 0 || y < 0 || x > width - 1 || y > height - 1
-      ? [
-          `CALIBRATION_IMAGE_POINTS: point ${i + 1} (${x},${y}) is outside the ${width}x${height} frame; check that the coordinates are in this camera's full-resolution source pixels`,
-        ]
-      : [],
+  return outsideFrame(points ?? [], width, height).map(
+    (i) =>
+      `CALIBRATION_IMAGE_POINTS: point ${i + 1} (${points![i]!.join(',')}) is outside the ${width}x${height} frame; check that the coordinates are in this camera's full-resolution source pixels`,
   );
 }
 
