@@ -119,6 +119,10 @@ export function resolveModelSpec(modelPath: string, session: SessionInput, overr
   const layout = overrides.layout ?? manifest?.input.layout ?? guessedLayout;
   if (!layout) throw new UserError(`model ${modelPath}: cannot tell its input layout from shape [${session.shape.join(',')}]; set MODEL_INPUT_LAYOUT=nchw or nhwc`);
   const [h, w] = layout === 'NCHW' ? [shape[2], shape[3]] : [shape[1], shape[2]];
+  if (overrides.size && w && h && (overrides.size.width !== w || overrides.size.height !== h))
+    throw new UserError(
+      `MODEL_INPUT_SIZE=${overrides.size.width}x${overrides.size.height}: the model ${modelPath} takes ${w}x${h} only (its input shape is fixed); leave MODEL_INPUT_SIZE empty, or use a model with a dynamic input size`,
+    );
   const width = overrides.size?.width ?? manifest?.input.width ?? w;
   const height = overrides.size?.height ?? manifest?.input.height ?? h;
   if (!width || !height) throw new UserError(`model ${modelPath}: its input size is dynamic; set MODEL_INPUT_SIZE, e.g. MODEL_INPUT_SIZE=640x640`);

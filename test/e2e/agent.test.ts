@@ -94,6 +94,11 @@ for (const [name, env, expected] of [
   ['a missing source file', { SOURCE: '/nonexistent.mp4' }, /^edgecam: SOURCE="\/nonexistent\.mp4": no such file/],
   ['a non-numeric DETECT_FPS', { DETECT_FPS: 'abc' }, /^edgecam: DETECT_FPS="abc": expected a number \(example: DETECT_FPS=5\)$/],
   ['an unknown class', { CLASSES: 'persn', MQTT_EMBEDDED_PORT: '0' }, /^edgecam: CLASSES: unknown class "persn" \(this model knows: person, bicycle/],
+  [
+    'an input size the model cannot take',
+    { MODEL_INPUT_SIZE: '640x640', MQTT_EMBEDDED_PORT: '0' },
+    /^edgecam: MODEL_INPUT_SIZE=640x640: the model \S+centernet\.onnx takes 512x512 only \(its input shape is fixed\)/,
+  ],
 ] as const) {
   test(`${name}: one clear line, exit 78`, async () => {
     const run = edgecam([], env);
