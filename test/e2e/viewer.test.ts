@@ -131,11 +131,15 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       assert.ok(!first.equals(second), 'the video area changes within a second');
       assert.ok(frameAfter > frameBefore, `frame counter ${frameBefore} → ${frameAfter}`);
       // The bundled sample carries its own calibration: speeds show, true to the clip (21.6 km/h).
-      await page.waitForFunction(() => document.querySelector('#speeds li:not(.muted)') !== null, null, { timeout: 15_000 });
+      // (Each estimate's accuracy is tested in agent.test.ts and speed.test.ts; here, that the page shows them.)
+      await page.waitForFunction(() => document.querySelectorAll('#speeds li:not(.muted)').length >= 3, null, { timeout: 20_000 });
       assert.equal(await page.evaluate(() => document.getElementById('speeds')!.dataset.calibration), 'bundled sample');
-      const speedText = await page.evaluate(() => document.querySelector('#speeds li:not(.muted) span:last-child')!.textContent!);
-      assert.match(speedText, /^\d+(\.\d)? km\/h$/);
-      assert.ok(Math.abs(parseFloat(speedText) - 21.6) < 4, speedText);
+      const shown = await page.evaluate(() => Array.from(document.querySelectorAll('#speeds li:not(.muted) span:last-child'), (e) => e.textContent!));
+      for (const text of shown) assert.match(text, /^\d+(\.\d)? km\/h$/);
+      assert.ok(
+        shown.some((text) => Math.abs(parseFloat(text) - 21.6) < 2.2),
+        `speeds shown: ${shown.join(', ')}`,
+      );
       const latency = await page.evaluate(() => document.getElementById('latency')!.textContent);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer.png') });
