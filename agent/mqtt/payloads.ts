@@ -3,6 +3,9 @@
 // added beside them and never replaces them.
 import { z } from 'zod';
 
+/** The labels of SPEED_UNIT's units, as every speed carries them. */
+const speedUnit = z.enum(['km/h', 'mph', 'm/s']);
+
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).describe('x1, y1, x2, y2 in source-frame pixels');
 
 export const detectionPayload = z.object({
@@ -23,7 +26,7 @@ export const classPayload = z.object({
 
 export const speedPayload = z.object({
   speed: z.number().nonnegative().describe('speed of the object over the ground, in `unit`, not rounded to whole units'),
-  unit: z.enum(['km/h', 'mph', 'm/s']).describe('unit of `speed` and `error_estimate` (`SPEED_UNIT`)'),
+  unit: speedUnit.describe('unit of `speed` and `error_estimate` (`SPEED_UNIT`)'),
   track_id: z.number().int().positive().describe('id of the tracked object, as in `class` detections'),
   class_name: z.string().describe('class of the tracked object'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the estimate'),
@@ -63,7 +66,7 @@ const speedAt = {
     .nonnegative()
     .optional()
     .describe('speed over the ground at the line, in `unit` (a fit of the positions within half SPEED_WINDOW either side of the crossing); only with a calibration'),
-  unit: z.enum(['km/h', 'mph', 'm/s']).optional().describe('unit of `speed` and `error_estimate`'),
+  unit: speedUnit.optional().describe('unit of `speed` and `error_estimate`'),
   error_estimate: z.number().nonnegative().optional().describe('one standard error of `speed`, in `unit`'),
 };
 
@@ -107,13 +110,8 @@ export const zoneEventPayload = z.object({
   track_id: z.number().int().positive().describe('id of the tracked object'),
   class_name: z.string().describe('class of the object'),
   dwell_s: z.number().nonnegative().optional().describe('on `left`: seconds (source time) the object spent in the zone'),
-  speed: z
-    .number()
-    .nonnegative()
-    .optional()
-    .describe('on `left`, with a calibration: speed through the zone (a fit of its ground positions while inside), in `unit` — a speed zone'),
-  unit: z.enum(['km/h', 'mph', 'm/s']).optional().describe('unit of `speed` and `error_estimate`'),
-  error_estimate: z.number().nonnegative().optional().describe('one standard error of `speed`, in `unit`'),
+  ...speedAt,
+  speed: speedAt.speed.describe('on `left`, with a calibration: speed through the zone (a fit of its ground positions while inside), in `unit` — a speed zone'),
   pts: z.number().describe('source time of the frame, seconds'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
 });
