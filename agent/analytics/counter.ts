@@ -85,20 +85,26 @@ export interface CounterUpdate {
   zoneEvents: ZoneEvent[];
   /** Zones whose occupancy changed at this frame. */
   occupancy: Occupancy[];
+  /** Every zone's occupancy after this frame. */
+  zones: Occupancy[];
 }
 
 export class Counter {
   private readonly tracks = new Map<number, TrackState>();
-  /** Crossings waiting for the positions after them, for their speed. */
-  private pending: { crossing: Crossing; due: number }[] = [];
+  /** Crossings waiting for the positions after them, for their speed (`measured` once their track has ended). */
+  private pending: { crossing: Crossing; due: number; measured?: boolean }[] = [];
+  /** Each zone's occupancy as last reported, to report only changes. */
+  private readonly reported: Map<string, string>;
   /** Crossings since start (or since the totals kept in STATE_DIR): line → direction → class → count. */
   readonly totals = new Map<string, Map<string, Map<string, number>>>();
 
-  constructor(private readonly options: CounterOptions) {}
+  constructor(private readonly options: CounterOptions) {
+    this.reported = new Map(this.occupancy().map((o) => [o.zone, JSON.stringify(o)]));
+  }
 
   update(result: FrameResult): CounterUpdate {
-    const out: CounterUpdate = { crossings: [], zoneEvents: [], occupancy: [] };
-    const before = this.occupancySnapshot();
+    const crossings: Crossing[] = [];
+    const zoneEvents: ZoneEvent[] = [];
     for (const d of result.detections) {
       if (d.trackId === undefined) continue;
       const anchor = anchorOf(d.box);
@@ -120,21 +126,19 @@ export class Counter {
       for (const line of this.options.lines) this.updateLine(line, d.trackId, t, previous, anchor, previousPts, result.pts);
       for (const zone of this.options.zones) {
         const e = this.updateZone(zone, d.trackId, t, anchor, result.pts);
-        if (e) out.zoneEvents.push(e);
+        if (e) zoneEvents.push(e);
       }
     }
     // Tracks unseen for longer than a track may be lost have ended: they leave their zones.
-    for (const [id, t] of this.tracks) if (result.pts - t.lastPts > this.options.lostSeconds) out.zoneEvents.push(...this.end(id, t));
-    out.crossings.push(...this.due(result.pts));
-    out.occupancy = this.changedOccupancy(before);
-    return out;
+    for (const [id, t] of this.tracks) if (result.pts - t.lastPts > this.options.lostSeconds) zoneEvents.push(...this.end(id, t));
+    crossings.push(...this.due(result.pts));
+    return { crossings, zoneEvents, ...this.changedOccupancy() };
   }
 
   /** Ends every track (the source ended or the agent stops): pending crossings go out, zones are left. */
   flush(): CounterUpdate {
-    const before = this.occupancySnapshot();
     const zoneEvents = [...this.tracks].flatMap(([id, t]) => this.end(id, t));
-    return { crossings: this.due(Infinity), zoneEvents, occupancy: this.changedOccupancy(before) };
+    return { crossings: this.due(Infinity), zoneEvents, ...this.changedOccupancy() };
   }
 
   occupancy(): Occupancy[] {
@@ -202,19 +206,19 @@ export class Counter {
     for (const [zone, s] of t.zones)
       if (s.inside) events.push({ zone, event: 'left', trackId: id, className: t.className, pts: t.lastPts, ...this.leaving(t, s.since, t.lastPts) });
     // Its crossings waiting for positions get no more: they go out with what there is.
-    for (const p of this.pending) if (p.crossing.trackId === id) p.due = -Infinity;
-    this.endedSamples.set(id, t.samples);
+    for (const p of this.pending)
+      if (p.crossing.trackId === id) {
+        p.crossing = this.withSpeed(p.crossing, t.samples);
+        p.measured = true;
+        p.due = -Infinity;
+      }
     return events;
   }
-
-  private readonly endedSamples = new Map<number, Sample[]>();
 
   private due(pts: number): Crossing[] {
     const ready = this.pending.filter((p) => p.due <= pts);
     this.pending = this.pending.filter((p) => p.due > pts);
-    const out = ready.map(({ crossing }) => this.withSpeed(crossing));
-    this.endedSamples.clear();
-    return out;
+    return ready.map((p) => (p.measured ? p.crossing : this.withSpeed(p.crossing, this.tracks.get(p.crossing.trackId)?.samples ?? [])));
   }
 
   /** The dwell of a stay in a zone from `since` to `until`, and the speed through it when calibrated. */
@@ -230,8 +234,7 @@ export class Counter {
     return { value: v.speed * unit.perMps, unit: unit.label, errorEstimate: v.error * unit.perMps, samples: v.samples };
   }
 
-  private withSpeed(c: Crossing): Crossing {
-    const samples = this.tracks.get(c.trackId)?.samples ?? this.endedSamples.get(c.trackId) ?? [];
+  private withSpeed(c: Crossing, samples: Sample[]): Crossing {
     const half = this.options.speedWindow / 2;
     const speed = this.speedOf(samples.filter((s) => Math.abs(s.pts - c.pts) <= half + 1e-6));
     return speed ? { ...c, speed } : c;
@@ -245,14 +248,15 @@ export class Counter {
     byClass.set(className, (byClass.get(className) ?? 0) + 1);
   }
 
-  private occupancySnapshot(): string {
-    return JSON.stringify(this.occupancy());
-  }
-
-  private changedOccupancy(before: string): Occupancy[] {
-    const now = this.occupancy();
-    if (JSON.stringify(now) === before) return [];
-    const old = JSON.parse(before) as Occupancy[];
-    return now.filter((o, i) => JSON.stringify(o) !== JSON.stringify(old[i]));
+  /** Every zone's occupancy now, and those that differ from what was last reported. */
+  private changedOccupancy(): Pick<CounterUpdate, 'occupancy' | 'zones'> {
+    const zones = this.occupancy();
+    const occupancy = zones.filter((o) => {
+      const key = JSON.stringify(o);
+      if (this.reported.get(o.zone) === key) return false;
+      this.reported.set(o.zone, key);
+      return true;
+    });
+    return { occupancy, zones };
   }
 }

@@ -181,7 +181,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
         'detections',
         (result) => {
           const u = counter.update(result);
-          for (const o of counter.occupancy()) stats.occupancy(o.zone, o.trackIds.length);
+          for (const o of u.zones) stats.occupancy(o.zone, o.trackIds.length);
           handle(u);
         },
         name,
