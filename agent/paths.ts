@@ -6,7 +6,30 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 /** The package root: dist/agent/paths.js sits two levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MODELS_DIR = join(PACKAGE_ROOT, 'models');
-export const BUNDLED_MODEL = join(MODELS_DIR, 'centernet.onnx');
+/** The bundled models by the names MODEL accepts. */
+export const BUNDLED_MODELS = {
+  'centernet-fp32': join(MODELS_DIR, 'centernet.onnx'),
+  'centernet-int8': join(MODELS_DIR, 'centernet-int8.onnx'),
+} as const;
+export type BundledModelName = keyof typeof BUNDLED_MODELS | 'centernet';
+/**
+ * MODEL=centernet, the default: the float model. The INT8 one is faster but does not hold
+ * the accuracy line (README, "Models"), so it is chosen by name only.
+ */
+export const BUNDLED_MODEL = BUNDLED_MODELS['centernet-fp32'];
+
+/** A bundled model's name → its file; anything else is a path. */
+export function modelPath(value: string | undefined, cwd = process.cwd()): string {
+  if (value === undefined || value === 'centernet') return BUNDLED_MODEL;
+  if (value in BUNDLED_MODELS) return BUNDLED_MODELS[value as keyof typeof BUNDLED_MODELS];
+  return resolve(cwd, value);
+}
+
+/** The name a bundled model goes by, or the file name of another. */
+export function modelName(path: string): string {
+  const bundled = Object.entries(BUNDLED_MODELS).find(([, p]) => p === path);
+  return bundled ? bundled[0] : path.split('/').pop()!;
+}
 export const BUNDLED_SAMPLE = join(MODELS_DIR, 'sample.mp4');
 export const COCO_LABELS = join(MODELS_DIR, 'coco-labels.txt');
 /** COCO's label map by category id 1..90, as TF Object Detection API models number classes. */

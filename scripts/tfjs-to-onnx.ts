@@ -68,6 +68,21 @@ export interface ConvertOptions {
    * the widening is done by onnxruntime rather than by JavaScript.
    */
   uint8Input?: boolean;
+  /**
+   * Makes the image input's height and width dynamic. TF.js graphs come with shape
+   * arithmetic folded into constants at the size they were exported with; those
+   * constants must be named here, so that they are computed at run time instead.
+   */
+  dynamicInput?: DynamicInput;
+}
+
+export interface DynamicInput {
+  /** Constant → the size of a tensor's axis at run time (an int32 scalar, as TF's shape ops give). */
+  sizeOf?: Record<string, { tensor: string; axis: number; divisor?: number }>;
+  /** Constant → other values, e.g. a reshape target with -1 where the size-dependent dimension was. */
+  replace?: Record<string, number[]>;
+  /** Every fixed-size resize is an upsample by this factor (FPN-style heads), taken as scales instead of sizes. */
+  resizeFactor?: number;
 }
 
 export function loadTfjsModel(modelJsonPath: string): { model: TfjsModelJson; constants: Map<string, Constant> } {
@@ -182,13 +197,31 @@ export function convert(model: TfjsModelJson, constants: Map<string, Constant>, 
   const nodeByName = new Map(model.modelTopology.node.map((n) => [n.name, n]));
 
   const constantOf = (ref: string): Constant => {
+    const replaced = options.dynamicInput?.replace?.[ref];
+    if (replaced) return { dtype: 'int32', shape: [replaced.length], values: Int32Array.from(replaced) };
     const c = constants.get(ref.split(':')[0]!);
     if (!c) throw new Error(`expected a constant input, got computed tensor "${ref}"`);
     return c;
   };
+  const dynamic = options.dynamicInput ?? {};
   const materialise = (ref: string): string => {
     const known = tensorName.get(ref) ?? tensorName.get(ref.replace(/:0$/, ''));
     if (known) return known;
+    const size = dynamic.sizeOf?.[ref];
+    if (size) {
+      const shape = g.unique(`${ref}/shape`);
+      const picked = g.unique(`${ref}/size64`);
+      g.node('Shape', [size.tensor === inputs[0]?.name ? size.tensor : materialise(size.tensor)], [shape]);
+      g.node('Gather', [shape, g.int64Init(g.unique(`${ref}/axis`), [size.axis], [])], [picked], { axis: 0 });
+      let value = picked;
+      if (size.divisor) {
+        value = g.unique(`${ref}/divided`);
+        g.node('Div', [picked, g.int64Init(g.unique(`${ref}/divisor`), [size.divisor], [])], [value]);
+      }
+      g.node('Cast', [value], [ref], { to: onnx.TensorProto.DataType.INT32 });
+      tensorName.set(ref, ref);
+      return ref;
+    }
     const c = constants.get(ref);
     if (!c) throw new Error(`tensor "${ref}" is used before it is produced`);
     const name = ref;
@@ -213,6 +246,7 @@ export function convert(model: TfjsModelJson, constants: Map<string, Constant>, 
         break; // materialised lazily, in the dtype its consumer needs
       case 'Placeholder': {
         const dims = (a.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+        if (options.dynamicInput && dims.length === 4) [dims[1], dims[2]] = [-1, -1];
         const dtype = a.dtype?.type ?? 'DT_FLOAT';
         if (options.uint8Input && dtype === 'DT_FLOAT' && dims.length === 4) {
           inputs.push(valueInfo(out, onnx.TensorProto.DataType.UINT8, dims));
@@ -334,10 +368,15 @@ export function convert(model: TfjsModelJson, constants: Map<string, Constant>, 
       case 'ResizeNearestNeighbor': {
         const [h, w] = Array.from(constantOf(ins[1]!).values);
         const mode = a.half_pixel_centers?.b ? 'half_pixel' : a.align_corners?.b ? 'align_corners' : 'asymmetric';
-        const attrs: Record<string, number | number[] | string> = { mode: node.op === 'ResizeBilinear' ? 'linear' : 'nearest', coordinate_transformation_mode: mode, axes: [2, 3] };
+        const factor = options.dynamicInput?.resizeFactor;
+        // Full-rank scales rather than the `axes` attribute: onnxruntime's layout optimizer
+        // permutes a resize's scales as if they covered every axis.
+        const attrs: Record<string, number | number[] | string> = { mode: node.op === 'ResizeBilinear' ? 'linear' : 'nearest', coordinate_transformation_mode: mode };
+        if (!factor) attrs.axes = [2, 3];
         if (node.op === 'ResizeNearestNeighbor') attrs.nearest_mode = a.half_pixel_centers?.b ? 'round_prefer_ceil' : 'floor';
         const y = g.unique(`${out}/resize`);
-        g.node('Resize', [toNchw(materialise(ins[0]!)), '', '', g.int64Init(`${out}/sizes`, [h!, w!])], [y], attrs);
+        const sizing = factor ? ['', g.floatInit(`${out}/scales`, [4], new Float32Array([1, 1, factor, factor]))] : ['', '', g.int64Init(`${out}/sizes`, [h!, w!])];
+        g.node('Resize', [toNchw(materialise(ins[0]!)), ...sizing], [y], attrs);
         fromNchw(y, out);
         tensorName.set(out, out);
         break;
@@ -406,7 +445,10 @@ export function convert(model: TfjsModelJson, constants: Map<string, Constant>, 
 }
 
 function valueInfo(name: string, elemType: number, dims: number[] | undefined) {
-  const shape = dims ? onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create(d > 0 ? { dimValue: d } : { dimParam: 'N' })) }) : undefined;
+  const params = ['batch', 'height', 'width', 'channels'];
+  const shape = dims
+    ? onnx.TensorShapeProto.create({ dim: dims.map((d, i) => onnx.TensorShapeProto.Dimension.create(d > 0 ? { dimValue: d } : { dimParam: params[i] ?? `d${i}` })) })
+    : undefined;
   return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType, shape }) }) });
 }
 

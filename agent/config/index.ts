@@ -32,7 +32,7 @@ export interface AnalyticsConfig {
 import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
-import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../paths.js';
+import { BUNDLED_MODELS, BUNDLED_SAMPLE, modelPath } from '../paths.js';
 import { checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
 import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
 
@@ -171,7 +171,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   } else if (kind === 'stream' && !/^(rtmps?|srt|udp|tcp):\/\//.test(source)) {
     problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
   }
-  const model = resolve(raw.MODEL ?? BUNDLED_MODEL);
+  const model = modelPath(raw.MODEL, cwd);
   const stateDir = resolve(cwd, raw.STATE_DIR);
   checkStateDir(stateDir, problems);
   const deviceId = raw.DEVICE_ID ?? defaultDeviceId(raw.INSTANCE);
@@ -183,7 +183,10 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     problems.push('MQTT_EMBEDDED_USERNAME and MQTT_EMBEDDED_PASSWORD go together (example: MQTT_EMBEDDED_USERNAME=homeassistant MQTT_EMBEDDED_PASSWORD=s3cret)');
   }
   if (Boolean(raw.MQTT_CERT_FILE) !== Boolean(raw.MQTT_KEY_FILE)) problems.push('MQTT_CERT_FILE and MQTT_KEY_FILE go together: a client certificate needs its key');
-  if (!existsSync(model)) problems.push(`MODEL=${JSON.stringify(raw.MODEL)}: no such file (give the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`);
+  if (!existsSync(model))
+    problems.push(
+      `MODEL=${JSON.stringify(raw.MODEL)}: no such file (give a bundled model's name, ${['centernet', ...Object.keys(BUNDLED_MODELS)].join(', ')}, or the path of an .onnx model; example: MODEL=${exampleOf('MODEL')})`,
+    );
   if (raw.MODEL_LABELS && !existsSync(raw.MODEL_LABELS))
     problems.push(`MODEL_LABELS=${JSON.stringify(raw.MODEL_LABELS)}: no such file (give a text file with one class name per line)`);
   const calibration = resolveCalibration(raw, problems);

@@ -8,6 +8,8 @@ import { detectorOptions } from './overrides.js';
 
 export interface ImageDetections {
   file: string;
+  /** The model that ran, e.g. "centernet (fp32, 512x512)". */
+  model: string;
   detections: { class_name: string; score: number; box: [number, number, number, number] }[];
 }
 
@@ -25,6 +27,7 @@ export async function* detectImages(config: Config, files: string[], log: Logger
       if (!detections) throw new Error(`${file}: FFmpeg decoded no image`);
       yield {
         file,
+        model: detector.description,
         detections: detections.map((d) => ({
           class_name: d.className,
           score: Math.round(d.score * 1000) / 1000,

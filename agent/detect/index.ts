@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
-import { readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
+import { describeModel, readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
 import { allocateInput, fillInput, inputDims, type InputArray } from './preprocess.js';
 
@@ -69,6 +69,8 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
 
 export class Detector {
   spec!: ModelSpec;
+  /** Name, precision and input size, as users see them. */
+  description = '';
   decoderKey!: DecoderKey;
   private worker: Worker | undefined;
   private decoder!: Decoder;
@@ -137,7 +139,11 @@ export class Detector {
       this.keep = this.classFilter();
     }
     const { width, height, layout, dtype, resize } = this.spec.input;
-    log.info({ model: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) }, 'model loaded');
+    this.description = describeModel(modelPath, { width, height });
+    log.info(
+      { model: this.description, path: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) },
+      'model loaded',
+    );
   }
 
   /** Changes the score threshold at run time (remote command). */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { COCO_LABELS } from '../paths.js';
+import { COCO_LABELS, modelName } from '../paths.js';
 import type { ResizeMode } from '../frames/frame.js';
 import { DECODER_KEYS, type DecoderKey } from './decoders/index.js';
 
@@ -26,6 +26,7 @@ export const manifestSchema = z
         pixelFormat: z.enum(['rgb', 'bgr']).default('rgb'),
         range: z.enum(RANGES).default('0-1'),
         resize: z.enum(['letterbox', 'stretch']).default('letterbox'),
+        multipleOf: z.number().int().positive().optional().describe('a dynamic input takes sizes that are multiples of this'),
       })
       .strict(),
     decoder: z.enum(DECODER_KEYS),
@@ -38,6 +39,8 @@ export const manifestSchema = z
     nmsIou: z.number().min(0).max(1).optional(),
     nmsClassAgnostic: z.boolean().optional(),
     sha256: z.string().optional(),
+    precision: z.enum(['fp32', 'fp16', 'int8']).optional(),
+    calibration: z.string().optional().describe('what an INT8 model was calibrated on'),
   })
   .strict();
 
@@ -123,6 +126,11 @@ export function resolveModelSpec(modelPath: string, session: SessionInput, overr
     throw new UserError(
       `MODEL_INPUT_SIZE=${overrides.size.width}x${overrides.size.height}: the model ${modelPath} takes ${w}x${h} only (its input shape is fixed); leave MODEL_INPUT_SIZE empty, or use a model with a dynamic input size`,
     );
+  const multiple = manifest?.input.multipleOf;
+  if (overrides.size && multiple && (overrides.size.width % multiple || overrides.size.height % multiple))
+    throw new UserError(
+      `MODEL_INPUT_SIZE=${overrides.size.width}x${overrides.size.height}: the model ${modelPath} takes multiples of ${multiple} (e.g. MODEL_INPUT_SIZE=${Math.round(overrides.size.width / multiple) * multiple || multiple}x${Math.round(overrides.size.height / multiple) * multiple || multiple})`,
+    );
   const width = overrides.size?.width ?? manifest?.input.width ?? w;
   const height = overrides.size?.height ?? manifest?.input.height ?? h;
   if (!width || !height) throw new UserError(`model ${modelPath}: its input size is dynamic; set MODEL_INPUT_SIZE, e.g. MODEL_INPUT_SIZE=640x640`);
@@ -148,4 +156,18 @@ export function resolveModelSpec(modelPath: string, session: SessionInput, overr
     nmsIou: manifest?.nmsIou,
     nmsClassAgnostic: manifest?.nmsClassAgnostic,
   };
+}
+
+/** What users see of a model: its name, precision and input size, e.g. "centernet-int8 (int8, 512x512)". */
+export function describeModel(modelPath: string, size?: { width: number; height: number }): string {
+  let manifest: Manifest | undefined;
+  try {
+    manifest = readManifest(modelPath);
+  } catch {
+    manifest = undefined;
+  }
+  const w = size?.width ?? manifest?.input.width;
+  const h = size?.height ?? manifest?.input.height;
+  const details = [manifest?.precision, w && h ? `${w}x${h}` : undefined].filter(Boolean);
+  return details.length ? `${modelName(modelPath)} (${details.join(', ')})` : modelName(modelPath);
 }

@@ -18,6 +18,8 @@ import type { FrameLease, FrameStore, StoredFrame } from '../frames/store.js';
 import { renderJpeg, displaySize } from '../frames/render.js';
 import type { Health } from '../health/index.js';
 import { SECURITY_HEADERS, type HttpServer } from '../http/server.js';
+import { describeModel } from '../detect/manifest.js';
+import { inputOverrides } from '../detect/overrides.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { redactUrl } from '../log.js';
 import type { SpeedReport } from '../track/index.js';
@@ -51,7 +53,7 @@ export class Viewer {
     private readonly frames: FrameStore,
     private readonly health: Health,
     /** What the page is told once on connect: where speeds come from, and the lines, zones and masks to draw. */
-    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown },
+    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown; model: string },
     /** DETECT_FPS, SPEED_WINDOW and SPEED_UNIT, for the calibration preview's speed resolution. */
     private readonly speed: { fps: number; window: number; unit: SpeedUnit },
   ) {}
@@ -211,7 +213,7 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
     http,
     frames,
     health,
-    { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES, shapes: { lines, zones, masks } },
+    { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES, shapes: { lines, zones, masks }, model: describeModel(config.MODEL, inputOverrides(config).size) },
     { fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT },
   );
   return {

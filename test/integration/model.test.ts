@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import '../../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { BUNDLED_MODELS, convertBundled, sha256 } from '../../scripts/build-models.js';
+import { BUNDLED_MODELS, convertBundled, quantizeBundled, sha256 } from '../../scripts/build-models.js';
 import { convert, halfToFloat, loadTfjsModel, UnsupportedOpError } from '../../scripts/tfjs-to-onnx.js';
-import { BUNDLED_MODEL, MODELS_DIR } from '../../agent/paths.js';
+import { BUNDLED_MODEL, BUNDLED_MODELS as MODEL_FILES, MODELS_DIR } from '../../agent/paths.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 test('converting from the npm package reproduces the committed model byte for byte', () => {
@@ -19,6 +19,38 @@ test('converting from the npm package reproduces the committed model byte for by
   assert.equal(sha256(fresh), sha256(committed), 'run `npm run models` and commit models/centernet.onnx');
   const manifest = JSON.parse(readFileSync(join(MODELS_DIR, 'centernet.json'), 'utf8')) as { sha256: string };
   assert.equal(manifest.sha256, sha256(committed), 'the manifest records the model hash');
+});
+
+test('quantizing the float model reproduces the committed INT8 model byte for byte', { timeout: 120_000 }, async () => {
+  const committed = readFileSync(MODEL_FILES['centernet-int8']);
+  const { bytes } = await quantizeBundled(readFileSync(MODEL_FILES['centernet-fp32']));
+  assert.equal(sha256(bytes), sha256(committed), 'run `npm run models` and commit models/centernet-int8.onnx');
+  const manifest = JSON.parse(readFileSync(join(MODELS_DIR, 'centernet-int8.json'), 'utf8')) as { sha256: string; precision: string };
+  assert.equal(manifest.sha256, sha256(committed), 'the manifest records the model hash');
+  assert.equal(manifest.precision, 'int8');
+});
+
+test('the float model takes other input sizes: at 384, 512, 640 and 640x384 it sees the dog and the vehicle', { timeout: 60_000 }, async () => {
+  const session = await ort.InferenceSession.create(BUNDLED_MODEL);
+  const top = async (width: number, height: number) => {
+    const { data } = await sharp(join(FIXTURES, 'dog.jpg')).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const out = await session.run({ 'tower_0/images': new ort.Tensor('uint8', new Uint8Array(data), [1, height, width, 3]) });
+    const dets = topDetections(out['tower_0/detections']!.data as Float32Array).filter((d) => d.score > 0.3);
+    // Boxes in input pixels: every box lies inside this input, not a 512x512 one.
+    for (const d of dets) assert.ok(d.box[2]! <= width + 1 && d.box[3]! <= height + 1, `${width}x${height}: box ${d.box.join(',')} inside the input`);
+    return new Set(dets.map((d) => d.cls));
+  };
+  for (const [w, h] of [
+    [512, 512],
+    [384, 384],
+    [640, 640],
+    [640, 384],
+  ] as const) {
+    const seen = await top(w, h);
+    // COCO ids: 16 dog, 1 bicycle (too thin to see at 384), and the pickup, a truck (7) or a car (2) depending on scale.
+    assert.ok(seen.has(16) && (seen.has(7) || seen.has(2)) && (w < 512 || seen.has(1)), `${w}x${h}: ${[...seen].join(',')}`);
+  }
+  await session.release();
 });
 
 test('float16 weights are widened exactly', () => {
@@ -90,8 +122,8 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
     let maxDiff = 0;
     for (let i = 0; i < reference.length; i++) maxDiff = Math.max(maxDiff, Math.abs(reference[i]! - converted[i]!));
     t.diagnostic(`${file}: max abs difference ${maxDiff.toExponential(2)}`);
-    // What the README states: the detections output (boxes in pixels, scores, classes) within 4e-4.
-    assert.ok(maxDiff <= 4e-4, `${file}: max abs difference ${maxDiff}`);
+    // What the README states: the detections output (boxes in pixels, scores, classes) within 5e-4.
+    assert.ok(maxDiff <= 5e-4, `${file}: max abs difference ${maxDiff}`);
     const ref = topDetections(reference);
     const ours = topDetections(converted);
     assert.deepEqual(

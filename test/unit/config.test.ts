@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactedConfig, sourceKind } from '../../agent/config/index.js';
-import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../../agent/paths.js';
+import { BUNDLED_MODEL, BUNDLED_MODELS, BUNDLED_SAMPLE } from '../../agent/paths.js';
 
 const emptyDir = () => mkdtempSync(join(tmpdir(), 'edgecam-config-'));
 const load = (env: Record<string, string>, envFile?: string) => loadConfig({ env, cwd: emptyDir(), envFile });
@@ -18,6 +18,18 @@ function problems(env: Record<string, string>, envFile?: string): string[] {
   }
   assert.fail('expected the configuration to be rejected');
 }
+
+test('MODEL takes a bundled model by name, or a path', () => {
+  assert.equal(load({ MODEL: 'centernet' }).MODEL, BUNDLED_MODEL);
+  assert.equal(load({ MODEL: 'centernet-fp32' }).MODEL, BUNDLED_MODELS['centernet-fp32']);
+  assert.equal(load({ MODEL: 'centernet-int8' }).MODEL, BUNDLED_MODELS['centernet-int8']);
+  assert.equal(load({ MODEL: BUNDLED_MODELS['centernet-int8'] }).MODEL, BUNDLED_MODELS['centernet-int8']);
+  assert.throws(
+    () => load({ MODEL: 'centernet-int4' }),
+    (err: Error) =>
+      /MODEL="centernet-int4": no such file \(give a bundled model's name, centernet, centernet-fp32, centernet-int8, or the path of an \.onnx model/.test(err.message),
+  );
+});
 
 test('defaults run the bundled sample in a loop with the bundled model and an embedded broker', () => {
   const c = load({});

@@ -243,6 +243,7 @@
         noSpeeds = setup.calibration === 'bundled sample' ? "none yet (the sample's own calibration)" : 'none yet';
       }
       $('speeds').dataset.calibration = setup.calibration;
+      $('model').textContent = setup.model;
       shapes = setup.shapes;
       listCounts();
       envText();

@@ -1,0 +1,55 @@
+// Real images as model inputs, for calibrating the INT8 model and for comparing it with
+// the float one: still photos scaled by sharp, and frames of the bundled sample clip
+// decoded and scaled by FFmpeg (as capture does).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
+import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+
+export interface ModelImage {
+  /** Where it comes from: a file name, or `sample.mp4@<seconds>`. */
+  name: string;
+  /** RGB bytes, width x height x 3, stretched to the model's input size. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** The repository's own photos (from Debian's darknet package): the calibration set, with the sample's frames. */
+export const FIXTURE_PHOTOS = ['dog.jpg', 'eagle.jpg', 'person.jpg'].map((f) => join(PACKAGE_ROOT, 'test', 'fixtures', f));
+
+/** Debian's darknet sample photos: held out from calibration, used to compare. */
+export const DARKNET_DATA = process.env.DARKNET_DATA ?? '/usr/share/darknet/data';
+export const DARKNET_PHOTOS = ['dog.jpg', 'eagle.jpg', 'giraffe.jpg', 'horses.jpg', 'kite.jpg', 'person.jpg', 'scream.jpg'];
+
+export function darknetPhotos(): string[] {
+  return DARKNET_PHOTOS.map((f) => join(DARKNET_DATA, f)).filter((p) => existsSync(p));
+}
+
+export async function photo(path: string, width: number, height: number): Promise<ModelImage> {
+  const { data } = await sharp(path).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { name: path.split('/').pop()!, rgb: new Uint8Array(data), width, height };
+}
+
+/** Frames of the bundled sample clip at `fps`, starting `offset` seconds in. */
+export async function sampleFrames(width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
+  const job = runFfmpeg({
+    binary: findFfmpeg(),
+    input: BUNDLED_SAMPLE,
+    inputOptions: offset ? ['-ss', String(offset)] : [],
+    outputOptions: ['-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
+    output: 'pipe:1',
+  });
+  const chunks: Buffer[] = [];
+  job.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const exit = await job.exited;
+  if (exit.code !== 0) throw new Error(`FFmpeg could not decode ${BUNDLED_SAMPLE}: ${exit.tail.join(' ')}`);
+  const all = Buffer.concat(chunks);
+  const size = width * height * 3;
+  const frames: ModelImage[] = [];
+  for (let i = 0; (i + 1) * size <= all.length; i++) {
+    frames.push({ name: `sample.mp4@${(offset + i / fps).toFixed(2)}`, rgb: new Uint8Array(all.subarray(i * size, (i + 1) * size)), width, height });
+  }
+  return frames;
+}

@@ -1,0 +1,445 @@
+// Static INT8 quantization of a float ONNX model into a QDQ graph, the form onnxruntime
+// fuses into integer kernels (QLinearConv, QLinearAdd, QLinearMul, ...: AVX2/AVX-512 VNNI
+// on x86-64, dot-product instructions on Arm v8.2+ such as the Pi 5's Cortex-A76).
+//
+//   1. The float graph is first simplified by onnxruntime itself ("basic" level: constant
+//      folding, and the NHWC<->NCHW Transpose pairs around each convolution cancelled),
+//      so every operation reads and writes NCHW tensors that a Q/DQ pair can sit on.
+//   2. Calibration: every activation that a quantizable operation (convolution, add,
+//      multiply, concat, resize, pooling, ...) reads or writes is made a graph output, and
+//      the model runs over the calibration images; each tensor's range is kept (see
+//      `Calibration` for the method), and each convolution input's channel means.
+//   3. Weights become int8, symmetric, one scale per output channel; biases int32 at the
+//      scale of input x weight, corrected for the weights' rounding; activations uint8
+//      with a zero point. Each activation gets Q -> DQ after its producer (a lone Relu or
+//      Clip is folded into the range of the Q that follows it), so onnxruntime runs
+//      DQ -> op -> Q groups as single integer kernels.
+//   4. Nodes named by `keepFloat`, and everything after `floatTail`, stay float.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '../agent/detect/no-telemetry.js';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type ModelProto = InstanceType<typeof onnx.ModelProto>;
+type NodeProto = onnxProto.onnx.INodeProto;
+type TensorProto = onnxProto.onnx.ITensorProto;
+const DT = onnx.TensorProto.DataType;
+
+export interface CalibrationInput {
+  /** The model's input tensor for one image, as the agent feeds it. */
+  data: Uint8Array | Float32Array;
+  dims: number[];
+}
+
+/**
+ * How an activation's range is taken from the calibration runs:
+ * - `minmax`: the extremes seen on any image. Nothing is clipped; one outlier pixel
+ *   widens the step for all.
+ * - `percentile`: per image, the value below which `percentile` % of the elements lie
+ *   (and the mirror for the minimum), then the largest over images. Rare outliers are
+ *   clipped in exchange for a finer step on the values that carry the signal.
+ */
+export interface Calibration {
+  method: 'minmax' | 'percentile';
+  percentile?: number;
+}
+
+export interface QuantizeOptions {
+  calibration: Calibration;
+  /** Nodes (of the simplified graph) to leave in float: their inputs are dequantized, their outputs not quantized. */
+  keepFloat?: (node: NodeProto) => boolean;
+  /** Nodes from which on the graph stays float: the output heads, whose values are the scores and boxes. */
+  floatTail?: (node: NodeProto) => boolean;
+  producerName?: string;
+}
+
+export interface QuantizeReport {
+  convs: number;
+  quantized: number;
+  keptFloat: string[];
+  activations: number;
+}
+
+/** Runs onnxruntime's hardware-independent "basic" optimisations and returns the graph it saved. */
+export async function simplify(model: Uint8Array): Promise<ModelProto> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecam-quantize-'));
+  try {
+    const out = join(dir, 'basic.onnx');
+    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'basic', optimizedModelFilePath: out, intraOpNumThreads: 1 });
+    await session.release();
+    const proto = onnx.ModelProto.decode(readFileSync(out));
+    // onnxruntime lists every domain it knows; the graph uses the default one only.
+    const used = new Set(proto.graph!.node!.map((n) => n.domain ?? ''));
+    proto.opsetImport = proto.opsetImport!.filter((o) => used.has(o.domain ?? ''));
+    return proto;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Range {
+  min: number;
+  max: number;
+}
+
+export interface Statistics {
+  ranges: Map<string, Range>;
+  /** Mean of each channel (axis 1, NCHW) over all calibration inputs, for rank-4 tensors. */
+  channelMeans: Map<string, Float64Array>;
+}
+
+/** The ranges and channel means of `tensors`, measured by running `model` over the calibration inputs. */
+export async function calibrate(model: ModelProto, inputs: CalibrationInput[], tensors: string[], calibration: Calibration): Promise<Statistics> {
+  const probe = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+  const existing = new Set(probe.graph!.output!.map((o) => o.name));
+  for (const name of tensors) if (!existing.has(name)) probe.graph!.output!.push(onnx.ValueInfoProto.create({ name }));
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(probe).finish(), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 2 });
+  const inputName = session.inputNames[0]!;
+  const ranges = new Map<string, Range>();
+  const channelMeans = new Map<string, Float64Array>();
+  try {
+    for (const input of inputs) {
+      const type = input.data instanceof Uint8Array ? 'uint8' : 'float32';
+      const out = await session.run({ [inputName]: new ort.Tensor(type, input.data, input.dims) }, tensors);
+      for (const name of tensors) {
+        const t = out[name]!;
+        const data = t.data as Float32Array;
+        const r = calibration.method === 'minmax' ? extremes(data) : percentileRange(data, calibration.percentile ?? 99.99);
+        const seen = ranges.get(name);
+        ranges.set(name, seen ? { min: Math.min(seen.min, r.min), max: Math.max(seen.max, r.max) } : r);
+        if (t.dims.length === 4) {
+          const [, channels, h, w] = t.dims as [number, number, number, number];
+          const means = channelMeans.get(name) ?? new Float64Array(channels);
+          for (let c = 0; c < channels; c++) {
+            let sum = 0;
+            for (let i = c * h * w; i < (c + 1) * h * w; i++) sum += data[i]!;
+            means[c]! += sum / (h * w) / inputs.length;
+          }
+          channelMeans.set(name, means);
+        }
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return { ranges, channelMeans };
+}
+
+function extremes(data: Float32Array): Range {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
+/** The `p`-th percentile from each end, from a 4096-bin histogram between the extremes: linear time, no copy. */
+function percentileRange(data: Float32Array, p: number): Range {
+  const { min, max } = extremes(data);
+  if (max === min) return { min, max };
+  const bins = 4096;
+  const counts = new Uint32Array(bins);
+  const width = (max - min) / bins;
+  for (let i = 0; i < data.length; i++) counts[Math.min(bins - 1, Math.floor((data[i]! - min) / width))]!++;
+  const cut = Math.floor(((100 - p) / 100) * data.length);
+  let low = 0;
+  for (let seen = 0; low < bins && seen + counts[low]! <= cut; low++) seen += counts[low]!;
+  let high = bins - 1;
+  for (let seen = 0; high > 0 && seen + counts[high]! <= cut; high--) seen += counts[high]!;
+  return { min: min + low * width, max: min + (high + 1) * width };
+}
+
+/** Rounds outward to 4 significant digits, so float noise across machines gives the same scales. */
+function roundOut(v: number, up: boolean): number {
+  if (v === 0) return 0;
+  const e = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 3);
+  return (up ? Math.ceil(v / e) : Math.floor(v / e)) * e;
+}
+
+/** uint8 scale and zero point for a range; 0 is always representable exactly. */
+export function activationParams(range: Range): { scale: number; zeroPoint: number } {
+  const min = Math.min(0, roundOut(range.min, false));
+  const max = Math.max(0, roundOut(range.max, true));
+  if (max === min) return { scale: 1, zeroPoint: 0 };
+  const scale = Math.fround((max - min) / 255);
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
+}
+
+/** int8 per-output-channel symmetric weights (axis 0 of OIHW). */
+export function quantizeWeights(w: Float32Array, outChannels: number): { q: Int8Array; scales: Float32Array } {
+  const per = w.length / outChannels;
+  const q = new Int8Array(w.length);
+  const scales = new Float32Array(outChannels);
+  for (let c = 0; c < outChannels; c++) {
+    let m = 0;
+    for (let i = c * per; i < (c + 1) * per; i++) m = Math.max(m, Math.abs(w[i]!));
+    const s = Math.fround(m > 0 ? m / 127 : 1);
+    scales[c] = s;
+    for (let i = c * per; i < (c + 1) * per; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / s)));
+  }
+  return { q, scales };
+}
+
+function floatValues(t: TensorProto): Float32Array {
+  if (t.rawData?.length) return new Float32Array(new Uint8Array(t.rawData).buffer);
+  return Float32Array.from(t.floatData ?? []);
+}
+
+function tensor(name: string, dataType: number, dims: number[], view: ArrayBufferView): TensorProto {
+  return onnx.TensorProto.create({ name, dataType, dims, rawData: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) });
+}
+
+function attrInt(node: NodeProto, name: string, fallback: number): number {
+  const a = node.attribute?.find((x) => x.name === name);
+  return a ? Number(a.i) : fallback;
+}
+
+/** Ops whose float outputs get a Q/DQ pair; onnxruntime runs each as a QLinear kernel when its inputs are DQs too. */
+const QUANTIZABLE = new Set(['Conv', 'Add', 'Mul', 'Clip', 'Relu', 'Concat', 'Resize', 'GlobalAveragePool', 'MaxPool', 'Sigmoid']);
+/** Ops that move values without computing new ones: their output takes their input's quantization. */
+const SAME_PARAMS = new Set(['Resize', 'MaxPool']);
+
+/** Quantizes `floatModel` (ONNX bytes) with the calibration inputs; returns the QDQ model's bytes. */
+export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[], options: QuantizeOptions): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
+  const model = await simplify(floatModel);
+  const graph = model.graph!;
+  toGlobalAveragePool(graph);
+  const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of graph.node!) for (const i of n.input!) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const producer = new Map<string, NodeProto>();
+  for (const n of graph.node!) for (const o of n.output!) producer.set(o, n);
+
+  // Convolutions kept in float, and everything downstream of them, stay as they are.
+  const convs = graph.node!.filter((n) => n.opType === 'Conv');
+  const keptFloat = new Set(graph.node!.filter((n) => QUANTIZABLE.has(n.opType!) && options.keepFloat?.(n)));
+  const downstream = new Set<NodeProto>();
+  const visit = (n: NodeProto) => {
+    for (const o of n.output!)
+      for (const c of consumers.get(o) ?? []) {
+        if (downstream.has(c)) continue;
+        downstream.add(c);
+        visit(c);
+      }
+  };
+  for (const n of graph.node!) {
+    if (!options.floatTail?.(n)) continue;
+    downstream.add(n);
+    visit(n);
+  }
+  // Integer arithmetic (shape and index computations) is never quantized.
+  for (const n of graph.node!) if (['Shape', 'TopK', 'Equal', 'Gather'].includes(n.opType!) || (n.opType === 'Cast' && attrInt(n, 'to', DT.FLOAT) !== DT.FLOAT)) visit(n);
+  const quantizedNodes = graph.node!.filter((n) => QUANTIZABLE.has(n.opType!) && !keptFloat.has(n) && !downstream.has(n));
+  const inRegion = new Set(quantizedNodes);
+
+  // The activations to quantize: every float input and output of those nodes, except an
+  // output read only by a Relu or Clip in the region (the Q after that activation stands for both).
+  const activations = new Set<string>();
+  for (const n of quantizedNodes) {
+    const dataInputs = n.opType === 'Conv' ? [n.input![0]!] : n.opType === 'Clip' || n.opType === 'Resize' ? [n.input![0]!] : n.input!;
+    for (const i of dataInputs) if (i && !inits.has(i)) activations.add(i);
+    const out = n.output![0]!;
+    const next = consumers.get(out) ?? [];
+    const folded = next.length === 1 && (next[0]!.opType === 'Relu' || next[0]!.opType === 'Clip') && inRegion.has(next[0]!);
+    if (!folded) activations.add(out);
+  }
+  for (const name of [...activations]) {
+    const p = producer.get(name);
+    if (p && inRegion.has(p) && (consumers.get(name) ?? []).every((c) => c.opType === 'Relu' || c.opType === 'Clip') && p.opType !== 'Relu' && p.opType !== 'Clip') {
+      if ((consumers.get(name) ?? []).every((c) => inRegion.has(c))) activations.delete(name);
+    }
+  }
+  const names = [...activations];
+  const { ranges, channelMeans } = await calibrate(model, inputs, names, options.calibration);
+
+  // A Relu or Clip that a Q replaces bounds the range, so the Q saturates where it did.
+  for (const n of quantizedNodes) {
+    if (n.opType !== 'Relu' && n.opType !== 'Clip') continue;
+    const r = ranges.get(n.output![0]!);
+    if (!r) continue;
+    const bounds = n.opType === 'Relu' ? [0, Infinity] : n.input!.slice(1).map((b, i) => (b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity));
+    ranges.set(n.output![0]!, { min: Math.max(r.min, bounds[0]!), max: Math.min(r.max, bounds[1]!) });
+  }
+  // Resize and MaxPool pick or blend input values: one scale for both sides lets onnxruntime run them on uint8.
+  for (const n of quantizedNodes) {
+    if (!SAME_PARAMS.has(n.opType!)) continue;
+    const a = ranges.get(n.input![0]!);
+    const b = ranges.get(n.output![0]!);
+    if (a && b) ranges.set(n.input![0]!, { min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) });
+    if (a && b) ranges.set(n.output![0]!, ranges.get(n.input![0]!)!);
+  }
+
+  const added: NodeProto[] = [];
+  const newInits: TensorProto[] = [];
+  const params = new Map<string, { scale: string; zp: string; scaleValue: number }>();
+  const qParams = (name: string, range = ranges.get(name)!) => {
+    let p = params.get(name);
+    if (!p) {
+      const { scale, zeroPoint } = activationParams(range);
+      p = { scale: `${name}/scale`, zp: `${name}/zero_point`, scaleValue: scale };
+      newInits.push(tensor(p.scale, DT.FLOAT, [], new Float32Array([scale])), tensor(p.zp, DT.UINT8, [], new Uint8Array([zeroPoint])));
+      params.set(name, p);
+    }
+    return p;
+  };
+  const quantized = new Map<string, string>();
+  const quantizedOf = (name: string) => {
+    let q = quantized.get(name);
+    if (!q) {
+      const p = qParams(name);
+      q = `${name}/quantized`;
+      added.push(onnx.NodeProto.create({ opType: 'QuantizeLinear', input: [name, p.scale, p.zp], output: [q], name: `${name}/QuantizeLinear` }));
+      quantized.set(name, q);
+    }
+    return q;
+  };
+  let dqCount = 0;
+  /** A DequantizeLinear for one consumer: onnxruntime groups nodes around unshared DQs. */
+  const dequantized = (name: string) => {
+    const p = qParams(name);
+    const out = `${name}/dequantized__${dqCount++}`;
+    added.push(onnx.NodeProto.create({ opType: 'DequantizeLinear', input: [quantizedOf(name), p.scale, p.zp], output: [out], name: out }));
+    return out;
+  };
+  const axis0 = [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })];
+  /** A constant operand of an Add or Mul, as uint8 with its own scale. */
+  const constantDequantized = (name: string) => {
+    const values = floatValues(inits.get(name)!);
+    const { scale, zeroPoint } = activationParams(extremes(values));
+    const q = Uint8Array.from(values, (v) => Math.max(0, Math.min(255, Math.round(v / scale) + zeroPoint)));
+    const base = `${name}/uint8__${dqCount++}`;
+    newInits.push(
+      tensor(base, DT.UINT8, inits.get(name)!.dims!.map(Number), q),
+      tensor(`${base}/scale`, DT.FLOAT, [], new Float32Array([scale])),
+      tensor(`${base}/zero_point`, DT.UINT8, [], new Uint8Array([zeroPoint])),
+    );
+    added.push(
+      onnx.NodeProto.create({ opType: 'DequantizeLinear', input: [base, `${base}/scale`, `${base}/zero_point`], output: [`${base}/dequantized`], name: `${base}/dequantized` }),
+    );
+    return `${base}/dequantized`;
+  };
+
+  // Every reader of a quantized activation reads its own dequantized copy.
+  const graphOutputs = new Set(graph.output!.map((o) => o.name));
+  for (const name of names) {
+    if (graphOutputs.has(name)) continue;
+    for (const consumer of consumers.get(name) ?? []) consumer.input = consumer.input!.map((i) => (i === name ? dequantized(name) : i));
+  }
+  // Constant operands, weights and biases.
+  let quantizedConvs = 0;
+  for (const n of quantizedNodes) {
+    if (n.opType === 'Add' || n.opType === 'Mul') {
+      n.input = n.input!.map((i) => (inits.has(i) ? constantDequantized(i) : i));
+      continue;
+    }
+    if (n.opType !== 'Conv') continue;
+    quantizedConvs++;
+    const w = inits.get(n.input![1]!)!;
+    const outChannels = Number(w.dims![0]);
+    const { q, scales } = quantizeWeights(floatValues(w), outChannels);
+    const wName = `${w.name}/int8`;
+    newInits.push(
+      tensor(wName, DT.INT8, w.dims!.map(Number), q),
+      tensor(`${wName}/scale`, DT.FLOAT, [outChannels], scales),
+      tensor(`${wName}/zero_point`, DT.INT8, [outChannels], new Int8Array(outChannels)),
+    );
+    const wDq = `${wName}/dequantized__${dqCount++}`;
+    added.push(onnx.NodeProto.create({ opType: 'DequantizeLinear', input: [wName, `${wName}/scale`, `${wName}/zero_point`], output: [wDq], name: wDq, attribute: axis0 }));
+    // Bias correction: rounding the weights shifts each output by (Wq - W)·E[x]. Inputs with
+    // a large mean (the first layers see raw pixel levels) under zero-sum filters (edges)
+    // turn that into a visible offset, so it is taken out of the bias.
+    const float = floatValues(w);
+    const b = n.input![2] ? Float32Array.from(floatValues(inits.get(n.input![2])!)) : new Float32Array(outChannels);
+    const means = channelMeans.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''));
+    if (means) {
+      const per = float.length / outChannels;
+      const [, inPerGroup, kh, kw] = w.dims!.map(Number) as [number, number, number, number];
+      const outPerGroup = outChannels / attrInt(n, 'group', 1);
+      for (let o = 0; o < outChannels; o++) {
+        const group = Math.floor(o / outPerGroup);
+        let shift = 0;
+        for (let k = 0; k < per; k++) {
+          const channel = group * inPerGroup + Math.floor(k / (kh * kw));
+          shift += (q[o * per + k]! * scales[o]! - float[o * per + k]!) * means[channel]!;
+        }
+        b[o]! -= shift;
+      }
+    }
+    const convInputs = [n.input![0]!, wDq];
+    {
+      const sx = params.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''))!.scaleValue;
+      const bScales = Float32Array.from(scales, (s) => Math.fround(s * sx));
+      const bq = Int32Array.from(b, (v, c) => Math.round(v / bScales[c]!));
+      const bName = `${n.input![2] || `${n.name}/bias`}/int32__${dqCount++}`;
+      newInits.push(
+        tensor(bName, DT.INT32, [outChannels], bq),
+        tensor(`${bName}/scale`, DT.FLOAT, [outChannels], bScales),
+        tensor(`${bName}/zero_point`, DT.INT32, [outChannels], new Int32Array(outChannels)),
+      );
+      added.push(
+        onnx.NodeProto.create({
+          opType: 'DequantizeLinear',
+          input: [bName, `${bName}/scale`, `${bName}/zero_point`],
+          output: [`${bName}/dequantized`],
+          name: `${bName}/dequantized`,
+          attribute: axis0,
+        }),
+      );
+      convInputs.push(`${bName}/dequantized`);
+    }
+    n.input = convInputs;
+  }
+
+  // Float weights no longer read by anything are dropped.
+  const all = [...graph.node!, ...added];
+  const read = new Set(all.flatMap((n) => n.input!));
+  graph.initializer = [...graph.initializer!.filter((t) => read.has(t.name!)), ...newInits];
+  graph.node = topologicalSort(all, new Set([...graph.input!.map((i) => i.name!), ...graph.initializer.map((t) => t.name!)]));
+  graph.valueInfo = [];
+  model.producerName = options.producerName ?? 'edgecam scripts/quantize.ts';
+  model.producerVersion = '';
+  return {
+    bytes: onnx.ModelProto.encode(model).finish(),
+    report: { convs: convs.length, quantized: quantizedConvs, keptFloat: [...keptFloat].filter((n) => n.opType === 'Conv').map((n) => n.name!), activations: names.length },
+  };
+}
+
+/** ReduceMean over H and W keeping dims is GlobalAveragePool, which has a uint8 kernel. */
+function toGlobalAveragePool(graph: onnxProto.onnx.IGraphProto): void {
+  const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
+  for (const n of graph.node!) {
+    if (n.opType !== 'ReduceMean' || attrInt(n, 'keepdims', 1) !== 1) continue;
+    const axesInit = n.input![1] ? inits.get(n.input![1]) : undefined;
+    const axes = axesInit ? Array.from(new BigInt64Array(new Uint8Array(axesInit.rawData!).buffer), Number) : [];
+    if (axes.join() !== '2,3') continue;
+    n.opType = 'GlobalAveragePool';
+    n.input = [n.input![0]!];
+    n.attribute = [];
+  }
+}
+
+/** Orders nodes so each comes after the producers of its inputs (stable for the original order). */
+function topologicalSort(nodes: NodeProto[], available: Set<string>): NodeProto[] {
+  const ready = new Set(available);
+  ready.add('');
+  const out: NodeProto[] = [];
+  let pending = nodes;
+  while (pending.length) {
+    const next: NodeProto[] = [];
+    for (const n of pending) {
+      if (n.input!.every((i) => ready.has(i))) {
+        out.push(n);
+        for (const o of n.output!) ready.add(o);
+      } else next.push(n);
+    }
+    if (next.length === pending.length) throw new Error(`graph has a cycle or a missing input at ${next[0]!.name}`);
+    pending = next;
+  }
+  return out;
+}
