@@ -46,6 +46,8 @@ export interface AgentEvents {
   crossing: Crossing;
   /** Line totals or zone occupancy changed (analytics). */
   analytics: AnalyticsSnapshot;
+  /** A telemetry message the broker acknowledged. */
+  delivered: { topic: string; payload: string };
 }
 
 type Listener<T> = (event: T) => void;

@@ -57,7 +57,13 @@ export interface AgentHooks {
 export async function startAgent(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: AgentHooks = {}): Promise<Agent> {
   const bus = new EventBus(log);
   const broker = config.MQTT_URL ? undefined : embeddedBroker(config, log.child({ stage: 'broker' }));
-  const mqtt = new MqttTransport({ ...transportOptions(config, log.child({ stage: 'mqtt' }), broker), onDelivered: hooks.onDelivered });
+  const mqtt = new MqttTransport({
+    ...transportOptions(config, log.child({ stage: 'mqtt' }), broker),
+    onDelivered: (topic, payload) => {
+      hooks.onDelivered?.(topic, payload);
+      bus.emit('delivered', { topic, payload });
+    },
+  });
   const health = new Health({ staleAfter: Math.max(5, 3 / config.DETECT_FPS), mqttConnected: () => mqtt.connected });
   health.follow(bus);
   health.provide('mqtt', () => mqtt.stats);

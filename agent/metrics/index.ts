@@ -18,6 +18,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly inference: Histogram;
   readonly detections: Counter<'class'>;
+  readonly latency: Histogram;
 
   constructor(sources: MetricSources, frames: () => FrameStoreStats) {
     const r = this.registry;
@@ -62,6 +63,12 @@ export class Metrics {
       registers: [r],
     });
     this.detections = new Counter({ name: 'edgecam_detections_total', help: 'Reported detections by class.', labelNames: ['class'], registers: [r] });
+    this.latency = new Histogram({
+      name: 'edgecam_frame_latency_ms',
+      help: "From a frame leaving capture to the broker's acknowledgement of its class message, milliseconds.",
+      buckets: [10, 20, 30, 50, 75, 100, 150, 200, 300, 400, 600, 1000, 2000, 5000],
+      registers: [r],
+    });
   }
 }
 
@@ -76,6 +83,30 @@ export function fromConfig({ config, bus, http, health, frames }: FeatureContext
     name,
     start: () => {
       http.route('/metrics', async (_req, res) => http.send(res, 200, metrics.registry.contentType, await metrics.registry.metrics()));
+      // Capture times of the frames whose class message is not yet acknowledged (bounded: a
+      // frame with nothing to report sends none, and the broker may be away).
+      const capturedAt = new Map<number, number>();
+      const classTopic = `${config.TOPIC_PREFIX}class`;
+      bus.on(
+        'frame',
+        (frame) => {
+          capturedAt.set(frame.index, performance.now());
+          if (capturedAt.size > 256) capturedAt.delete(capturedAt.keys().next().value!);
+        },
+        name,
+      );
+      bus.on(
+        'delivered',
+        ({ topic, payload }) => {
+          if (topic !== classTopic) return;
+          const frame = (JSON.parse(payload) as { frame?: number }).frame;
+          const at = frame === undefined ? undefined : capturedAt.get(frame);
+          if (at === undefined) return;
+          metrics.latency.observe(performance.now() - at);
+          for (const index of capturedAt.keys()) if (index <= frame!) capturedAt.delete(index);
+        },
+        name,
+      );
       bus.on(
         'detections',
         (result) => {

@@ -17,6 +17,7 @@ test('VIEWER_ENABLED=false: /healthz and /metrics are served, the page and the v
   try {
     await until(() => run.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the HTTP server');
     let health: { ok: boolean; fps: number } | undefined;
+    let latencyCount = 0;
     await until(
       () => {
         void fetch(`${base}/healthz`)
@@ -30,7 +31,19 @@ test('VIEWER_ENABLED=false: /healthz and /metrics are served, the page and the v
     assert.ok(health!.fps > 0);
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 200);
-    assert.match(await metrics.text(), /^edgecam_frames_in_total [1-9]\d*$/m);
+    const text = await metrics.text();
+    assert.match(text, /^edgecam_frames_in_total [1-9]\d*$/m);
+    // Frames reach the broker, and how long that took is counted: capture to acknowledgement.
+    await until(
+      () => {
+        void fetch(`${base}/metrics`)
+          .then(async (r) => (latencyCount = Number(/^edgecam_frame_latency_ms_count (\d+)/m.exec(await r.text())?.[1] ?? 0)))
+          .catch(() => {});
+        return latencyCount > 0;
+      },
+      20_000,
+      'a frame latency in /metrics',
+    );
     for (const path of ['/', '/stream.mjpeg', '/snapshot.jpg', '/events']) assert.equal((await fetch(base + path)).status, 404, path);
   } finally {
     run.child.kill('SIGTERM');
