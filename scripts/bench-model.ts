@@ -51,7 +51,11 @@ const SESSION_VARIANTS: Record<string, (threads: number) => ort.InferenceSession
 async function prepare(modelPath: string, size: number, options: ort.InferenceSession.SessionOptions) {
   const session = await ort.InferenceSession.create(modelPath, options);
   const meta = session.inputMetadata[0]!;
-  const spec = resolveModelSpec(modelPath, { name: meta.name, type: meta.isTensor ? meta.type : 'float32', shape: meta.isTensor ? meta.shape : [] }, { size: { width: size, height: size } });
+  const spec = resolveModelSpec(
+    modelPath,
+    { name: meta.name, type: meta.isTensor ? meta.type : 'float32', shape: meta.isTensor ? meta.shape : [] },
+    { size: { width: size, height: size } },
+  );
   const data = allocateInput(spec.input);
   const source = { url: join(PACKAGE_ROOT, 'test', 'fixtures', 'person.jpg'), kind: 'file' as const, loop: false, realtime: false };
   await withFirstFrame({ source, width: size, height: size, resize: spec.input.resize, log }, (frame) => fillInput(frame.data, spec.input, data));
@@ -165,12 +169,17 @@ async function sideBySide(): Promise<void> {
         p50: round1(percentile(sorted, 50)),
         p99: round1(percentile(sorted, 99)),
         peakRssMb: rss!,
-        ratio: c.model === 'int8' ? { median: Math.round(percentile(ratios, 50) * 100) / 100, min: Math.round(ratios[0]! * 100) / 100, max: Math.round(ratios.at(-1)! * 100) / 100 } : undefined,
+        ratio:
+          c.model === 'int8'
+            ? { median: Math.round(percentile(ratios, 50) * 100) / 100, min: Math.round(ratios[0]! * 100) / 100, max: Math.round(ratios.at(-1)! * 100) / 100 }
+            : undefined,
       });
     }
   }
 
-  console.log(`onnxruntime-node ${ort.env.versions.common}; ${rounds} alternating rounds of ${runs} inferences per model after 5 warm-up runs; input test/fixtures/person.jpg through FFmpeg\n`);
+  console.log(
+    `onnxruntime-node ${ort.env.versions.common}; ${rounds} alternating rounds of ${runs} inferences per model after 5 warm-up runs; input test/fixtures/person.jpg through FFmpeg\n`,
+  );
   console.log('| model | input | threads | inferences/s | p50 ms | p99 ms | peak RSS MB | INT8 ÷ FP32 (rounds: median, min-max) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)

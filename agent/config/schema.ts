@@ -89,7 +89,9 @@ export const configSchema = z.object({
     .meta({ examples: ['5'] }),
   DETECT_THREADS: number({ min: 0, max: 64, int: true })
     .default(0)
-    .describe('onnxruntime intra-op threads. 0: one per core.')
+    .describe(
+      'onnxruntime intra-op threads. 0: one per core, shared out among the systemd instances configured on the box (/etc/edgecam/*.env) when the agent runs as one of them.',
+    )
     .meta({ examples: ['2'] }),
   SCORE_THRESHOLD: number({ min: 0, max: 1 })
     .optional()

@@ -5,7 +5,7 @@ import './no-telemetry.js';
 import type ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest } from './worker.js';
-import { availableParallelism } from 'node:os';
+import { autoThreads } from './threads.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';
@@ -58,7 +58,7 @@ export interface DetectorOptions {
  */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return {
-    intraOpNumThreads: threads || availableParallelism(),
+    intraOpNumThreads: threads || autoThreads(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',

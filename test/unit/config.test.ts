@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactedConfig, sourceKind } from '../../agent/config/index.js';
 import { BUNDLED_MODEL, BUNDLED_MODELS, BUNDLED_SAMPLE } from '../../agent/paths.js';
+import { autoThreads } from '../../agent/detect/threads.js';
 
 const emptyDir = () => mkdtempSync(join(tmpdir(), 'edgecam-config-'));
 const load = (env: Record<string, string>, envFile?: string) => loadConfig({ env, cwd: emptyDir(), envFile });
@@ -213,4 +214,14 @@ test("the model manifest's scoreThreshold and nmsIou are the defaults; the setti
   assert.equal(set.SCORE_THRESHOLD, 0.4);
   assert.equal(set.NMS_IOU, 0.5);
   assert.equal(load({}).SCORE_THRESHOLD, 0.3, "the bundled model's manifest: 0.3, as measured (README: Counting and zones)");
+});
+
+test('DETECT_THREADS=0 shares the cores among the systemd instances configured on the box', () => {
+  const etc = emptyDir();
+  for (const name of ['gate', 'yard', 'door']) writeFileSync(join(etc, `${name}.env`), 'SOURCE=rtsp://127.0.0.1/x\n');
+  writeFileSync(join(etc, 'notes.txt'), '');
+  assert.equal(autoThreads({ INSTANCE: 'gate' }, 4, etc), 1, 'three instances on four cores');
+  assert.equal(autoThreads({ INSTANCE: 'gate' }, 8, etc), 2);
+  assert.equal(autoThreads({}, 4, etc), 4, 'not an instance: every core');
+  assert.equal(autoThreads({ INSTANCE: 'gate' }, 4, join(etc, 'missing')), 4, 'no config directory: every core');
 });

@@ -1,0 +1,192 @@
+// `npm run bench:cameras [-- --max N --seconds S --json PATH]`: how many cameras one box
+// carries. N agents run as separate processes, as the systemd template runs them, each
+// on its own looping 720p H.264 clip paced in real time at DETECT_FPS=5, with motion
+// gating off (every frame is inferred: a busy scene on every camera), all publishing to
+// one broker on loopback. An agent keeps up when it processes at least 95 % of the
+// frames it should (5 a second) and 99 % of its frames reach the broker within 400 ms of
+// leaving capture (edgecam_frame_latency_ms). The largest N where every agent keeps up is
+// found for each model, with the default threads (one per core in every agent) and with
+// DETECT_THREADS=1.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
+import { findFfmpeg } from '../agent/ffmpeg/process.js';
+import { createLogger } from '../agent/log.js';
+import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+
+const { values } = parseArgs({ options: { max: { type: 'string', default: '8' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
+const maxN = Number(values.max);
+const seconds = Number(values.seconds);
+const FPS = 5;
+const WARMUP_S = 8;
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-cameras-'));
+const log = createLogger({ level: 'warn', pretty: false });
+
+/** The sample scaled to 1280x720 and re-encoded as H.264, as a camera's main stream would be. */
+function makeClip(): string {
+  const out = join(dir, 'camera-720p.mp4');
+  const r = spawnSync(findFfmpeg(), [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    BUNDLED_SAMPLE,
+    '-vf',
+    'scale=1280:720',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-g',
+    '30',
+    out,
+  ]);
+  if (r.status !== 0) throw new Error(`FFmpeg could not make the 720p clip: ${r.stderr.toString()}`);
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Scrape {
+  framesIn: number;
+  dropped: number;
+  latencyCount: number;
+  /** Frames acknowledged within 400 ms. */
+  within400: number;
+}
+
+async function scrape(port: number): Promise<Scrape> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    framesIn: value(/^edgecam_frames_in_total (\d+)/m),
+    dropped: value(/^edgecam_frames_dropped_total (\d+)/m),
+    latencyCount: value(/^edgecam_frame_latency_ms_count (\d+)/m),
+    within400: value(/^edgecam_frame_latency_ms_bucket\{le="400"\} (\d+)/m),
+  };
+}
+
+interface AgentResult {
+  processed: number;
+  expected: number;
+  processedShare: number;
+  withinShare: number;
+  ok: boolean;
+}
+
+async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<string, string>): Promise<AgentResult[]> {
+  const agents: { child: ChildProcess; port: number }[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const port = await freePort();
+      const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
+        env: {
+          PATH: process.env.PATH,
+          SOURCE: clip,
+          SOURCE_LOOP: 'true',
+          SOURCE_REALTIME: 'true',
+          DETECT_FPS: String(FPS),
+          MOTION_GATING: 'false',
+          MQTT_URL: mqttUrl,
+          TOPIC_PREFIX: `cam${i}/`,
+          DEVICE_ID: `cam${i}`,
+          HTTP_PORT: String(port),
+          HTTP_BIND: '127.0.0.1',
+          VIEWER_ENABLED: 'false',
+          STATE_DIR: join(dir, `state-${n}-${i}`),
+          LOG_LEVEL: 'warn',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      agents.push({ child, port });
+    }
+    // Up and warm: every agent answers, then the first seconds (model load, FFmpeg start) pass.
+    for (const a of agents)
+      for (let t = 0; ; t++) {
+        if (t > 300) throw new Error('an agent did not start');
+        if (
+          await scrape(a.port).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+    const before = await Promise.all(agents.map((a) => scrape(a.port)));
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = await Promise.all(agents.map((a) => scrape(a.port)));
+    const elapsed = (performance.now() - t0) / 1000;
+    return after.map((a, i) => {
+      const b = before[i]!;
+      const processed = a.framesIn - a.dropped - (b.framesIn - b.dropped);
+      const expected = FPS * elapsed;
+      const acked = a.latencyCount - b.latencyCount;
+      const processedShare = processed / expected;
+      const withinShare = acked ? (a.within400 - b.within400) / acked : 0;
+      return { processed, expected: Math.round(expected), processedShare, withinShare, ok: processedShare >= 0.95 && withinShare >= 0.99 };
+    });
+  } finally {
+    for (const a of agents) a.child.kill('SIGTERM');
+    await Promise.all(agents.map((a) => new Promise((r) => (a.child.exitCode !== null ? r(null) : a.child.once('exit', r)))));
+  }
+}
+
+const clip = makeClip();
+const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log });
+const mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
+const configs = [
+  { model: 'centernet-fp32', threads: 'default' },
+  { model: 'centernet-fp32', threads: '1' },
+  { model: 'centernet-int8', threads: 'default' },
+  { model: 'centernet-int8', threads: '1' },
+];
+const results: { model: string; threads: string; n: number; agents: AgentResult[] }[] = [];
+const best: Record<string, number> = {};
+try {
+  for (const c of configs) {
+    const key = `${c.model} ${c.threads}`;
+    best[key] = 0;
+    for (let n = 1; n <= maxN; n++) {
+      const agents = await runCameras(n, clip, mqttUrl, { MODEL: c.model, ...(c.threads === '1' ? { DETECT_THREADS: '1' } : {}) });
+      results.push({ ...c, n, agents });
+      const worst = agents.reduce((w, a) => (a.processedShare < w.processedShare ? a : w));
+      const worstLatency = Math.min(...agents.map((a) => a.withinShare));
+      console.error(`${key}: N=${n}: worst agent ${(worst.processedShare * 100).toFixed(1)} % of frames, ${(worstLatency * 100).toFixed(1)} % within 400 ms`);
+      if (!agents.every((a) => a.ok)) break;
+      best[key] = n;
+    }
+  }
+} finally {
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(
+  `\n${availableParallelism()} cores; each agent: a looping 720p H.264 clip in real time, DETECT_FPS=${FPS}, motion gating off; ${seconds} s measured after ${WARMUP_S} s\n`,
+);
+console.log('| model | DETECT_THREADS | cameras that keep up | at N+1: worst agent, frames processed / within 400 ms |');
+console.log('| --- | --- | --- | --- |');
+for (const c of configs) {
+  const key = `${c.model} ${c.threads}`;
+  const next = results.find((r) => r.model === c.model && r.threads === c.threads && r.n === best[key]! + 1);
+  const worst = next
+    ? `${(Math.min(...next.agents.map((a) => a.processedShare)) * 100).toFixed(1)} % / ${(Math.min(...next.agents.map((a) => a.withinShare)) * 100).toFixed(1)} %`
+    : `not reached (--max ${maxN})`;
+  console.log(`| ${c.model} | ${c.threads === 'default' ? '0 (one per core)' : c.threads} | ${best[key]} | ${worst} |`);
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ seconds, fps: FPS, best, results }, null, 2));
