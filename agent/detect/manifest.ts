@@ -108,6 +108,7 @@ export function readManifest(modelPath: string): Manifest | undefined {
 }
 
 export function readLabels(path: string): string[] {
+  if (!existsSync(path)) throw new UserError(`labels file ${path}: no such file (the model manifest's "labels", or MODEL_LABELS: one class name per line)`);
   return readFileSync(path, 'utf8')
     .split(/\r?\n/)
     .map((l) => l.trim())

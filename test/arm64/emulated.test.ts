@@ -15,7 +15,8 @@ import { startMosquitto } from '../helpers/net.js';
 
 const CACHE = process.env.EDGECAM_ARM64_CACHE ?? join(homedir(), '.cache', 'edgecam-arm64');
 const RUN = join(PACKAGE_ROOT, 'scripts', 'arm64', 'run.sh');
-const PHOTOS = ['dog.jpg', 'person.jpg', 'eagle.jpg'].map((f) => join(FIXTURES, f));
+// Two photos, four detections: an emulated inference takes 25-70 s depending on the host.
+const PHOTOS = ['person.jpg', 'eagle.jpg'].map((f) => join(FIXTURES, f));
 
 interface Found {
   file: string;
@@ -24,11 +25,11 @@ interface Found {
 
 function emulated(args: string[], env: Record<string, string> = {}) {
   const started = Date.now();
-  const r = spawnSync('bash', [RUN, 'node', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
+  const r = spawnSync('bash', [RUN, 'node', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 1_200_000 });
   return { ...r, ms: Date.now() - started };
 }
 
-describe('arm64 under emulation', { skip: existsSync(join(CACHE, 'node', 'bin', 'node')) ? false : 'run scripts/arm64/prepare.sh first', timeout: 900_000 }, () => {
+describe('arm64 under emulation', { skip: existsSync(join(CACHE, 'node', 'bin', 'node')) ? false : 'run scripts/arm64/prepare.sh first', timeout: 1_400_000 }, () => {
   test('the arm64 Node.js runs, and says so', () => {
     const r = emulated(['-p', 'process.arch + " " + process.version + " " + require("os").machine()']);
     assert.equal(r.status, 0, r.stderr);

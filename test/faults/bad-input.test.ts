@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../agent/config/index.js';
 import { SETTING_NAMES } from '../../agent/config/schema.js';
-import { BUNDLED_SAMPLE } from '../../agent/paths.js';
+import { BUNDLED_MODEL, BUNDLED_SAMPLE } from '../../agent/paths.js';
 import { constantOutputModel } from '../helpers/onnx.js';
 import { MOSQUITTO, hasBinary, startMosquitto } from '../helpers/net.js';
 import { edgecam } from '../helpers/agent.js';
@@ -37,6 +37,15 @@ describe('bad input', { timeout: 120_000 }, () => {
     const run = await expect78({ MODEL: model }, /^edgecam: MODEL=.*corrupt\.onnx: onnxruntime cannot load it .*; give an \.onnx detection model$/);
     // The last log line says the exit code the process has.
     assert.equal(run.lines().findLast((l) => l.msg === 'stopped')?.exitCode, 78);
+  });
+
+  test('a model whose manifest names a labels file that is not there', async () => {
+    const sub = mkdtempSync(join(dir, 'labels-'));
+    const model = join(sub, 'copy.onnx');
+    writeFileSync(model, readFileSync(BUNDLED_MODEL));
+    const manifest = JSON.parse(readFileSync(BUNDLED_MODEL.replace(/\.onnx$/, '.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(sub, 'copy.json'), JSON.stringify({ ...manifest, labels: 'missing-labels.txt' }));
+    await expect78({ MODEL: model }, /^edgecam: labels file \S+missing-labels\.txt: no such file \(the model manifest's "labels", or MODEL_LABELS: one class name per line\)$/);
   });
 
   test('a model whose outputs fit no decoder', async () => {
