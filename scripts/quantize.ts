@@ -388,11 +388,7 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
       const bName = `${n.input![2] || `${n.name}/bias`}/int32__${dqCount++}`;
       const bTensor = tensor(bName, DT.INT32, [outChannels], bq);
       biases.push({ output: n.output![0]!, tensor: bTensor, bias: b, scales: bScales });
-      newInits.push(
-        bTensor,
-        tensor(`${bName}/scale`, DT.FLOAT, [outChannels], bScales),
-        tensor(`${bName}/zero_point`, DT.INT32, [outChannels], new Int32Array(outChannels)),
-      );
+      newInits.push(bTensor, tensor(`${bName}/scale`, DT.FLOAT, [outChannels], bScales), tensor(`${bName}/zero_point`, DT.INT32, [outChannels], new Int32Array(outChannels)));
       added.push(
         onnx.NodeProto.create({
           opType: 'DequantizeLinear',
