@@ -92,7 +92,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const started = performance.now();
   const { bytes, report } = await quantizeBundled(fp32);
   writeFileSync(MODEL_FILES['centernet-int8'], bytes);
-  writeManifest(join(MODELS_DIR, 'centernet-int8.json'), { sha256: sha256(bytes) });
+  writeManifest(join(MODELS_DIR, 'centernet-int8.json'), {
+    sha256: sha256(bytes),
+    calibration: `${INT8.calibrationImages}; each activation's ${INT8.calibration.percentile}th percentile range`,
+  });
   console.log(`${MODEL_FILES['centernet-int8']}  ${bytes.length} bytes  sha256 ${sha256(bytes)}`);
   console.log(
     `  ${report.quantized} of ${report.convs} convolutions int8, ${report.activations} activations calibrated, in ${Math.round((performance.now() - started) / 1000)} s; float: ${report.keptFloat.length} convolutions`,

@@ -8,7 +8,7 @@ import { detectorOptions } from './overrides.js';
 
 export interface ImageDetections {
   file: string;
-  /** The model that ran, e.g. "centernet (fp32, 512x512)". */
+  /** The model that ran, e.g. "centernet-fp32 (fp32, 512x512)". */
   model: string;
   detections: { class_name: string; score: number; box: [number, number, number, number] }[];
 }

@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
-import { describeModel, readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
+import { modelDescription, readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
 import { allocateInput, fillInput, inputDims, type InputArray } from './preprocess.js';
 
@@ -139,7 +139,7 @@ export class Detector {
       this.keep = this.classFilter();
     }
     const { width, height, layout, dtype, resize } = this.spec.input;
-    this.description = describeModel(modelPath, { width, height });
+    this.description = modelDescription(modelPath, this.spec.precision, width, height);
     log.info(
       { model: this.description, path: modelPath, decoder: key, input: `${width}x${height} ${layout} ${dtype}`, resize, warmupMs: Math.round(performance.now() - started) },
       'model loaded',

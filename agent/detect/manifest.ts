@@ -68,6 +68,7 @@ export interface ModelSpec {
   scoreThreshold?: number;
   nmsIou?: number;
   nmsClassAgnostic?: boolean;
+  precision?: Manifest['precision'];
 }
 
 export interface InputOverrides {
@@ -156,10 +157,17 @@ export function resolveModelSpec(modelPath: string, session: SessionInput, overr
     scoreThreshold: manifest?.scoreThreshold,
     nmsIou: manifest?.nmsIou,
     nmsClassAgnostic: manifest?.nmsClassAgnostic,
+    precision: manifest?.precision,
   };
 }
 
 /** What users see of a model: its name, precision and input size, e.g. "centernet-int8 (int8, 512x512)". */
+export function modelDescription(modelPath: string, precision: string | undefined, width: number | undefined, height: number | undefined): string {
+  const details = [precision, width && height ? `${width}x${height}` : undefined].filter(Boolean);
+  return details.length ? `${modelName(modelPath)} (${details.join(', ')})` : modelName(modelPath);
+}
+
+/** The same, from the model's manifest, before a session is open (the viewer's page). */
 export function describeModel(modelPath: string, size?: { width: number; height: number }): string {
   let manifest: Manifest | undefined;
   try {
@@ -167,8 +175,5 @@ export function describeModel(modelPath: string, size?: { width: number; height:
   } catch {
     manifest = undefined;
   }
-  const w = size?.width ?? manifest?.input.width;
-  const h = size?.height ?? manifest?.input.height;
-  const details = [manifest?.precision, w && h ? `${w}x${h}` : undefined].filter(Boolean);
-  return details.length ? `${modelName(modelPath)} (${details.join(', ')})` : modelName(modelPath);
+  return modelDescription(modelPath, manifest?.precision, size?.width ?? manifest?.input.width, size?.height ?? manifest?.input.height);
 }
