@@ -31,8 +31,8 @@ test(
     );
     for (const i of r.images) if (i.matched < i.reference || i.extra) t.diagnostic(`  ${i.name}: ${i.matched}/${i.reference} found, ${i.extra} new`);
     // The README's figures ("Models"), with a margin for another CPU's float rounding.
-    assert.ok(r.recall >= 0.75, `recall ${r.recall}`);
-    assert.ok(r.meanScoreDiff <= 0.08, `mean score difference ${r.meanScoreDiff}`);
+    assert.ok(r.recall >= 0.8, `recall ${r.recall}`);
+    assert.ok(r.meanScoreDiff <= 0.065, `mean score difference ${r.meanScoreDiff}`);
     // MODEL=centernet is the INT8 model exactly when it holds the line.
     assert.equal(BUNDLED_MODEL === BUNDLED_MODELS['centernet-int8'], holdsAccuracyLine(r), 'the default model follows the accuracy line');
   },
