@@ -9,7 +9,6 @@
 // DETECT_THREADS=1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,7 @@ import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
 import { findFfmpeg } from '../agent/ffmpeg/process.js';
 import { createLogger } from '../agent/log.js';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+import { freePort } from './net.js';
 
 const { values } = parseArgs({ options: { max: { type: 'string', default: '8' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
 const maxN = Number(values.max);
@@ -48,14 +48,6 @@ function makeClip(): string {
   ]);
   if (r.status !== 0) throw new Error(`FFmpeg could not make the 720p clip: ${r.stderr.toString()}`);
   return out;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface Scrape {

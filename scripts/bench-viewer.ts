@@ -4,7 +4,7 @@
 // drawn on the page.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './net.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,13 +14,6 @@ import { PACKAGE_ROOT } from '../agent/paths.js';
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
 const seconds = Number(values.seconds);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 const [viewerPort, mqttPort] = [await freePort(), await freePort()];
 const hls = join(mkdtempSync(join(tmpdir(), 'edgecam-bench-')), 'live.m3u8');
