@@ -7,15 +7,15 @@
 // leaving capture (edgecam_frame_latency_ms). The largest N where every agent keeps up is
 // found for each model, with the default threads (one per core in every agent) and with
 // DETECT_THREADS=1.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
-import { findFfmpeg } from '../agent/ffmpeg/process.js';
 import { createLogger } from '../agent/log.js';
-import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+import { PACKAGE_ROOT } from '../agent/paths.js';
+import { make720pClip, scrapeMetrics, waitForMetrics } from './clips.js';
 import { freePort } from './net.js';
 
 const { values } = parseArgs({ options: { max: { type: 'string', default: '8' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
@@ -25,49 +25,6 @@ const FPS = 5;
 const WARMUP_S = 8;
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-cameras-'));
 const log = createLogger({ level: 'warn', pretty: false });
-
-/** The sample scaled to 1280x720 and re-encoded as H.264, as a camera's main stream would be. */
-function makeClip(): string {
-  const out = join(dir, 'camera-720p.mp4');
-  const r = spawnSync(findFfmpeg(), [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-i',
-    BUNDLED_SAMPLE,
-    '-vf',
-    'scale=1280:720',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-g',
-    '30',
-    out,
-  ]);
-  if (r.status !== 0) throw new Error(`FFmpeg could not make the 720p clip: ${r.stderr.toString()}`);
-  return out;
-}
-
-interface Scrape {
-  framesIn: number;
-  dropped: number;
-  latencyCount: number;
-  /** Frames acknowledged within 400 ms. */
-  within400: number;
-}
-
-async function scrape(port: number): Promise<Scrape> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
-  return {
-    framesIn: value(/^edgecam_frames_in_total (\d+)/m),
-    dropped: value(/^edgecam_frames_dropped_total (\d+)/m),
-    latencyCount: value(/^edgecam_frame_latency_ms_count (\d+)/m),
-    within400: value(/^edgecam_frame_latency_ms_bucket\{le="400"\} (\d+)/m),
-  };
-}
 
 interface AgentResult {
   processed: number;
@@ -105,23 +62,12 @@ async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<
       agents.push({ child, port });
     }
     // Up and warm: every agent answers, then the first seconds (model load, FFmpeg start) pass.
-    for (const a of agents)
-      for (let t = 0; ; t++) {
-        if (t > 300) throw new Error('an agent did not start');
-        if (
-          await scrape(a.port).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    for (const a of agents) await waitForMetrics(a.port);
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
-    const before = await Promise.all(agents.map((a) => scrape(a.port)));
+    const before = await Promise.all(agents.map((a) => scrapeMetrics(a.port)));
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    const after = await Promise.all(agents.map((a) => scrape(a.port)));
+    const after = await Promise.all(agents.map((a) => scrapeMetrics(a.port)));
     const elapsed = (performance.now() - t0) / 1000;
     return after.map((a, i) => {
       const b = before[i]!;
@@ -138,7 +84,7 @@ async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<
   }
 }
 
-const clip = makeClip();
+const clip = make720pClip(dir);
 const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log });
 const mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
 const configs = [

@@ -1,0 +1,54 @@
+// The benchmarks' camera clip: the bundled sample scaled to 1280x720 and re-encoded as
+// H.264, as a camera's main stream would be.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { findFfmpeg } from '../agent/ffmpeg/process.js';
+import { BUNDLED_SAMPLE } from '../agent/paths.js';
+
+export function make720pClip(dir: string): string {
+  const out = join(dir, 'camera-720p.mp4');
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', BUNDLED_SAMPLE, '-vf', 'scale=1280:720'];
+  const r = spawnSync(findFfmpeg(), [...args, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', out]);
+  if (r.status !== 0) throw new Error(`FFmpeg could not make the 720p clip: ${r.stderr.toString()}`);
+  return out;
+}
+
+/** The counters the benchmarks read from an agent's /metrics. */
+export interface Scrape {
+  framesIn: number;
+  dropped: number;
+  inferences: number;
+  detections: number;
+  latencyCount: number;
+  /** Frames acknowledged within 400 ms. */
+  within400: number;
+}
+
+export async function scrapeMetrics(port: number): Promise<Scrape> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    framesIn: value(/^edgecam_frames_in_total (\d+)/m),
+    dropped: value(/^edgecam_frames_dropped_total (\d+)/m),
+    inferences: value(/^edgecam_inference_ms_count (\d+)/m),
+    detections: [...text.matchAll(/^edgecam_detections_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0),
+    latencyCount: value(/^edgecam_frame_latency_ms_count (\d+)/m),
+    within400: value(/^edgecam_frame_latency_ms_bucket\{le="400"\} (\d+)/m),
+  };
+}
+
+/** Waits until the agent on `port` answers /metrics (model loaded, HTTP up). */
+export async function waitForMetrics(port: number, timeoutMs = 30_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    if (
+      await scrapeMetrics(port).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the agent on port ${port} did not answer /metrics within ${timeoutMs / 1000} s`);
+}
