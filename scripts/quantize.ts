@@ -4,17 +4,21 @@
 //
 //   1. The float graph is first simplified by onnxruntime itself ("basic" level: constant
 //      folding, and the NHWC<->NCHW Transpose pairs around each convolution cancelled),
-//      so every operation reads and writes NCHW tensors that a Q/DQ pair can sit on.
+//      so every operation reads and writes NCHW tensors that a Q/DQ pair can sit on; a
+//      multiplication by a constant before a convolution (the 1/6 of a hard swish) is
+//      folded into the convolution's weights.
 //   2. Calibration: every activation that a quantizable operation (convolution, add,
 //      multiply, concat, resize, pooling, ...) reads or writes is made a graph output, and
 //      the model runs over the calibration images; each tensor's range is kept (see
 //      `Calibration` for the method), and each convolution input's channel means.
-//   3. Weights become int8, symmetric, one scale per output channel; biases int32 at the
+//   3. Weights become int8, symmetric, one scale per output channel (widened where the
+//      bias would not fit int32); biases int32 at the
 //      scale of input x weight, corrected for the weights' rounding; activations uint8
 //      with a zero point. Each activation gets Q -> DQ after its producer (a lone Relu or
 //      Clip is folded into the range of the Q that follows it), so onnxruntime runs
 //      DQ -> op -> Q groups as single integer kernels.
-//   4. Nodes named by `keepFloat`, and everything after `floatTail`, stay float.
+//   4. Nodes named by `keepFloat` stay float; everything after `floatTail` stays float
+//      too, or is quantized with the extremes seen as ranges (`tail: 'extremes'`).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +60,11 @@ export interface QuantizeOptions {
   keepFloat?: (node: NodeProto) => boolean;
   /** Nodes from which on the graph stays float: the output heads, whose values are the scores and boxes. */
   floatTail?: (node: NodeProto) => boolean;
+  /**
+   * What becomes of the nodes from `floatTail` on: `float` (the default) leaves them
+   * float; `extremes` quantizes them with the extremes seen as ranges.
+   */
+  tail?: 'float' | 'extremes';
   /**
    * Passes of empirical bias correction: the quantized model runs over the calibration
    * images, and each convolution's bias takes out the mean by which its output channels
@@ -99,6 +108,8 @@ export interface Statistics {
   ranges: Map<string, Range>;
   /** Mean of each channel (axis 1, NCHW) over all calibration inputs, for rank-4 tensors. */
   channelMeans: Map<string, Float64Array>;
+  /** The smallest and largest value seen in each tensor, whatever the method. */
+  extremes: Map<string, Range>;
 }
 
 /** The ranges and channel means of `tensors`, measured by running `model` over the calibration inputs. */
@@ -109,6 +120,7 @@ export async function calibrate(model: ModelProto, inputs: CalibrationInput[], t
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(probe).finish(), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 2 });
   const inputName = session.inputNames[0]!;
   const ranges = new Map<string, Range>();
+  const seenExtremes = new Map<string, Range>();
   const channelMeans = new Map<string, Float64Array>();
   try {
     for (const input of inputs) {
@@ -117,9 +129,12 @@ export async function calibrate(model: ModelProto, inputs: CalibrationInput[], t
       for (const name of tensors) {
         const t = out[name]!;
         const data = t.data as Float32Array;
-        const r = calibration.method === 'minmax' ? extremes(data) : percentileRange(data, calibration.percentile ?? 99.99);
+        const e = extremes(data);
+        const r = calibration.method === 'minmax' ? e : percentileRange(data, calibration.percentile ?? 99.99);
         const seen = ranges.get(name);
         ranges.set(name, seen ? { min: Math.min(seen.min, r.min), max: Math.max(seen.max, r.max) } : r);
+        const seenE = seenExtremes.get(name);
+        seenExtremes.set(name, seenE ? { min: Math.min(seenE.min, e.min), max: Math.max(seenE.max, e.max) } : e);
         if (t.dims.length === 4) {
           const [, channels, h, w] = t.dims as [number, number, number, number];
           const means = channelMeans.get(name) ?? new Float64Array(channels);
@@ -173,7 +188,7 @@ export async function calibrate(model: ModelProto, inputs: CalibrationInput[], t
   } finally {
     await session.release();
   }
-  return { ranges, channelMeans };
+  return { ranges, channelMeans, extremes: seenExtremes };
 }
 
 function extremes(data: Float32Array): Range {
@@ -219,15 +234,18 @@ export function activationParams(range: Range): { scale: number; zeroPoint: numb
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
 }
 
-/** int8 per-output-channel symmetric weights (axis 0 of OIHW). */
-export function quantizeWeights(w: Float32Array, outChannels: number): { q: Int8Array; scales: Float32Array } {
+/**
+ * int8 per-output-channel symmetric weights (axis 0 of OIHW). `minScales`, per channel,
+ * widens a channel's step where its bias would not fit int32 otherwise.
+ */
+export function quantizeWeights(w: Float32Array, outChannels: number, minScales?: Float64Array): { q: Int8Array; scales: Float32Array } {
   const per = w.length / outChannels;
   const q = new Int8Array(w.length);
   const scales = new Float32Array(outChannels);
   for (let c = 0; c < outChannels; c++) {
     let m = 0;
     for (let i = c * per; i < (c + 1) * per; i++) m = Math.max(m, Math.abs(w[i]!));
-    const s = Math.fround(m > 0 ? m / 127 : 1);
+    const s = Math.fround(Math.max(m > 0 ? m / 127 : 1, minScales?.[c] ?? 0));
     scales[c] = s;
     for (let i = c * per; i < (c + 1) * per; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / s)));
   }
@@ -248,6 +266,48 @@ function attrInt(node: NodeProto, name: string, fallback: number): number {
   return a ? Number(a.i) : fallback;
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+/** The largest |bias| in int32 steps a weight scale is chosen for: 2^24 leaves the bias correction and the accumulator room. */
+const INT32_BIAS_LIMIT = 2 ** 24;
+/**
+ * y = x · c, c a constant scalar, read only by convolutions (the 1/6 of every hard swish
+ * before the next layer), directly or through one more multiplication: the convolutions' weights take the factor (W·(c·x) = (c·W)·x)
+ * and the multiplication goes, exactly, before anything is quantized: one kernel and one
+ * rounding fewer per block.
+ */
+function foldScalarMultiplications(graph: onnxProto.onnx.IGraphProto): void {
+  const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
+  const readers = (name: string) => graph.node!.filter((n) => n.input!.includes(name));
+  const outputs = new Set(graph.output!.map((o) => o.name));
+  const removed = new Set<NodeProto>();
+  for (const n of graph.node!) {
+    if (n.opType !== 'Mul') continue;
+    const constant = n.input!.find((i) => inits.has(i));
+    const x = n.input!.find((i) => !inits.has(i));
+    const y = n.output![0]!;
+    if (!constant || !x || outputs.has(y) || floatValues(inits.get(constant)!).length !== 1) continue;
+    // Through one more multiplication (a hard swish is (x · 1/6) · relu6(x + 3)): the factor
+    // moves past it, to the convolutions that read its product.
+    const next = readers(y);
+    const through = next.length === 1 && next[0]!.opType === 'Mul' && next[0]!.input!.every((i) => !inits.has(i)) ? next[0]! : undefined;
+    const target = through ? through.output![0]! : y;
+    const convs = readers(target);
+    if (outputs.has(target) || !convs.length) continue;
+    if (!convs.every((c) => c.opType === 'Conv' && c.input![0] === target && inits.has(c.input![1]!) && readers(c.input![1]!).length === 1)) continue;
+    const factor = floatValues(inits.get(constant)!)[0]!;
+    for (const conv of convs) {
+      const w = inits.get(conv.input![1]!)!;
+      const scaled = Float32Array.from(floatValues(w), (v) => v * factor);
+      w.rawData = new Uint8Array(scaled.buffer);
+      w.floatData = [];
+    }
+    if (through) through.input = through.input!.map((i) => (i === y ? x : i));
+    else for (const conv of convs) conv.input![0] = x;
+    removed.add(n);
+  }
+  graph.node = graph.node!.filter((n) => !removed.has(n));
+}
+
 /** Ops whose float outputs get a Q/DQ pair; onnxruntime runs each as a QLinear kernel when its inputs are DQs too. */
 const QUANTIZABLE = new Set(['Conv', 'Add', 'Mul', 'Clip', 'Relu', 'Concat', 'Resize', 'GlobalAveragePool', 'MaxPool', 'Sigmoid']);
 /** Ops that move values without computing new ones: their output takes their input's quantization. */
@@ -258,6 +318,7 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   const model = await simplify(floatModel);
   const graph = model.graph!;
   toGlobalAveragePool(graph);
+  foldScalarMultiplications(graph);
   const reference = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
   const consumers = new Map<string, NodeProto[]>();
@@ -268,23 +329,26 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   // Convolutions kept in float, and everything downstream of them, stay as they are.
   const convs = graph.node!.filter((n) => n.opType === 'Conv');
   const keptFloat = new Set(graph.node!.filter((n) => QUANTIZABLE.has(n.opType!) && options.keepFloat?.(n)));
-  const downstream = new Set<NodeProto>();
-  const visit = (n: NodeProto) => {
+  /** Adds to `set` every node downstream of `n`. */
+  const visit = (n: NodeProto, set: Set<NodeProto>) => {
     for (const o of n.output!)
       for (const c of consumers.get(o) ?? []) {
-        if (downstream.has(c)) continue;
-        downstream.add(c);
-        visit(c);
+        if (set.has(c)) continue;
+        set.add(c);
+        visit(c, set);
       }
   };
+  const tail = new Set<NodeProto>();
   for (const n of graph.node!) {
     if (!options.floatTail?.(n)) continue;
-    downstream.add(n);
-    visit(n);
+    tail.add(n);
+    visit(n, tail);
   }
   // Integer arithmetic (shape and index computations) is never quantized.
-  for (const n of graph.node!) if (['Shape', 'TopK', 'Equal', 'Gather'].includes(n.opType!) || (n.opType === 'Cast' && attrInt(n, 'to', DT.FLOAT) !== DT.FLOAT)) visit(n);
-  const quantizedNodes = graph.node!.filter((n) => QUANTIZABLE.has(n.opType!) && !keptFloat.has(n) && !downstream.has(n));
+  const integer = new Set<NodeProto>();
+  for (const n of graph.node!) if (['Shape', 'TopK', 'Equal', 'Gather'].includes(n.opType!) || (n.opType === 'Cast' && attrInt(n, 'to', DT.FLOAT) !== DT.FLOAT)) visit(n, integer);
+  const tailQuantized = options.tail === 'extremes';
+  const quantizedNodes = graph.node!.filter((n) => QUANTIZABLE.has(n.opType!) && !keptFloat.has(n) && !integer.has(n) && (tailQuantized || !tail.has(n)));
   const inRegion = new Set(quantizedNodes);
 
   // The activations to quantize: every float input and output of those nodes, except an
@@ -305,7 +369,24 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     }
   }
   const names = [...activations];
-  const { ranges, channelMeans } = await calibrate(model, inputs, names, options.calibration);
+  const { ranges, channelMeans, extremes: seen } = await calibrate(model, inputs, names, options.calibration);
+  if (tailQuantized) {
+    // The tail's values are the model's answers (scores, box sizes): the rare large ones are
+    // the ones that matter, so their ranges are the extremes seen, not the method's choice.
+    for (const n of tail) for (const o of n.output!) if (seen.has(o)) ranges.set(o, seen.get(o)!);
+    for (const n of quantizedNodes) {
+      if (n.opType !== 'Sigmoid') continue;
+      const x = n.input![0]!;
+      const r = ranges.get(x);
+      if (!r) continue;
+      // Logits beyond ±8 all become 0 or 1 within a uint8 step of the sigmoid's output
+      // (1/255): a sigmoid's input needs no wider range, and its output is the image of it.
+      if ((consumers.get(x) ?? []).every((c) => c.opType === 'Sigmoid')) ranges.set(x, { min: Math.max(r.min, -8), max: Math.min(r.max, 8) });
+      const bounded = ranges.get(x)!;
+      const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+      ranges.set(n.output![0]!, { min: sigmoid(bounded.min), max: sigmoid(bounded.max) });
+    }
+  }
 
   // A Relu or Clip that a Q replaces bounds the range, so the Q saturates where it did.
   for (const n of quantizedNodes) {
@@ -314,6 +395,21 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     if (!r) continue;
     const bounds = n.opType === 'Relu' ? [0, Infinity] : n.input!.slice(1).map((b, i) => (b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity));
     ranges.set(n.output![0]!, { min: Math.max(r.min, bounds[0]!), max: Math.min(r.max, bounds[1]!) });
+  }
+  // x → Add(c) → Clip(lo, hi), x read by nothing else (a hard sigmoid): values of x outside
+  // [lo − c, hi − c] all end up at a bound, so x's range needs no more than that, and its
+  // 256 steps go where the Clip passes values through.
+  for (const n of quantizedNodes) {
+    if (n.opType !== 'Add') continue;
+    const constant = n.input!.find((i) => inits.has(i));
+    const x = n.input!.find((i) => !inits.has(i));
+    const next = consumers.get(n.output![0]!) ?? [];
+    if (!constant || !x || next.length !== 1 || next[0]!.opType !== 'Clip' || !inRegion.has(next[0]!)) continue;
+    if ((consumers.get(x) ?? []).length !== 1 || floatValues(inits.get(constant)!).length !== 1) continue;
+    const c = floatValues(inits.get(constant)!)[0]!;
+    const clip = next[0]!.input!.slice(1).map((b, i) => (b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity));
+    const r = ranges.get(x);
+    if (r) ranges.set(x, { min: Math.max(r.min, clip[0]! - c), max: Math.min(r.max, clip[1]! - c) });
   }
   // Resize and MaxPool pick or blend input values: one scale for both sides lets onnxruntime run them on uint8.
   for (const n of quantizedNodes) {
@@ -374,8 +470,9 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     return `${base}/dequantized`;
   };
 
-  // Every reader of a quantized activation reads its own dequantized copy.
   const graphOutputs = new Set(graph.output!.map((o) => o.name));
+
+  // Every reader of a quantized activation reads its own dequantized copy.
   for (const name of names) {
     if (graphOutputs.has(name)) continue;
     for (const consumer of consumers.get(name) ?? []) consumer.input = consumer.input!.map((i) => (i === name ? dequantized(name) : i));
@@ -392,7 +489,14 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     quantizedConvs++;
     const w = inits.get(n.input![1]!)!;
     const outChannels = Number(w.dims![0]);
-    const { q, scales } = quantizeWeights(floatValues(w), outChannels);
+    const sx = params.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''))!.scaleValue;
+    const floatBias = n.input![2] ? floatValues(inits.get(n.input![2])!) : new Float32Array(outChannels);
+    // The bias is stored as int32 in steps of (weight scale × input scale). An input that is
+    // almost always zero (a squeeze-and-excitation branch whose Relu never fires on the
+    // calibration images) has a tiny step, and a bias of 1 would need more than 2^31 of
+    // them; such a channel's weight step is widened until its bias fits, with room to spare.
+    const minScales = Float64Array.from(floatBias, (b) => Math.abs(b) / (sx * INT32_BIAS_LIMIT));
+    const { q, scales } = quantizeWeights(floatValues(w), outChannels, minScales);
     const wName = `${w.name}/int8`;
     newInits.push(
       tensor(wName, DT.INT8, w.dims!.map(Number), q),
@@ -405,7 +509,7 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     // a large mean (the first layers see raw pixel levels) under zero-sum filters (edges)
     // turn that into a visible offset, so it is taken out of the bias.
     const float = floatValues(w);
-    const b = n.input![2] ? Float32Array.from(floatValues(inits.get(n.input![2])!)) : new Float32Array(outChannels);
+    const b = Float32Array.from(floatBias);
     const means = channelMeans.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''));
     if (means) {
       const per = float.length / outChannels;
@@ -423,9 +527,8 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     }
     const convInputs = [n.input![0]!, wDq];
     {
-      const sx = params.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''))!.scaleValue;
       const bScales = Float32Array.from(scales, (s) => Math.fround(s * sx));
-      const bq = Int32Array.from(b, (v, c) => Math.round(v / bScales[c]!));
+      const bq = Int32Array.from(b, (v, c) => Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(v / bScales[c]!))));
       const bName = `${n.input![2] || `${n.name}/bias`}/int32__${dqCount++}`;
       const bTensor = tensor(bName, DT.INT32, [outChannels], bq);
       biases.push({ output: n.output![0]!, tensor: bTensor, bias: b, scales: bScales });
