@@ -1,0 +1,118 @@
+// The INT8 quantizer on small hand-built graphs, run through a real onnxruntime: a hard
+// swish between two convolutions, and a convolution whose input is almost always zero
+// under a large bias (a squeeze-and-excitation branch whose Relu never fires).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import '../../agent/detect/no-telemetry.js';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { quantize, type CalibrationInput } from '../../scripts/quantize.js';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const C = 4;
+const H = 6;
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648) * 2 - 1;
+  });
+}
+
+const init = (name: string, dims: number[], data: Float32Array | number[]) =>
+  onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
+const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) =>
+  onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
+const info = (name: string, dims: number[]) =>
+  onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: FLOAT,
+        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+      }),
+    }),
+  });
+
+/**
+ * x → conv a → hard swish ((h · 1/6) · relu6(h + 3)) → conv b → `swish`;
+ * x → conv c (weights ~1e-6) → Relu → conv d (bias 1.85) → `dead`.
+ */
+function model(): Uint8Array {
+  const graph = onnx.GraphProto.create({
+    name: 'quantize-test',
+    input: [info('x', [1, C, H, H])],
+    output: [info('swish', [1, C, H, H]), info('dead', [1, C, H, H])],
+    initializer: [
+      init('a_w', [C, C, 1, 1], values(C * C, 1)),
+      init('a_b', [C], values(C, 2)),
+      init('b_w', [C, C, 1, 1], values(C * C, 3)),
+      init('b_b', [C], values(C, 4)),
+      init(
+        'c_w',
+        [C, C, 1, 1],
+        Float32Array.from(values(C * C, 5), (v) => v * 1e-6),
+      ),
+      init('c_b', [C], [0, 0, 0, 0]),
+      init('d_w', [C, C, 1, 1], values(C * C, 6)),
+      init('d_b', [C], [1.85, -1.85, 0.5, 1.85]),
+      init('sixth', [], [1 / 6]),
+      init('three', [], [3]),
+      init('zero', [], [0]),
+      init('six', [], [6]),
+    ],
+    node: [
+      node('Conv', ['x', 'a_w', 'a_b'], 'h'),
+      node('Mul', ['h', 'sixth'], 's'),
+      node('Add', ['h', 'three'], 'h3'),
+      node('Clip', ['h3', 'zero', 'six'], 'r'),
+      node('Mul', ['s', 'r'], 'z'),
+      node('Conv', ['z', 'b_w', 'b_b'], 'swish'),
+      node('Conv', ['x', 'c_w', 'c_b'], 'c'),
+      node('Relu', ['c'], 'cr'),
+      node('Conv', ['cr', 'd_w', 'd_b'], 'dead'),
+    ],
+  });
+  const m = onnx.ModelProto.create({ irVersion: 8, producerName: 'edgecam tests', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 18 })], graph });
+  return onnx.ModelProto.encode(m).finish();
+}
+
+async function run(bytes: Uint8Array, x: Float32Array): Promise<Record<string, Float32Array>> {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  try {
+    const out = await session.run({ x: new ort.Tensor('float32', x, [1, C, H, H]) });
+    return { swish: out.swish!.data as Float32Array, dead: out.dead!.data as Float32Array };
+  } finally {
+    await session.release();
+  }
+}
+
+const calibration: CalibrationInput[] = [1, 2, 3, 4].map((i) => ({ data: values(C * H * H, 100 + i), dims: [1, C, H, H] }));
+
+test('quantizer: a hard swish quantizes close to float, its 1/6 folded into the next convolution', async () => {
+  const float = model();
+  const { bytes } = await quantize(float, calibration, { calibration: { method: 'minmax' } });
+  const graph = onnx.ModelProto.decode(bytes).graph!;
+  assert.equal(graph.node!.filter((n) => n.opType === 'Mul').length, 1, 'one multiplication left: h · relu6(h + 3)');
+  assert.ok(graph.node!.some((n) => n.opType === 'QuantizeLinear'));
+  const x = values(C * H * H, 200);
+  const [want, got] = [await run(float, x), await run(bytes, x)];
+  const range = Math.max(...want.swish!) - Math.min(...want.swish!);
+  const worst = Math.max(...want.swish!.map((v, i) => Math.abs(v - got.swish![i]!)));
+  assert.ok(worst < range * 0.03, `largest difference ${worst} of a range of ${range}`);
+});
+
+test('quantizer: a bias too large for int32 at a near-zero input scale still comes out right', async () => {
+  const float = model();
+  const { bytes } = await quantize(float, calibration, { calibration: { method: 'minmax' } });
+  const x = values(C * H * H, 300);
+  const [want, got] = [await run(float, x), await run(bytes, x)];
+  // The input of conv d is almost zero, so its output is its bias: 1.85, -1.85, 0.5, 1.85.
+  for (let c = 0; c < C; c++) {
+    const v = got.dead![c * H * H]!;
+    assert.ok(Math.abs(v - want.dead![c * H * H]!) < 0.02, `channel ${c}: ${v}, float ${want.dead![c * H * H]}`);
+  }
+});
