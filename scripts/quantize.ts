@@ -319,6 +319,10 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   const graph = model.graph!;
   toGlobalAveragePool(graph);
   foldScalarMultiplications(graph);
+  // The constants those rewrites left unread (a ReduceMean's axes, a 1/6) go, so no session
+  // over this graph warns of them.
+  const used = new Set(graph.node!.flatMap((n) => n.input!));
+  graph.initializer = graph.initializer!.filter((t) => used.has(t.name!));
   const reference = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
   const consumers = new Map<string, NodeProto[]>();
