@@ -10,19 +10,22 @@ export interface ConstantOutput {
   data: number[];
 }
 
+/** A graph input or output: a tensor of `type` (an ONNX data type) and fixed `dims`. */
+export function valueInfo(name: string, type: number, dims: number[]): onnxProto.onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: type,
+        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+      }),
+    }),
+  });
+}
+
 export function constantOutputModel(input: { name: string; dims: number[]; type?: 'float32' | 'uint8' }, outputs: ConstantOutput[]): Uint8Array {
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const elemType = input.type === 'uint8' ? onnx.TensorProto.DataType.UINT8 : FLOAT;
-  const valueInfo = (name: string, type: number, dims: number[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: type,
-          shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
-        }),
-      }),
-    });
   const nodes = outputs.map((o) =>
     onnx.NodeProto.create({
       opType: 'Constant',

@@ -7,6 +7,7 @@ import '../../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { quantize, type CalibrationInput } from '../../scripts/quantize.js';
+import { valueInfo } from '../helpers/onnx.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -26,16 +27,7 @@ const init = (name: string, dims: number[], data: Float32Array | number[]) =>
   onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
 const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) =>
   onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
-const info = (name: string, dims: number[]) =>
-  onnx.ValueInfoProto.create({
-    name,
-    type: onnx.TypeProto.create({
-      tensorType: onnx.TypeProto.Tensor.create({
-        elemType: FLOAT,
-        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) }),
-      }),
-    }),
-  });
+const info = (name: string, dims: number[]) => valueInfo(name, FLOAT, dims);
 
 /**
  * x → conv a → hard swish ((h · 1/6) · relu6(h + 3)) → conv b → `swish`;
