@@ -65,13 +65,6 @@ export interface QuantizeOptions {
    * float; `extremes` quantizes them with the extremes seen as ranges.
    */
   tail?: 'float' | 'extremes';
-  /**
-   * Passes of empirical bias correction: the quantized model runs over the calibration
-   * images, and each convolution's bias takes out the mean by which its output channels
-   * differ from the float model's (the shift that rounding activations and weights
-   * leaves, which the weights-only correction does not see). 0: none.
-   */
-  biasCorrection?: number;
   producerName?: string;
 }
 
@@ -323,7 +316,6 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   // over this graph warns of them.
   const used = new Set(graph.node!.flatMap((n) => n.input!));
   graph.initializer = graph.initializer!.filter((t) => used.has(t.name!));
-  const reference = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
   const consumers = new Map<string, NodeProto[]>();
   for (const n of graph.node!) for (const i of n.input!) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -483,7 +475,6 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   }
   // Constant operands, weights and biases.
   let quantizedConvs = 0;
-  const biases: { output: string; tensor: TensorProto; bias: Float32Array; scales: Float32Array }[] = [];
   for (const n of quantizedNodes) {
     if (n.opType === 'Add' || n.opType === 'Mul') {
       n.input = n.input!.map((i) => (inits.has(i) ? constantDequantized(i) : i));
@@ -534,9 +525,11 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
       const bScales = Float32Array.from(scales, (s) => Math.fround(s * sx));
       const bq = Int32Array.from(b, (v, c) => Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(v / bScales[c]!))));
       const bName = `${n.input![2] || `${n.name}/bias`}/int32__${dqCount++}`;
-      const bTensor = tensor(bName, DT.INT32, [outChannels], bq);
-      biases.push({ output: n.output![0]!, tensor: bTensor, bias: b, scales: bScales });
-      newInits.push(bTensor, tensor(`${bName}/scale`, DT.FLOAT, [outChannels], bScales), tensor(`${bName}/zero_point`, DT.INT32, [outChannels], new Int32Array(outChannels)));
+      newInits.push(
+        tensor(bName, DT.INT32, [outChannels], bq),
+        tensor(`${bName}/scale`, DT.FLOAT, [outChannels], bScales),
+        tensor(`${bName}/zero_point`, DT.INT32, [outChannels], new Int32Array(outChannels)),
+      );
       added.push(
         onnx.NodeProto.create({
           opType: 'DequantizeLinear',
@@ -558,20 +551,6 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   graph.node = topologicalSort(all, new Set([...graph.input!.map((i) => i.name!), ...graph.initializer.map((t) => t.name!)]));
   graph.valueInfo = [];
 
-  if (options.biasCorrection) {
-    const outputs = biases.map((b) => b.output);
-    const target = (await calibrate(reference, inputs, outputs, { method: 'minmax' })).channelMeans;
-    for (let pass = 0; pass < options.biasCorrection; pass++) {
-      const seen = (await calibrate(model, inputs, outputs, { method: 'minmax' })).channelMeans;
-      for (const b of biases) {
-        const want = target.get(b.output)!;
-        const got = seen.get(b.output)!;
-        for (let c = 0; c < b.bias.length; c++) b.bias[c]! -= got[c]! - want[c]!;
-        const q = Int32Array.from(b.bias, (v, c) => Math.round(v / b.scales[c]!));
-        b.tensor.rawData = new Uint8Array(q.buffer);
-      }
-    }
-  }
   model.producerName = options.producerName ?? 'edgecam scripts/quantize.ts';
   model.producerVersion = '';
   return {
