@@ -259,14 +259,36 @@ function attrInt(node: NodeProto, name: string, fallback: number): number {
   return a ? Number(a.i) : fallback;
 }
 
+type Initializers = Map<string, TensorProto>;
+
+/** A Mul or Add of one activation and one constant scalar: the activation's name and the scalar. */
+function scalarOperand(n: NodeProto, inits: Initializers): { x: string; c: number } | undefined {
+  const constant = n.input!.find((i) => inits.has(i));
+  const x = n.input!.find((i) => !inits.has(i));
+  if (!constant || !x) return undefined;
+  const values = floatValues(inits.get(constant)!);
+  return values.length === 1 ? { x, c: values[0]! } : undefined;
+}
+
+/** A Clip's bounds, ±Infinity where it has none. */
+function clipBounds(n: NodeProto, inits: Initializers): [number, number] {
+  const [lo, hi] = [1, 2].map((k, i) => {
+    const b = n.input![k];
+    return b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity;
+  });
+  return [lo!, hi!];
+}
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
 const INT32_MAX = 2 ** 31 - 1;
 /** The largest |bias| in int32 steps a weight scale is chosen for: 2^24 leaves the bias correction and the accumulator room. */
 const INT32_BIAS_LIMIT = 2 ** 24;
 /**
  * y = x · c, c a constant scalar, read only by convolutions (the 1/6 of every hard swish
- * before the next layer), directly or through one more multiplication: the convolutions' weights take the factor (W·(c·x) = (c·W)·x)
- * and the multiplication goes, exactly, before anything is quantized: one kernel and one
- * rounding fewer per block.
+ * before the next layer), directly or through one more multiplication: the convolutions'
+ * weights take the factor (W·(c·x) = (c·W)·x) and the multiplication goes, exactly,
+ * before anything is quantized: one kernel and one rounding fewer per block.
  */
 function foldScalarMultiplications(graph: onnxProto.onnx.IGraphProto): void {
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
@@ -274,11 +296,10 @@ function foldScalarMultiplications(graph: onnxProto.onnx.IGraphProto): void {
   const outputs = new Set(graph.output!.map((o) => o.name));
   const removed = new Set<NodeProto>();
   for (const n of graph.node!) {
-    if (n.opType !== 'Mul') continue;
-    const constant = n.input!.find((i) => inits.has(i));
-    const x = n.input!.find((i) => !inits.has(i));
+    const operand = n.opType === 'Mul' ? scalarOperand(n, inits) : undefined;
     const y = n.output![0]!;
-    if (!constant || !x || outputs.has(y) || floatValues(inits.get(constant)!).length !== 1) continue;
+    if (!operand || outputs.has(y)) continue;
+    const { x, c: factor } = operand;
     // Through one more multiplication (a hard swish is (x · 1/6) · relu6(x + 3)): the factor
     // moves past it, to the convolutions that read its product.
     const next = readers(y);
@@ -287,7 +308,6 @@ function foldScalarMultiplications(graph: onnxProto.onnx.IGraphProto): void {
     const convs = readers(target);
     if (outputs.has(target) || !convs.length) continue;
     if (!convs.every((c) => c.opType === 'Conv' && c.input![0] === target && inits.has(c.input![1]!) && readers(c.input![1]!).length === 1)) continue;
-    const factor = floatValues(inits.get(constant)!)[0]!;
     for (const conv of convs) {
       const w = inits.get(conv.input![1]!)!;
       const scaled = Float32Array.from(floatValues(w), (v) => v * factor);
@@ -379,7 +399,6 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
       // (1/255): a sigmoid's input needs no wider range, and its output is the image of it.
       if ((consumers.get(x) ?? []).every((c) => c.opType === 'Sigmoid')) ranges.set(x, { min: Math.max(r.min, -8), max: Math.min(r.max, 8) });
       const bounded = ranges.get(x)!;
-      const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
       ranges.set(n.output![0]!, { min: sigmoid(bounded.min), max: sigmoid(bounded.max) });
     }
   }
@@ -389,23 +408,21 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     if (n.opType !== 'Relu' && n.opType !== 'Clip') continue;
     const r = ranges.get(n.output![0]!);
     if (!r) continue;
-    const bounds = n.opType === 'Relu' ? [0, Infinity] : n.input!.slice(1).map((b, i) => (b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity));
+    const bounds = n.opType === 'Relu' ? [0, Infinity] : clipBounds(n, inits);
     ranges.set(n.output![0]!, { min: Math.max(r.min, bounds[0]!), max: Math.min(r.max, bounds[1]!) });
   }
   // x → Add(c) → Clip(lo, hi), x read by nothing else (a hard sigmoid): values of x outside
   // [lo − c, hi − c] all end up at a bound, so x's range needs no more than that, and its
   // 256 steps go where the Clip passes values through.
   for (const n of quantizedNodes) {
-    if (n.opType !== 'Add') continue;
-    const constant = n.input!.find((i) => inits.has(i));
-    const x = n.input!.find((i) => !inits.has(i));
+    const operand = n.opType === 'Add' ? scalarOperand(n, inits) : undefined;
     const next = consumers.get(n.output![0]!) ?? [];
-    if (!constant || !x || next.length !== 1 || next[0]!.opType !== 'Clip' || !inRegion.has(next[0]!)) continue;
-    if ((consumers.get(x) ?? []).length !== 1 || floatValues(inits.get(constant)!).length !== 1) continue;
-    const c = floatValues(inits.get(constant)!)[0]!;
-    const clip = next[0]!.input!.slice(1).map((b, i) => (b && inits.has(b) ? floatValues(inits.get(b)!)[0]! : i ? Infinity : -Infinity));
+    if (!operand || next.length !== 1 || next[0]!.opType !== 'Clip' || !inRegion.has(next[0]!)) continue;
+    const { x, c } = operand;
+    if ((consumers.get(x) ?? []).length !== 1) continue;
+    const [lo, hi] = clipBounds(next[0]!, inits);
     const r = ranges.get(x);
-    if (r) ranges.set(x, { min: Math.max(r.min, clip[0]! - c), max: Math.min(r.max, clip[1]! - c) });
+    if (r) ranges.set(x, { min: Math.max(r.min, lo - c), max: Math.min(r.max, hi - c) });
   }
   // Resize and MaxPool pick or blend input values: one scale for both sides lets onnxruntime run them on uint8.
   for (const n of quantizedNodes) {
@@ -466,9 +483,8 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     return `${base}/dequantized`;
   };
 
-  const graphOutputs = new Set(graph.output!.map((o) => o.name));
-
   // Every reader of a quantized activation reads its own dequantized copy.
+  const graphOutputs = new Set(graph.output!.map((o) => o.name));
   for (const name of names) {
     if (graphOutputs.has(name)) continue;
     for (const consumer of consumers.get(name) ?? []) consumer.input = consumer.input!.map((i) => (i === name ? dequantized(name) : i));
@@ -484,7 +500,8 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     quantizedConvs++;
     const w = inits.get(n.input![1]!)!;
     const outChannels = Number(w.dims![0]);
-    const sx = params.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''))!.scaleValue;
+    const input = n.input![0]!.replace(/\/dequantized__\d+$/, '');
+    const sx = params.get(input)!.scaleValue;
     const floatBias = n.input![2] ? floatValues(inits.get(n.input![2])!) : new Float32Array(outChannels);
     // The bias is stored as int32 in steps of (weight scale × input scale). An input that is
     // almost always zero (a squeeze-and-excitation branch whose Relu never fires on the
@@ -505,7 +522,7 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     // turn that into a visible offset, so it is taken out of the bias.
     const float = floatValues(w);
     const b = Float32Array.from(floatBias);
-    const means = channelMeans.get(n.input![0]!.replace(/\/dequantized__\d+$/, ''));
+    const means = channelMeans.get(input);
     if (means) {
       const per = float.length / outChannels;
       const [, inPerGroup, kh, kw] = w.dims!.map(Number) as [number, number, number, number];
@@ -550,7 +567,6 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   graph.initializer = [...graph.initializer!.filter((t) => read.has(t.name!)), ...newInits];
   graph.node = topologicalSort(all, new Set([...graph.input!.map((i) => i.name!), ...graph.initializer.map((t) => t.name!)]));
   graph.valueInfo = [];
-
   model.producerName = options.producerName ?? 'edgecam scripts/quantize.ts';
   model.producerVersion = '';
   return {
