@@ -7,16 +7,13 @@
 // leaving capture (edgecam_frame_latency_ms). The largest N where every agent keeps up is
 // found for each model, with the default threads (one per core in every agent) and with
 // DETECT_THREADS=1.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
 import { createLogger } from '../agent/log.js';
-import { PACKAGE_ROOT } from '../agent/paths.js';
-import { make720pClip, scrapeMetrics, waitForMetrics } from './clips.js';
-import { freePort } from './net.js';
+import { make720pClip, scrapeMetrics, spawnClipAgent, stopAgents, waitForMetrics, type ClipAgent } from './clips.js';
 
 const { values } = parseArgs({ options: { max: { type: 'string', default: '8' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
 const maxN = Number(values.max);
@@ -35,31 +32,20 @@ interface AgentResult {
 }
 
 async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<string, string>): Promise<AgentResult[]> {
-  const agents: { child: ChildProcess; port: number }[] = [];
+  const agents: ClipAgent[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const port = await freePort();
-      const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
-        env: {
-          PATH: process.env.PATH,
-          SOURCE: clip,
-          SOURCE_LOOP: 'true',
+      const stateDir = join(dir, `state-${n}-${i}`);
+      agents.push(
+        await spawnClipAgent(clip, stateDir, {
           SOURCE_REALTIME: 'true',
           DETECT_FPS: String(FPS),
-          MOTION_GATING: 'false',
           MQTT_URL: mqttUrl,
           TOPIC_PREFIX: `cam${i}/`,
           DEVICE_ID: `cam${i}`,
-          HTTP_PORT: String(port),
-          HTTP_BIND: '127.0.0.1',
-          VIEWER_ENABLED: 'false',
-          STATE_DIR: join(dir, `state-${n}-${i}`),
-          LOG_LEVEL: 'warn',
           ...env,
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      agents.push({ child, port });
+        }),
+      );
     }
     // Up and warm: every agent answers, then the first seconds (model load, FFmpeg start) pass.
     for (const a of agents) await waitForMetrics(a.port);
@@ -79,8 +65,7 @@ async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<
       return { processed, expected: Math.round(expected), processedShare, withinShare, ok: processedShare >= 0.95 && withinShare >= 0.99 };
     });
   } finally {
-    for (const a of agents) a.child.kill('SIGTERM');
-    await Promise.all(agents.map((a) => new Promise((r) => (a.child.exitCode !== null ? r(null) : a.child.once('exit', r)))));
+    await stopAgents(agents);
   }
 }
 

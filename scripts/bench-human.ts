@@ -9,7 +9,7 @@
 // Human is not a dependency of edgecam: unless --human-dir names a directory where it is
 // installed, it is installed from npm (pinned versions, no install scripts) into a
 // temporary directory, removed afterwards.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,8 +19,7 @@ import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
 import { findFfmpeg } from '../agent/ffmpeg/process.js';
 import { createLogger } from '../agent/log.js';
 import { PACKAGE_ROOT } from '../agent/paths.js';
-import { make720pClip, scrapeMetrics, waitForMetrics } from './clips.js';
-import { freePort } from './net.js';
+import { make720pClip, scrapeMetrics, spawnClipAgent, stopAgents, waitForMetrics } from './clips.js';
 
 const HUMAN_PACKAGES = ['@vladmandic/human@3.3.6', '@tensorflow/tfjs@4.22.0', '@tensorflow/tfjs-backend-wasm@4.22.0'];
 const { values } = parseArgs({
@@ -76,26 +75,14 @@ interface EdgecamRound {
 }
 
 async function runEdgecam(clip: string, mqttUrl: string, env: Record<string, string>): Promise<EdgecamRound> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
-    env: {
-      PATH: process.env.PATH,
-      SOURCE: clip,
-      SOURCE_LOOP: 'true',
-      SOURCE_REALTIME: 'false',
-      DETECT_FPS: String(CLIP_FPS),
-      // Every frame inferred, as Human infers every frame.
-      MOTION_GATING: 'false',
-      MQTT_URL: mqttUrl,
-      HTTP_PORT: String(port),
-      HTTP_BIND: '127.0.0.1',
-      VIEWER_ENABLED: 'false',
-      STATE_DIR: join(dir, `state-${Math.random()}`),
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const agent = await spawnClipAgent(clip, join(dir, `state-${Math.random()}`), {
+    SOURCE_REALTIME: 'false',
+    // Every frame, as Human infers every frame.
+    DETECT_FPS: String(CLIP_FPS),
+    MQTT_URL: mqttUrl,
+    ...env,
   });
+  const { port } = agent;
   try {
     await waitForMetrics(port);
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
@@ -112,8 +99,7 @@ async function runEdgecam(clip: string, mqttUrl: string, env: Record<string, str
       dropped: after.dropped - before.dropped,
     };
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    await stopAgents([agent]);
   }
 }
 

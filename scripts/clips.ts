@@ -1,9 +1,11 @@
-// The benchmarks' camera clip: the bundled sample scaled to 1280x720 and re-encoded as
-// H.264, as a camera's main stream would be.
-import { spawnSync } from 'node:child_process';
+// The benchmarks' camera clip (the bundled sample scaled to 1280x720 and re-encoded as
+// H.264, as a camera's main stream would be), agents run on it in processes of their own,
+// and the counters read from their /metrics.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { findFfmpeg } from '../agent/ffmpeg/process.js';
-import { BUNDLED_SAMPLE } from '../agent/paths.js';
+import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+import { freePort } from './net.js';
 
 export function make720pClip(dir: string): string {
   const out = join(dir, 'camera-720p.mp4');
@@ -51,4 +53,41 @@ export async function waitForMetrics(port: number, timeoutMs = 30_000): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the agent on port ${port} did not answer /metrics within ${timeoutMs / 1000} s`);
+}
+
+export interface ClipAgent {
+  child: ChildProcess;
+  /** Its /metrics port on 127.0.0.1. */
+  port: number;
+}
+
+/**
+ * `edgecam run` in a process of its own, as the systemd template runs it, on a looping
+ * `clip` with motion gating off (every frame inferred: a busy scene), /metrics on a free
+ * loopback port, no viewer; `env` adds the rest (MQTT_URL, DETECT_FPS, ...) or overrides.
+ */
+export async function spawnClipAgent(clip: string, stateDir: string, env: Record<string, string>): Promise<ClipAgent> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
+    env: {
+      PATH: process.env.PATH,
+      SOURCE: clip,
+      SOURCE_LOOP: 'true',
+      MOTION_GATING: 'false',
+      HTTP_PORT: String(port),
+      HTTP_BIND: '127.0.0.1',
+      VIEWER_ENABLED: 'false',
+      STATE_DIR: stateDir,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { child, port };
+}
+
+/** Stops the agents (SIGTERM) and waits for every one to exit. */
+export async function stopAgents(agents: ClipAgent[]): Promise<void> {
+  for (const a of agents) a.child.kill('SIGTERM');
+  await Promise.all(agents.map((a) => new Promise((r) => (a.child.exitCode !== null ? r(null) : a.child.once('exit', r)))));
 }
