@@ -123,8 +123,8 @@ try {
   }
 } finally {
   await broker.close();
-  if (!values['human-dir']) rmSync(dir, { recursive: true, force: true });
-  else rmSync(join(dir, 'camera-720p.mp4'), { force: true });
+  // The clip, the agents' state and an installed Human; a --human-dir is outside it.
+  rmSync(dir, { recursive: true, force: true });
 }
 
 const ratios = results.map((r) => r.edgecam.fps / r.human.fps);
