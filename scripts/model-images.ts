@@ -53,3 +53,14 @@ export async function sampleFrames(width: number, height: number, fps: number, o
   }
   return frames;
 }
+
+/** The bundled models' decoding (their manifests' threshold and NMS), for comparing them. */
+export const BUNDLED_ACCURACY = { decoder: 'centernet', scoreThreshold: 0.3, nmsIou: 0.4, nmsClassAgnostic: true } as const;
+
+/**
+ * The images the INT8 model is compared with the float one on: Debian darknet's photos
+ * (held out from calibration) and the sample's frames between those it was calibrated on.
+ */
+export async function evaluationImages(size = 512): Promise<ModelImage[]> {
+  return [...(await Promise.all(darknetPhotos().map((p) => photo(p, size, size)))), ...(await sampleFrames(size, size, 2, 0.25))];
+}

@@ -65,6 +65,14 @@ export interface QuantizeOptions {
    * float; `extremes` quantizes them with the extremes seen as ranges.
    */
   tail?: 'float' | 'extremes';
+  /**
+   * Activations (tensor names of the simplified graph) left in float: no Q/DQ pair, so
+   * their readers compute in float. For measuring where the error comes from: all of them
+   * float leaves only the weights' rounding.
+   */
+  floatActivations?: (name: string) => boolean;
+  /** Statistics of an earlier run over the same model, inputs and method, instead of calibrating again. */
+  statistics?: Statistics;
   producerName?: string;
 }
 
@@ -327,7 +335,11 @@ const QUANTIZABLE = new Set(['Conv', 'Add', 'Mul', 'Clip', 'Relu', 'Concat', 'Re
 const SAME_PARAMS = new Set(['Resize', 'MaxPool']);
 
 /** Quantizes `floatModel` (ONNX bytes) with the calibration inputs; returns the QDQ model's bytes. */
-export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[], options: QuantizeOptions): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
+export async function quantize(
+  floatModel: Uint8Array,
+  inputs: CalibrationInput[],
+  options: QuantizeOptions,
+): Promise<{ bytes: Uint8Array; report: QuantizeReport; statistics: Statistics; activations: string[] }> {
   const model = await simplify(floatModel);
   const graph = model.graph!;
   toGlobalAveragePool(graph);
@@ -385,7 +397,10 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
     }
   }
   const names = [...activations];
-  const { ranges, channelMeans, extremes: seen } = await calibrate(model, inputs, names, options.calibration);
+  const statistics = options.statistics ?? (await calibrate(model, inputs, names, options.calibration));
+  // Rewritten below (bounds, shared scales): a copy, so the statistics can serve another run.
+  const ranges = new Map(statistics.ranges);
+  const { channelMeans, extremes: seen } = statistics;
   if (tailQuantized) {
     // The tail's values are the model's answers (scores, box sizes): the rare large ones are
     // the ones that matter, so their ranges are the extremes seen, not the method's choice.
@@ -487,6 +502,10 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   const graphOutputs = new Set(graph.output!.map((o) => o.name));
   for (const name of names) {
     if (graphOutputs.has(name)) continue;
+    if (options.floatActivations?.(name)) {
+      qParams(name); // the scale a convolution's int32 bias is stored at
+      continue;
+    }
     for (const consumer of consumers.get(name) ?? []) consumer.input = consumer.input!.map((i) => (i === name ? dequantized(name) : i));
   }
   // Constant operands, weights and biases.
@@ -564,7 +583,7 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   // Float weights no longer read by anything are dropped.
   const all = [...graph.node!, ...added];
   const read = new Set(all.flatMap((n) => n.input!));
-  graph.initializer = [...graph.initializer!.filter((t) => read.has(t.name!)), ...newInits];
+  graph.initializer = [...graph.initializer!, ...newInits].filter((t) => read.has(t.name!));
   graph.node = topologicalSort(all, new Set([...graph.input!.map((i) => i.name!), ...graph.initializer.map((t) => t.name!)]));
   graph.valueInfo = [];
   model.producerName = options.producerName ?? 'edgecam scripts/quantize.ts';
@@ -572,6 +591,8 @@ export async function quantize(floatModel: Uint8Array, inputs: CalibrationInput[
   return {
     bytes: onnx.ModelProto.encode(model).finish(),
     report: { convs: convs.length, quantized: quantizedConvs, keptFloat: [...keptFloat].filter((n) => n.opType === 'Conv').map((n) => n.name!), activations: names.length },
+    statistics,
+    activations: names,
   };
 }
 

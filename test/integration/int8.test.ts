@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUNDLED_MODEL, BUNDLED_MODELS } from '../../agent/paths.js';
 import { compareModels, type AccuracyReport } from '../../scripts/model-accuracy.js';
-import { darknetPhotos, photo, sampleFrames } from '../../scripts/model-images.js';
+import { BUNDLED_ACCURACY, darknetPhotos, evaluationImages } from '../../scripts/model-images.js';
 import { needs } from '../helpers/net.js';
 
 /** The line a quantized model must hold to be the default: 95 % of the float model's detections found again, scores within 0.05, new detections on at most 2 % of images. */
@@ -19,13 +19,8 @@ test(
   'INT8 against FP32: what the README states, and the default follows the accuracy line',
   { skip: needs('ffmpeg') || (photos.length < 7 && 'apt-get install darknet'), timeout: 120_000 },
   async (t) => {
-    const images = [...(await Promise.all(photos.map((p) => photo(p, 512, 512)))), ...(await sampleFrames(512, 512, 2, 0.25))];
-    const r = await compareModels(BUNDLED_MODELS['centernet-fp32'], BUNDLED_MODELS['centernet-int8'], images, {
-      decoder: 'centernet',
-      scoreThreshold: 0.3,
-      nmsIou: 0.4,
-      nmsClassAgnostic: true,
-    });
+    const images = await evaluationImages();
+    const r = await compareModels(BUNDLED_MODELS['centernet-fp32'], BUNDLED_MODELS['centernet-int8'], images, BUNDLED_ACCURACY);
     t.diagnostic(
       `${images.length} images, ${r.referenceDetections} FP32 detections: ${(r.recall * 100).toFixed(1)} % found again, mean score difference ${r.meanScoreDiff.toFixed(3)}, images with a new detection ${(r.imagesWithExtra * 100).toFixed(1)} %`,
     );

@@ -1,0 +1,158 @@
+// `npm run models:error [-- --sweep]`: where the INT8 model's error comes from, measured.
+// The INT8 model is rebuilt as `npm run models` builds it, then with some of its
+// activations left in float, and each build is compared with the float model on the
+// images and with the decoding of test/integration/int8.test.ts, and timed against it
+// side by side (alternating rounds, same threads):
+//   - as bundled;
+//   - weights int8, every activation float: the weights' rounding alone;
+//   - the first convolution's hard swish in float (its output is one uint8 scale for
+//     channels whose levels differ a hundredfold: printed).
+// `--sweep` also quantizes each activation alone (weights int8, everything else float)
+// and lists the ones whose rounding costs the most; about 3 s per activation.
+import { parseArgs } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '../agent/detect/no-telemetry.js';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { sessionOptions } from '../agent/detect/index.js';
+import type { Candidate } from '../agent/detect/decoders/index.js';
+import { iou } from '../agent/frames/frame.js';
+import { BUNDLED_MODELS } from '../agent/paths.js';
+import { INT8, calibrationInputs } from './build-models.js';
+import { compareDetections, detectAll } from './model-accuracy.js';
+import { BUNDLED_ACCURACY, evaluationImages } from './model-images.js';
+import { activationParams, quantize, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
+
+const { onnx } = onnxProto;
+const { values } = parseArgs({ options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' } } });
+
+const fp32 = readFileSync(BUNDLED_MODELS['centernet-fp32']);
+const inputs = await calibrationInputs();
+const images = await evaluationImages();
+const loose = { ...BUNDLED_ACCURACY, scoreThreshold: BUNDLED_ACCURACY.scoreThreshold - 0.05 };
+const reference = await detectAll(BUNDLED_MODELS['centernet-fp32'], images, loose);
+const dir = mkdtempSync(join(tmpdir(), 'edgecam-int8-error-'));
+
+/**
+ * One number per build, finer than recall: for each float detection above the threshold,
+ * the score it loses and the overlap it loses (1 − IoU) with the build's best detection
+ * of its class; a missing one costs its score plus 1. Averaged over the float detections.
+ */
+function detectionError(got: Candidate[][]): number {
+  let sum = 0;
+  let n = 0;
+  reference.forEach((refs, i) => {
+    for (const r of refs) {
+      if (r.score < BUNDLED_ACCURACY.scoreThreshold) continue;
+      let best: Candidate | undefined;
+      let bestIou = 0.3;
+      for (const g of got[i]!) {
+        const o = g.classId === r.classId ? iou(g.box, r.box) : 0;
+        if (o > bestIou) [best, bestIou] = [g, o];
+      }
+      sum += best ? Math.abs(best.score - r.score) + (1 - bestIou) : r.score + 1;
+      n++;
+    }
+  });
+  return sum / n;
+}
+
+let statistics: Statistics | undefined;
+let activations: string[] = [];
+async function build(label: string, floatActivations?: QuantizeOptions['floatActivations']) {
+  const result = await quantize(fp32, inputs, { ...INT8, floatActivations, statistics });
+  statistics = result.statistics;
+  activations = result.activations;
+  const path = join(dir, `${label.replace(/\W+/g, '-')}.onnx`);
+  writeFileSync(path, result.bytes);
+  const got = await detectAll(path, images, loose);
+  const r = compareDetections(
+    images.map((i) => i.name),
+    reference,
+    got,
+    BUNDLED_ACCURACY.scoreThreshold,
+  );
+  return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra };
+}
+
+/** Throughput ratios to the float model at 512×512: 10 rounds of 10 inferences, models alternating. */
+async function speeds(paths: string[], threads: number): Promise<number[]> {
+  const sessions = await Promise.all([BUNDLED_MODELS['centernet-fp32'], ...paths].map((p) => ort.InferenceSession.create(p, sessionOptions(threads))));
+  const feeds = (s: ort.InferenceSession) => ({ [s.inputNames[0]!]: new ort.Tensor('uint8', images[0]!.rgb, [1, 512, 512, 3]) });
+  const times = sessions.map(() => [] as number[]);
+  for (const s of sessions) for (let i = 0; i < 5; i++) await s.run(feeds(s));
+  for (let round = 0; round < 10; round++) {
+    const order = round % 2 ? [...sessions.keys()].reverse() : [...sessions.keys()];
+    for (const k of order) {
+      const t = performance.now();
+      for (let i = 0; i < 10; i++) await sessions[k]!.run(feeds(sessions[k]!));
+      times[k]!.push(performance.now() - t);
+    }
+  }
+  await Promise.all(sessions.map((s) => s.release()));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  return times.slice(1).map((t) => median(times[0]!) / median(t));
+}
+
+/** Each channel's root mean square over the calibration images, for one activation of the simplified graph. */
+async function channelLevels(name: string): Promise<number[]> {
+  const model = await simplify(fp32);
+  model.graph!.output!.push(onnx.ValueInfoProto.create({ name }));
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
+  const sums: number[] = [];
+  let count = 0;
+  for (const input of inputs) {
+    const t = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('uint8', input.data as Uint8Array, input.dims) }, [name]))[name]!;
+    const [, channels, h, w] = t.dims as [number, number, number, number];
+    const data = t.data as Float32Array;
+    for (let c = 0; c < channels; c++) for (let i = c * h * w; i < (c + 1) * h * w; i++) sums[c] = (sums[c] ?? 0) + data[i]! ** 2;
+    count += h * w;
+  }
+  await session.release();
+  return sums.map((s) => Math.sqrt(s / count));
+}
+
+try {
+  const stem = /^tower_0\/MobilenetV3\/Conv\//;
+  const builds = [await build('as bundled'), await build('weights int8, activations float', () => true), await build("first convolution's hard swish float", (n) => stem.test(n))];
+  const [two, one] = [
+    await speeds(
+      builds.map((b) => b.path),
+      2,
+    ),
+    await speeds(
+      builds.map((b) => b.path),
+      1,
+    ),
+  ];
+  console.log(
+    `${images.length} images, ${reference.flat().filter((d) => d.score >= BUNDLED_ACCURACY.scoreThreshold).length} float detections; the accuracy line: recall ≥ 95 %, score difference ≤ 0.05, new detections on ≤ 2 % of images`,
+  );
+  console.log('| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  builds.forEach((b, k) =>
+    console.log(
+      `| ${b.label} | ${(b.recall * 100).toFixed(1)} % | ${b.scoreDiff.toFixed(3)} | ${(b.extra * 100).toFixed(1)} % | ${b.error.toFixed(3)} | ${two[k]!.toFixed(2)} | ${one[k]!.toFixed(2)} |`,
+    ),
+  );
+  const stemOutput = activations.filter((n) => stem.test(n)).at(-1)!;
+  const levels = await channelLevels(stemOutput);
+  const step = activationParams(statistics!.ranges.get(stemOutput)!).scale;
+  const live = levels.filter((l) => l > 1e-3).sort((a, b) => a - b);
+  console.log(
+    `${stemOutput}: ${levels.length} channels, RMS level ${live[0]!.toPrecision(2)} to ${live.at(-1)!.toPrecision(3)} (${live.filter((l) => l < 4 * step).length} channels under 4 steps), one uint8 step of ${step.toFixed(3)}`,
+  );
+  if (values.sweep) {
+    const rows = [];
+    for (const name of activations) rows.push({ ...(await build(`only ${name}`, (n) => n !== name)), name });
+    const base = builds[1]!.error;
+    console.log(`\nEach activation quantized alone (weights int8); detection error with none: ${base.toFixed(3)}`);
+    console.log('| activation | detection error | recall |');
+    console.log('| --- | --- | --- |');
+    for (const r of rows.sort((a, b) => b.error - a.error).slice(0, Number(values.top))) console.log(`| ${r.name} | ${r.error.toFixed(3)} | ${(r.recall * 100).toFixed(1)} % |`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
