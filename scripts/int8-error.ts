@@ -18,6 +18,7 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { sessionOptions } from '../agent/detect/index.js';
 import type { Candidate } from '../agent/detect/decoders/index.js';
+import { percentile } from '../agent/analytics/geometry.js';
 import { iou } from '../agent/frames/frame.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
 import { INT8, calibrationInputs } from './build-models.js';
@@ -92,8 +93,7 @@ async function speeds(paths: string[], threads: number): Promise<number[]> {
     }
   }
   await Promise.all(sessions.map((s) => s.release()));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  return times.slice(1).map((t) => median(times[0]!) / median(t));
+  return times.slice(1).map((t) => percentile(times[0]!, 0.5)! / percentile(t, 0.5)!);
 }
 
 /** Each channel's root mean square over the calibration images, for one activation of the simplified graph. */
