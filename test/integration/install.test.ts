@@ -74,6 +74,13 @@ describe('installer', { timeout: 360_000 }, () => {
     assert.doesNotMatch(help, /set -euo|^#/m);
   });
 
+  test("npm keeps every dependency's install script off, by a setting it knows (no warning)", () => {
+    const r = spawnSync('npm', ['config', 'get', 'ignore-scripts'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true');
+    assert.doesNotMatch(r.stderr, /npm warn/i);
+  });
+
   test('installs into DESTDIR, runs from there with production dependencies only, and a second run changes nothing', () => {
     const dest = mkdtempSync(join(tmpdir(), 'edgecam-install-'));
     const out1 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
