@@ -17,7 +17,9 @@
 //      with a zero point. Each activation gets Q -> DQ after its producer (a lone Relu or
 //      Clip is folded into the range of the Q that follows it), so onnxruntime runs
 //      DQ -> op -> Q groups as single integer kernels.
-//   4. Nodes named by `keepFloat` stay float; everything after `floatTail` stays float
+//   4. A depthwise convolution of a channel count that is not a multiple of 16 gets zero
+//      channels up to the next one (exact), for onnxruntime's fast integer kernel.
+//   5. Nodes named by `keepFloat` stay float; everything after `floatTail` stays float
 //      too, or is quantized with the extremes seen as ranges (`tail: 'extremes'`).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -400,7 +402,8 @@ export async function quantize(
   const statistics = options.statistics ?? (await calibrate(model, inputs, names, options.calibration));
   // Rewritten below (bounds, shared scales): a copy, so the statistics can serve another run.
   const ranges = new Map(statistics.ranges);
-  const { channelMeans, extremes: seen } = statistics;
+  const { extremes: seen } = statistics;
+  const channelMeans = padDepthwiseChannels(graph, new Map(statistics.channelMeans));
   if (tailQuantized) {
     // The tail's values are the model's answers (scores, box sizes): the rare large ones are
     // the ones that matter, so their ranges are the extremes seen, not the method's choice.
@@ -594,6 +597,75 @@ export async function quantize(
     statistics,
     activations: names,
   };
+}
+
+/**
+ * writer conv → [Relu|Clip]* → depthwise conv → [Relu|Clip]* → reader conv, each tensor
+ * read once, with a channel count that is not a multiple of 16: the channels are padded to
+ * the next multiple with zero filters (the writer's extra outputs are 0, the depthwise
+ * passes 0, the reader gives them zero weights), exactly the same in float. onnxruntime's
+ * fast int8 depthwise kernel on x86-64 takes multiples of 16 channels only (of 8 on Arm).
+ * Done after calibration: the ranges are those of the real channels, and the padded
+ * tensors' channel means get zeros. Returns the channel means so extended.
+ */
+function padDepthwiseChannels(graph: onnxProto.onnx.IGraphProto, channelMeans: Map<string, Float64Array>): Map<string, Float64Array> {
+  const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of graph.node!) for (const i of n.input!) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const producer = new Map<string, NodeProto>();
+  for (const n of graph.node!) for (const o of n.output!) producer.set(o, n);
+  const passThrough = (n: NodeProto | undefined) => n?.opType === 'Relu' || n?.opType === 'Clip';
+  const readOnce = (t: string) => (readers.get(t) ?? []).length === 1;
+  const plainConv = (n: NodeProto | undefined) => n?.opType === 'Conv' && attrInt(n, 'group', 1) === 1 && inits.has(n.input![1]!);
+  /** `t`'s values with `pad` zero blocks of `block` values inserted after every `run` of them. */
+  const padded = (t: TensorProto, run: number, block: number, dims: number[]) => {
+    const old = floatValues(t);
+    const out = new Float32Array((old.length / run) * (run + block));
+    for (let k = 0; k < old.length / run; k++) out.set(old.subarray(k * run, (k + 1) * run), k * (run + block));
+    t.rawData = new Uint8Array(out.buffer);
+    t.floatData = [];
+    t.dims = dims;
+  };
+  for (const d of graph.node!) {
+    const dw = d.opType === 'Conv' ? inits.get(d.input![1]!) : undefined;
+    const [c, perGroup, kh, kw] = (dw?.dims ?? []).map(Number) as [number, number, number, number];
+    if (!dw || perGroup !== 1 || attrInt(d, 'group', 1) !== c || c % 16 === 0) continue;
+    const tensors = [d.output![0]!];
+    let input = d.input![0]!;
+    while (passThrough(producer.get(input)) && readOnce(input)) {
+      tensors.push(input);
+      input = producer.get(input)!.input![0]!;
+    }
+    let output = d.output![0]!;
+    while (readOnce(output) && passThrough(readers.get(output)![0])) {
+      output = readers.get(output)![0]!.output![0]!;
+      tensors.push(output);
+    }
+    const writer = producer.get(input);
+    const reader = readOnce(output) ? readers.get(output)![0] : undefined;
+    if (!plainConv(writer) || !readOnce(input) || !plainConv(reader)) continue;
+    tensors.push(input);
+    const pad = Math.ceil(c / 16) * 16 - c;
+    const ww = inits.get(writer!.input![1]!)!;
+    const wDims = ww.dims!.map(Number);
+    const wPer = wDims.slice(1).reduce((a, b) => a * b, 1);
+    padded(ww, c * wPer, pad * wPer, [c + pad, ...wDims.slice(1)]);
+    padded(dw, c * kh * kw, pad * kh * kw, [c + pad, 1, kh, kw]);
+    for (const conv of [writer!, d]) if (conv.input![2]) padded(inits.get(conv.input![2])!, c, pad, [c + pad]);
+    d.attribute!.find((a) => a.name === 'group')!.i = c + pad;
+    const rw = inits.get(reader!.input![1]!)!;
+    const [co, , rkh, rkw] = rw.dims!.map(Number) as [number, number, number, number];
+    padded(rw, c * rkh * rkw, pad * rkh * rkw, [co, c + pad, rkh, rkw]);
+    for (const t of tensors) {
+      const means = channelMeans.get(t);
+      if (means)
+        channelMeans.set(
+          t,
+          Float64Array.from({ length: c + pad }, (_, k) => means[k] ?? 0),
+        );
+    }
+  }
+  return channelMeans;
 }
 
 /** ReduceMean over H and W keeping dims is GlobalAveragePool, which has a uint8 kernel. */

@@ -1,6 +1,7 @@
 // The INT8 quantizer on small hand-built graphs, run through a real onnxruntime: a hard
-// swish between two convolutions, and a convolution whose input is almost always zero
-// under a large bias (a squeeze-and-excitation branch whose Relu never fires).
+// swish between two convolutions, a convolution whose input is almost always zero under a
+// large bias (a squeeze-and-excitation branch whose Relu never fires), and a depthwise
+// convolution whose channel count onnxruntime's fast integer kernel does not take.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import '../../agent/detect/no-telemetry.js';
@@ -107,4 +108,64 @@ test('quantizer: a bias too large for int32 at a near-zero input scale still com
     const v = got.dead![c * H * H]!;
     assert.ok(Math.abs(v - want.dead![c * H * H]!) < 0.02, `channel ${c}: ${v}, float ${want.dead![c * H * H]}`);
   }
+});
+
+/** x → conv e (4 → 18) → Relu → depthwise f (18 channels, 3×3) → Relu → conv g (18 → 4) → `y`. */
+function depthwiseModel(): Uint8Array {
+  const D = 18;
+  const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+  const graph = onnx.GraphProto.create({
+    name: 'quantize-depthwise-test',
+    input: [info('x', [1, C, H, H])],
+    output: [info('y', [1, C, H, H])],
+    initializer: [
+      init('e_w', [D, C, 1, 1], values(D * C, 7)),
+      init('e_b', [D], values(D, 8)),
+      init('f_w', [D, 1, 3, 3], values(D * 9, 9)),
+      init('f_b', [D], values(D, 10)),
+      init('g_w', [C, D, 1, 1], values(C * D, 11)),
+      init('g_b', [C], values(C, 12)),
+    ],
+    node: [
+      node('Conv', ['x', 'e_w', 'e_b'], 'e'),
+      node('Relu', ['e'], 'er'),
+      node('Conv', ['er', 'f_w', 'f_b'], 'f', [onnx.AttributeProto.create({ name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: D }), ints('pads', [1, 1, 1, 1])]),
+      node('Relu', ['f'], 'fr'),
+      node('Conv', ['fr', 'g_w', 'g_b'], 'y'),
+    ],
+  });
+  const m = onnx.ModelProto.create({ irVersion: 8, producerName: 'edgecam tests', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 18 })], graph });
+  return onnx.ModelProto.encode(m).finish();
+}
+
+test('quantizer: an 18-channel depthwise convolution is padded to 32 channels, with the same results', async () => {
+  const float = depthwiseModel();
+  const { bytes } = await quantize(float, calibration, { calibration: { method: 'minmax' } });
+  const graph = onnx.ModelProto.decode(bytes).graph!;
+  const depthwise = graph.node!.find((n) => n.opType === 'Conv' && n.attribute!.some((a) => a.name === 'group' && Number(a.i) > 1))!;
+  assert.equal(Number(depthwise.attribute!.find((a) => a.name === 'group')!.i), 32);
+  const weights = (conv: string) => graph.initializer!.find((t) => t.name === `${conv}/int8`)!.dims!.map(Number);
+  assert.deepEqual(
+    [weights('e_w'), weights('f_w'), weights('g_w')],
+    [
+      [32, C, 1, 1],
+      [32, 1, 3, 3],
+      [C, 32, 1, 1],
+    ],
+  );
+  const x = values(C * H * H, 400);
+  const outputs = await Promise.all(
+    [float, bytes].map(async (model) => {
+      const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      try {
+        return (await session.run({ x: new ort.Tensor('float32', x, [1, C, H, H]) })).y!.data as Float32Array;
+      } finally {
+        await session.release();
+      }
+    }),
+  );
+  const [want, got] = outputs as [Float32Array, Float32Array];
+  const range = Math.max(...want) - Math.min(...want);
+  const worst = Math.max(...want.map((v, i) => Math.abs(v - got[i]!)));
+  assert.ok(worst < range * 0.03, `largest difference ${worst} of a range of ${range}`);
 });
