@@ -403,7 +403,7 @@ export async function quantize(
   // Rewritten below (bounds, shared scales): a copy, so the statistics can serve another run.
   const ranges = new Map(statistics.ranges);
   const { extremes: seen } = statistics;
-  const channelMeans = padDepthwiseChannels(graph, new Map(statistics.channelMeans));
+  const channelMeans = padDepthwiseChannels(graph, { inits, consumers, producer }, new Map(statistics.channelMeans));
   if (tailQuantized) {
     // The tail's values are the model's answers (scores, box sizes): the rare large ones are
     // the ones that matter, so their ranges are the extremes seen, not the method's choice.
@@ -608,12 +608,11 @@ export async function quantize(
  * Done after calibration: the ranges are those of the real channels, and the padded
  * tensors' channel means get zeros. Returns the channel means so extended.
  */
-function padDepthwiseChannels(graph: onnxProto.onnx.IGraphProto, channelMeans: Map<string, Float64Array>): Map<string, Float64Array> {
-  const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
-  const readers = new Map<string, NodeProto[]>();
-  for (const n of graph.node!) for (const i of n.input!) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
-  const producer = new Map<string, NodeProto>();
-  for (const n of graph.node!) for (const o of n.output!) producer.set(o, n);
+function padDepthwiseChannels(
+  graph: onnxProto.onnx.IGraphProto,
+  { inits, consumers: readers, producer }: { inits: Initializers; consumers: Map<string, NodeProto[]>; producer: Map<string, NodeProto> },
+  channelMeans: Map<string, Float64Array>,
+): Map<string, Float64Array> {
   const passThrough = (n: NodeProto | undefined) => n?.opType === 'Relu' || n?.opType === 'Clip';
   const readOnce = (t: string) => (readers.get(t) ?? []).length === 1;
   const plainConv = (n: NodeProto | undefined) => n?.opType === 'Conv' && attrInt(n, 'group', 1) === 1 && inits.has(n.input![1]!);
