@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
-import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
+import { readManifest } from '../agent/detect/manifest.js';
+import { BUNDLED_MODELS, BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
 
 export interface ModelImage {
   /** Where it comes from: a file name, or `sample.mp4@<seconds>`. */
@@ -54,8 +55,14 @@ export async function sampleFrames(width: number, height: number, fps: number, o
   return frames;
 }
 
-/** The bundled models' decoding (their manifests' threshold and NMS), for comparing them. */
-export const BUNDLED_ACCURACY = { decoder: 'centernet', scoreThreshold: 0.3, nmsIou: 0.4, nmsClassAgnostic: true } as const;
+const bundled = readManifest(BUNDLED_MODELS['centernet-fp32'])!;
+/** The bundled models' decoding (the float model's manifest: decoder, threshold and NMS), for comparing them. */
+export const BUNDLED_ACCURACY = {
+  decoder: bundled.decoder,
+  scoreThreshold: bundled.scoreThreshold!,
+  nmsIou: bundled.nmsIou!,
+  nmsClassAgnostic: bundled.nmsClassAgnostic!,
+};
 
 /**
  * The images the INT8 model is compared with the float one on: Debian darknet's photos
