@@ -1,7 +1,8 @@
 // Counting lines and zones over tracks. Each processed frame's confirmed tracks move
-// their anchors (box bottom-centre); a line counts a track once, when the anchor's path
-// crosses the segment and then gets `hysteresis` pixels beyond it (so jitter across the
-// line never counts, and never counts the wrong way); a zone holds the tracks whose
+// their anchors (box bottom-centre); a line counts a track when the anchor's path crosses
+// the segment and then gets `hysteresis` pixels beyond it (so jitter across the line
+// never counts, and never counts the wrong way), and again only when it crosses back (a
+// person who walks through a door and out again is one in and one out); a zone holds the tracks whose
 // anchor is inside it, entered and left after two frames in a row on the new side.
 //
 // A crossing carries the object's speed at the line when the ground plane is
@@ -62,7 +63,8 @@ interface LineState {
   side: number;
   /** The last raw crossing of the line: where along the segment, towards which side, when. */
   crossed?: { along: number; to: number; pts: number };
-  counted: boolean;
+  /** The side the last counted crossing went to (0: none yet): the next one must go the other way. */
+  countedTo: number;
 }
 
 interface ZoneState {
@@ -156,8 +158,7 @@ export class Counter {
 
   private updateLine(line: CountingLine, trackId: number, t: TrackState, previous: Point, anchor: Point, previousPts: number, pts: number): void {
     let s = t.lines.get(line.name);
-    if (!s) t.lines.set(line.name, (s = { side: 0, counted: false }));
-    if (s.counted) return;
+    if (!s) t.lines.set(line.name, (s = { side: 0, countedTo: 0 }));
     const along = previous === anchor ? undefined : crossingAlong(line.a, line.b, previous, anchor);
     const distance = signedDistance(line.a, line.b, anchor);
     if (along !== undefined) {
@@ -176,8 +177,8 @@ export class Counter {
     // Settled on the other side: a crossing if the path went through the segment itself.
     const crossed = s.crossed;
     s.side = side;
-    if (!crossed || crossed.to !== side || crossed.along < 0 || crossed.along > 1) return;
-    s.counted = true;
+    if (!crossed || crossed.to !== side || crossed.along < 0 || crossed.along > 1 || s.countedTo === side) return;
+    s.countedTo = side;
     // Right of a→b on screen is the positive side: left to right is the first direction.
     const direction = line.directions[side > 0 ? 0 : 1];
     this.count(line.name, direction, t.className);

@@ -5,30 +5,10 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { defaultClientId, defaultDeviceId, machineTag } from './identity.js';
 import { readManifest } from '../detect/manifest.js';
-import { LINE_GRAMMAR, MASK_GRAMMAR, ZONE_GRAMMAR, parsePairs } from './settings-analytics.js';
-import { parseShapes, type NamedShape, type Point as ShapePoint } from '../analytics/geometry.js';
+import { resolveAnalytics, type AnalyticsConfig } from './analytics.js';
 
-export interface CountingLine {
-  name: string;
-  a: ShapePoint;
-  b: ShapePoint;
-  /** [left to right of a→b, right to left]. */
-  directions: [string, string];
-}
+export type { AnalyticsConfig, CountingLine } from './analytics.js';
 
-export interface AnalyticsConfig {
-  lines: CountingLine[];
-  zones: { name: string; points: ShapePoint[] }[];
-  masks: NamedShape[];
-  /** Minimum score by class, beside SCORE_THRESHOLD. */
-  scoreThresholds: Record<string, number>;
-  minBoxArea: number;
-  maxBoxArea: number;
-  /** A track is confirmed once detected in `hits` of its first `window` processed frames. */
-  confirm: { hits: number; window: number };
-  hysteresis: number;
-  statsInterval: number;
-}
 import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawConfig, type SettingName } from './schema.js';
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
@@ -222,36 +202,6 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     MODEL: model,
     MACHINE_TAG: tag,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? defaultClientId(deviceId, tag),
-  };
-}
-
-function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsConfig {
-  // The grammar was checked by the schema: these parse.
-  const shapes = (text: string | undefined, grammar: Parameters<typeof parseShapes>[1]) => (text ? (parseShapes(text, grammar) as NamedShape[]) : []);
-  const directions = new Map(
-    (raw.LINE_DIRECTIONS ? (parsePairs(raw.LINE_DIRECTIONS, '|') as [string, string][]) : []).map(([line, names]) => [line, names.split(',') as [string, string]]),
-  );
-  const lines = shapes(raw.LINES, LINE_GRAMMAR).map(({ name, points }) => ({
-    name,
-    a: points[0]!,
-    b: points[1]!,
-    directions: directions.get(name) ?? (['in', 'out'] as [string, string]),
-  }));
-  for (const name of directions.keys())
-    if (!lines.some((l) => l.name === name)) problems.push(`LINE_DIRECTIONS: no line "${name}" in LINES (lines: ${lines.map((l) => l.name).join(', ') || 'none'})`);
-  const scoreThresholds = Object.fromEntries(((raw.SCORE_THRESHOLDS ? parsePairs(raw.SCORE_THRESHOLDS, ',') : []) as [string, string][]).map(([c, v]) => [c, Number(v)]));
-  const [hits, window] = raw.TRACK_CONFIRM.split('/').map(Number) as [number, number];
-  if (raw.MAX_BOX_AREA && raw.MIN_BOX_AREA > raw.MAX_BOX_AREA) problems.push(`MIN_BOX_AREA=${raw.MIN_BOX_AREA} is above MAX_BOX_AREA=${raw.MAX_BOX_AREA}: no detection could pass`);
-  return {
-    lines,
-    zones: shapes(raw.ZONES, ZONE_GRAMMAR).map(({ name, points }) => ({ name, points })),
-    masks: shapes(raw.MASKS, MASK_GRAMMAR),
-    scoreThresholds,
-    minBoxArea: raw.MIN_BOX_AREA,
-    maxBoxArea: raw.MAX_BOX_AREA || Infinity,
-    confirm: { hits, window },
-    hysteresis: raw.LINE_HYSTERESIS,
-    statsInterval: raw.STATS_INTERVAL,
   };
 }
 

@@ -2,8 +2,16 @@
 // statistics. Shapes are validated here (grammar, point counts, names) and parsed into
 // their typed form by the config's resolution.
 import { z } from 'zod';
-import { number, optionalString } from './values.js';
+import { bool, number, optionalString } from './values.js';
 import { parseShapes } from '../analytics/geometry.js';
+
+/** `class:score,class:score`, each score 0..1 ("none": no pairs). */
+function scoresRefinement(v: string | undefined, ctx: z.RefinementCtx): void {
+  if (v === undefined || v === 'none') return;
+  const pairs = parsePairs(v, ',');
+  if (typeof pairs === 'string') return void ctx.addIssue({ code: 'custom', message: `${pairs}; write class:score,class:score` });
+  for (const [cls, score] of pairs) if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(score)) ctx.addIssue({ code: 'custom', message: `${cls}: "${score}" is not a score between 0 and 1` });
+}
 
 export const LINE_GRAMMAR = { minPoints: 2, maxPoints: 2 } as const;
 export const ZONE_GRAMMAR = { minPoints: 3 } as const;
@@ -58,12 +66,7 @@ export const analyticsSettings = {
     )
     .meta({ examples: ['sign:1500,200;1600,200;1600,500;1500,500|person@0,0;400,0;400,300'] }),
   SCORE_THRESHOLDS: optionalString()
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      const pairs = parsePairs(v, ',');
-      if (typeof pairs === 'string') return ctx.addIssue({ code: 'custom', message: `${pairs}; write class:score,class:score` });
-      for (const [cls, score] of pairs) if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(score)) ctx.addIssue({ code: 'custom', message: `${cls}: "${score}" is not a score between 0 and 1` });
-    })
+    .superRefine((v, ctx) => scoresRefinement(v, ctx))
     .describe('Minimum score per class, "class:score,class:score", beside SCORE_THRESHOLD for the others.')
     .meta({ examples: ['person:0.45,car:0.35'] }),
   MIN_BOX_AREA: number({ min: 0 })
@@ -86,6 +89,30 @@ export const analyticsSettings = {
       'An object is reported (class counts, lines, zones, speeds) once its track was detected in N of its first M processed frames; until then, and if it never is, it is not. 1/1 reports every detection.',
     )
     .meta({ examples: ['2/3'] }),
+  TRACK_STILL_SCORE: number({ min: 0, max: 1 })
+    .default(0.45)
+    .describe(
+      'Track-level truth: a track that has not moved half its height since it was first seen is reported only once the median of its recent scores reaches this (a stone or a post the model mistakes for a person never moves and scores low). A track that moves is reported at once; once reported, it stays.',
+    )
+    .meta({ examples: ['0.5'] }),
+  TRACK_STILL_SCORES: optionalString()
+    .default('car:0.35,truck:0.35,bus:0.35,motorcycle:0.35,bicycle:0.35')
+    .superRefine((v, ctx) => scoresRefinement(v, ctx))
+    .describe(
+      'TRACK_STILL_SCORE per class, "class:score,class:score": vehicles park, and a parked one scores lower than a person in view. "none": TRACK_STILL_SCORE for every class.',
+    )
+    .meta({ examples: ['car:0.3,person:0.5'] }),
+  TRACK_APPEARANCE_WEIGHT: number({ min: 0, max: 5 })
+    .default(1)
+    .describe(
+      "Weight of the appearance cue (each box's colours, upper and lower half) beside motion when detections are matched to tracks, as BoT-SORT and Deep OC-SORT fuse it: it keeps two people apart when they pass each other. 0: motion alone (ByteTrack).",
+    )
+    .meta({ examples: ['0'] }),
+  TRACK_RELINK: bool(true)
+    .describe(
+      'A new detection that looks like a track lost within TRACK_LOST_SECONDS, and is where that object could have got to, continues it (one object keeps one id through an occlusion).',
+    )
+    .meta({ examples: ['false'] }),
   STATS_INTERVAL: number({ min: 10, max: 86400, int: true })
     .default(60)
     .describe('Seconds per statistics interval on <prefix>stats, aligned to the wall clock (60: on each minute).')

@@ -9,6 +9,7 @@ import { autoThreads } from './threads.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';
+import { describeBox } from '../frames/appearance.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
 import { modelDescription, readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
@@ -20,6 +21,8 @@ export interface Detection {
   score: number;
   /** x1, y1, x2, y2 in source-frame pixels. */
   box: [number, number, number, number];
+  /** Colour descriptor of the box in the frame the model saw (frames/appearance.ts), when asked for and the box is large enough. */
+  appearance?: Float32Array;
 }
 
 export interface DetectResult {
@@ -45,6 +48,8 @@ export interface DetectorOptions {
   nmsClassAgnostic: boolean;
   /** Class names to keep; empty keeps all. */
   classes: string[];
+  /** Describe each detection's colours for the tracker (a copy of each frame's pixels is kept while it is in inference). */
+  appearance?: boolean;
   overrides?: InputOverrides;
   log: Logger;
 }
@@ -182,6 +187,8 @@ export class Detector {
     if (!input) return Promise.reject(new Error(`detect(): more than ${PIPELINE_DEPTH} frames in flight; await ready() first`));
     fillInput(frame.data, this.spec.input, input);
     const { transform, sourceWidth, sourceHeight } = frame;
+    // The frame's buffer is reused once this returns: its pixels are kept for the descriptors.
+    const pixels = this.options.appearance ? this.keepPixels(frame) : undefined;
     return this.run(input).then(({ outputs, ms: inferenceMs }) => {
       const { width, height } = this.spec.input;
       const candidates = this.decoder.decode(outputs, { inputWidth: width, inputHeight: height, scoreThreshold: this.options.scoreThreshold, classIdBase: this.spec.classIdBase });
@@ -191,7 +198,9 @@ export class Detector {
         classId: c.classId,
         score: c.score,
         box: toSourceBox(c.box, transform, sourceWidth, sourceHeight),
+        appearance: pixels && describeBox(pixels, frame.width, frame.height, c.box),
       }));
+      if (pixels) this.pixelPool.push(pixels);
       return { detections, inferenceMs };
     });
   }
@@ -222,6 +231,15 @@ export class Detector {
     this.inputWaiters.shift()?.resolve();
     if ('error' in reply) throw new Error(`inference failed: ${reply.error}`);
     return { outputs: new Map(reply.outputs.map((o) => [o.name, { dims: o.dims, data: o.data }])), ms: reply.ms };
+  }
+
+  private readonly pixelPool: Buffer[] = [];
+
+  private keepPixels(frame: Frame): Buffer {
+    let copy = this.pixelPool.pop();
+    if (!copy || copy.length !== frame.data.length) copy = Buffer.allocUnsafe(frame.data.length);
+    frame.data.copy(copy);
+    return copy;
   }
 
   /** The worker is gone: every frame in flight and every waiter fails. */

@@ -33,6 +33,8 @@ export function detectorOptions(config: Config, log: Logger, scoreThreshold = co
     nmsIou: config.NMS_IOU,
     nmsClassAgnostic: config.NMS_CLASS_AGNOSTIC,
     classes: config.CLASSES,
+    // Descriptors only when the tracker weighs appearance or re-links by it.
+    appearance: config.TRACK_APPEARANCE_WEIGHT > 0 || config.TRACK_RELINK,
     overrides: inputOverrides(config),
     log,
   };

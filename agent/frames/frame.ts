@@ -56,3 +56,6 @@ export function iou(a: readonly number[], b: readonly number[]): number {
   const union = (a[2]! - a[0]!) * (a[3]! - a[1]!) + (b[2]! - b[0]!) * (b[3]! - b[1]!) - inter;
   return union > 0 ? inter / union : 0;
 }
+
+/** The centre of a box [x1, y1, x2, y2]. */
+export const boxCentre = (b: readonly number[]): [number, number] => [(b[0]! + b[2]!) / 2, (b[1]! + b[3]!) / 2];

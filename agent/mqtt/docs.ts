@@ -100,7 +100,7 @@ const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
   'track/<class>':
     'Once per new tracked object, when its track is confirmed (`<class>`: the class name with characters other than letters, digits, `-` and `_` as `_`, e.g. `track/traffic_light`). QoS `MQTT_QOS`, via the outbox.',
   'line/<name>':
-    'One message per crossing of a counting line in `LINES`: once per track and line, when its anchor (box bottom-centre) has crossed the segment and got `LINE_HYSTERESIS` px beyond it; sent half a `SPEED_WINDOW` after the crossing, for the speed. QoS `MQTT_QOS`, via the outbox.',
+    'One message per crossing of a counting line in `LINES`: once per passage of a track (crossing back counts the other way; jitter never counts), when its anchor (box bottom-centre) has crossed the segment and got `LINE_HYSTERESIS` px beyond it; sent half a `SPEED_WINDOW` after the crossing, for the speed. QoS `MQTT_QOS`, via the outbox.',
   'line/<name>/totals':
     'Retained. Running totals of the line since `since`, after every crossing and on connect; kept in `STATE_DIR`, so they survive a restart of the agent and of the subscriber.',
   'zone/<name>': 'Retained. Who is in a zone of `ZONES` now, on every change and on connect.',

@@ -4,7 +4,8 @@ import type { Logger } from '../log.js';
 import type { Config } from '../config/index.js';
 import { homographyFromPoints, scaleMapping, type GroundMapping, type Point } from './homography.js';
 import { estimateVelocity, SPEED_UNITS, type Sample, type SpeedUnit } from './speed.js';
-import { Tracker, type Track, type TrackerDetection } from './tracker.js';
+import { Tracker, type IdentityOptions, type Track, type TrackerDetection } from './tracker.js';
+import { isReal, type StillScores } from './truth.js';
 
 export type { GroundMapping, Point } from './homography.js';
 export { CalibrationError, homographyFromPoints, parsePoints, scaleMapping } from './homography.js';
@@ -26,6 +27,9 @@ export interface TrackStageOptions {
   confirm?: { hits: number; window: number };
   lowScore: number;
   lostSeconds: number;
+  /** The median score a track that has not moved needs before it is reported (track-level truth). */
+  stillScores?: StillScores;
+  identity?: Partial<IdentityOptions>;
   speedClasses: string[];
   unit: SpeedUnit;
   /** Seconds of history in each speed fit. */
@@ -88,6 +92,8 @@ export function trackOptions(config: Config, log: Logger): TrackStageOptions {
     confirm: config.ANALYTICS.confirm,
     lowScore: config.TRACK_LOW_SCORE,
     lostSeconds: config.TRACK_LOST_SECONDS,
+    stillScores: config.ANALYTICS.stillScores,
+    identity: { appearanceWeight: config.TRACK_APPEARANCE_WEIGHT, relink: config.TRACK_RELINK },
     speedClasses: config.SPEED_CLASSES,
     unit: config.SPEED_UNIT,
     window: config.SPEED_WINDOW,
@@ -129,7 +135,13 @@ export class TrackStage {
   constructor(options: TrackStageOptions) {
     this.options = { ...options };
     this.mapping = groundMapping(options.calibration);
-    this.tracker = new Tracker({ highScore: options.scoreThreshold, lowScore: options.lowScore, lostSeconds: options.lostSeconds, confirm: options.confirm });
+    this.tracker = new Tracker({
+      highScore: options.scoreThreshold,
+      lowScore: options.lowScore,
+      lostSeconds: options.lostSeconds,
+      confirm: options.confirm,
+      identity: options.identity,
+    });
     this.speedClasses = new Set(options.speedClasses);
   }
 
@@ -146,17 +158,19 @@ export class TrackStage {
     frame.detections.forEach((d, i) => {
       const track = assignment[i];
       if (track) this.addSample(track, d, frame);
-      // Only confirmed tracks are reported: a detection seen once is not an object yet.
-      if (track && track.status === 'confirmed' && d.score >= (this.options.scoreThresholds?.[d.className] ?? this.options.scoreThreshold))
+      if (track && !track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
+      // Only real tracks are reported: a detection seen once is not an object yet, nor a stone that never moves.
+      if (track?.real && d.score >= (this.options.scoreThresholds?.[d.className] ?? this.options.scoreThreshold))
         detections.push({ ...d, trackId: track.trackId, trackConfirmed: true });
     });
     const speeds: SpeedReport[] = [];
     for (const track of this.tracker.live) {
-      if (track.status !== 'confirmed' || track.lastPts !== frame.pts) continue;
+      if (track.status !== 'confirmed' || !track.real || track.lastPts !== frame.pts) continue;
       const report = this.liveReport(track, frame.pts);
       if (report) speeds.push(report);
     }
     for (const track of ended) {
+      if (!track.real) continue;
       const report = this.finalReport(track);
       if (report) speeds.push(report);
     }
@@ -170,7 +184,7 @@ export class TrackStage {
 
   /** Ends every track; returns their final reports. */
   flush(): SpeedReport[] {
-    return this.tracker.flush().flatMap((t) => this.finalReport(t) ?? []);
+    return this.tracker.flush().flatMap((t) => (t.real && this.finalReport(t)) || []);
   }
 
   /** Changes the reporting threshold at run time (remote command). */

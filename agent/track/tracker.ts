@@ -1,18 +1,33 @@
-// A ByteTrack-style multi-object tracker: a Kalman filter per object, and two
-// association passes per frame — confident detections against every live track,
-// then the weak ones against the tracks still unmatched — with no appearance model.
-// A box with no overlap with a track's prediction can still match it when its centre
-// is inside the prediction's uncertainty (Mahalanobis gate), so an object that moves
-// more than its own length between frames at a low DETECT_FPS keeps its track.
-import { KalmanBoxFilter, toXyxy, type Box } from './kalman.js';
+// A multi-object tracker in the ByteTrack family: a Kalman filter per object and, per
+// frame, association passes solved as minimum-cost assignments (assignment.ts):
+//   1. confident detections against every live track, by motion, fused with appearance
+//      (BoT-SORT, Deep OC-SORT) and OC-SORT's direction term (costs.ts);
+//   2. ByteTrack's second pass: weak detections continue tracks seen last frame, by IoU;
+//   3. re-linking: a confident detection that matched nothing continues a lost track
+//      that looks like it, where that object could have got to since it was lost.
+// A track that resumes after missed frames is re-updated along a straight path from its
+// last observation (OC-SORT's observation-centric re-update, track.ts).
 import { iou } from '../frames/frame.js';
+import { boxCentre } from '../frames/frame.js';
+import { assign } from './assignment.js';
+import { appearanceCost, directionCost, motionCost } from './costs.js';
+import { Track, type TrackerDetection } from './track.js';
 
-export interface TrackerDetection {
-  className: string;
-  classId: number;
-  score: number;
-  box: Box;
+export { Track, type TrackerDetection, type TrackStatus } from './track.js';
+
+export interface IdentityOptions {
+  /** Weight of the appearance distance in the cost (0: motion alone). */
+  appearanceWeight: number;
+  /** Weight of OC-SORT's direction term (0: off). */
+  directionWeight: number;
+  /** Lost tracks are re-linked to new detections that look like them. */
+  relink: boolean;
+  /** OC-SORT's observation-centric re-update after missed frames. */
+  reUpdate: boolean;
 }
+
+/** The measured defaults (npm run measure:identity). */
+export const IDENTITY_DEFAULTS: IdentityOptions = { appearanceWeight: 1, directionWeight: 0.2, relink: true, reUpdate: true };
 
 export interface TrackerOptions {
   /** Detections at or above this score start and continue tracks (first pass). */
@@ -23,72 +38,7 @@ export interface TrackerOptions {
   lostSeconds: number;
   /** A new track is confirmed once detected in `hits` of its first `window` frames (default 2 of 2); a tentative track that can no longer get there ends. */
   confirm?: { hits: number; window: number };
-}
-
-export type TrackStatus = 'tentative' | 'confirmed' | 'lost';
-
-export class Track {
-  status: TrackStatus = 'tentative';
-  hits = 1;
-  /** Frames since the track began, its first included. */
-  frames = 1;
-  readonly firstPts: number;
-  lastPts: number;
-  lastDetection: TrackerDetection;
-  private predictedPts: number;
-  private readonly votes = new Map<string, number>();
-
-  constructor(
-    readonly trackId: number,
-    detection: TrackerDetection,
-    pts: number,
-    readonly filter = new KalmanBoxFilter(detection.box),
-  ) {
-    this.firstPts = this.lastPts = this.predictedPts = pts;
-    this.lastDetection = detection;
-    this.vote(detection);
-  }
-
-  /** The class seen most often, weighted by score: one flicker to "truck" does not rename a car. */
-  get className(): string {
-    let best = this.lastDetection.className;
-    let bestVotes = -1;
-    for (const [name, v] of this.votes) if (v > bestVotes) [best, bestVotes] = [name, v];
-    return best;
-  }
-
-  get age(): number {
-    return this.lastPts - this.firstPts;
-  }
-
-  /** The filter's box at the last prediction (pixels). */
-  get box(): Box {
-    return toXyxy(this.filter.x);
-  }
-
-  predictTo(pts: number): void {
-    const dt = pts - this.predictedPts;
-    if (dt > 0) this.filter.predict(dt);
-    this.predictedPts = Math.max(pts, this.predictedPts);
-  }
-
-  update(detection: TrackerDetection, pts: number, confirmHits: number): void {
-    this.filter.update(detection.box);
-    this.lastDetection = detection;
-    this.lastPts = pts;
-    this.hits++;
-    this.vote(detection);
-    if (this.status === 'lost' || this.hits >= confirmHits) this.status = 'confirmed';
-  }
-
-  /** A tentative track that cannot reach `hits` detections within its first `window` frames any more. */
-  hopeless(confirm: { hits: number; window: number }): boolean {
-    return this.status === 'tentative' && this.hits + Math.max(0, confirm.window - this.frames) < confirm.hits;
-  }
-
-  private vote(d: TrackerDetection): void {
-    this.votes.set(d.className, (this.votes.get(d.className) ?? 0) + d.score);
-  }
+  identity?: Partial<IdentityOptions>;
 }
 
 export interface TrackerUpdate {
@@ -98,17 +48,26 @@ export interface TrackerUpdate {
   ended: Track[];
 }
 
-/** Chi-square 99 % quantile, 2 degrees of freedom. */
-const GATE = 9.21;
+/** A pair whose colours differ more than this is not the same object, whatever its motion (BoT-SORT's θ_emb, for colour histograms). */
+const APPEARANCE_GATE = 0.5;
+/** A re-link needs colours at least this alike. */
+const RELINK_GATE = 0.3;
+/** The fastest a re-linked object may have moved while lost, in its own box heights per second (a runner: about 3). */
+const RELINK_SPEED = 3;
+/** A re-linked box's height is within this factor of the lost one's. */
+const RELINK_SIZE = 1.5;
+/** A detection overlapping another this much is partly hidden: its colours would mix two objects, so they do not update its track's. */
+const OCCLUDED = 0.15;
 
 export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
-
   private readonly options: TrackerOptions;
+  private readonly identity: IdentityOptions;
 
   constructor(options: TrackerOptions, firstId = 1) {
     this.options = { ...options };
+    this.identity = { ...IDENTITY_DEFAULTS, ...options.identity };
     this.nextId = firstId;
   }
 
@@ -123,45 +82,54 @@ export class Tracker {
   update(detections: TrackerDetection[], pts: number): TrackerUpdate {
     const { highScore, lowScore, lostSeconds } = this.options;
     const confirm = this.options.confirm ?? { hits: 2, window: 2 };
-    const confirmHits = confirm.hits;
     for (const t of this.tracks) {
       t.predictTo(pts);
       t.frames++;
     }
     const assignment: (Track | undefined)[] = new Array(detections.length).fill(undefined);
-    const high = detections.map((d, i) => i).filter((i) => detections[i]!.score >= highScore);
-    const low = detections.map((d, i) => i).filter((i) => detections[i]!.score >= lowScore && detections[i]!.score < highScore);
+    const indices = detections.map((_, i) => i);
+    const high = indices.filter((i) => detections[i]!.score >= highScore);
+    const low = indices.filter((i) => detections[i]!.score >= lowScore && detections[i]!.score < highScore);
+    const free = (ts: Track[]) => ts.filter((t) => !assignment.includes(t));
 
-    // Pass 1: confident detections against every track, by IoU, else by gated centre distance.
-    const matched1 = this.associate(high, this.tracks, detections, (t, d) => {
-      const overlap = iou(t.box, d.box);
-      if (overlap > 0.1) return 1 - overlap;
-      const d2 = t.filter.centerDistance2(d.box);
-      return d2 <= GATE ? 1 + d2 / GATE : Infinity;
-    });
-    for (const [ti, di] of matched1) assignment[di] = this.tracks[ti];
-
+    // Pass 1: confident detections against every track.
+    this.match(high, this.tracks, detections, assignment, (t, d) => this.cost(t, d));
     // Pass 2: weak detections only continue tracks that were live last frame, by IoU.
-    const unmatchedTracks = this.tracks.filter((t, i) => !matched1.some(([ti]) => ti === i) && t.status !== 'lost');
-    const matched2 = this.associate(low, unmatchedTracks, detections, (t, d) => {
-      const overlap = iou(t.box, d.box);
-      return overlap >= 0.5 ? 1 - overlap : Infinity;
-    });
-    for (const [ti, di] of matched2) assignment[di] = unmatchedTracks[ti];
+    this.match(
+      low,
+      free(this.tracks).filter((t) => t.status !== 'lost'),
+      detections,
+      assignment,
+      (t, d) => {
+        const overlap = iou(t.box, d.box);
+        return overlap >= 0.5 ? 1 - overlap : Infinity;
+      },
+    );
+    // Pass 3: re-linking lost tracks to confident detections that look like them.
+    if (this.identity.relink)
+      this.match(
+        high.filter((i) => !assignment[i]),
+        free(this.tracks).filter((t) => t.status === 'lost'),
+        detections,
+        assignment,
+        (t, d) => this.relinkCost(t, d, pts),
+      );
 
-    const updated = new Set<Track>();
+    const options = { reUpdate: this.identity.reUpdate, describe: true };
     assignment.forEach((t, di) => {
       if (!t) return;
-      t.update(detections[di]!, pts, confirmHits);
-      updated.add(t);
+      const d = detections[di]!;
+      options.describe = !detections.some((o, oi) => oi !== di && o.score >= lowScore && iou(o.box, d.box) > OCCLUDED);
+      t.update(d, pts, confirm.hits, options);
     });
 
     const ended: Track[] = [];
     this.tracks = this.tracks.filter((t) => {
       if (t.hopeless(confirm)) return false;
-      if (updated.has(t) || t.status === 'tentative') return true;
+      if (t.lastPts === pts || t.status === 'tentative') return true;
       t.status = 'lost';
-      if (pts - t.lastPts > lostSeconds) {
+      t.miss(pts);
+      if (t.unseenFor(pts) > lostSeconds) {
         ended.push(t);
         return false;
       }
@@ -185,25 +153,41 @@ export class Tracker {
     return ended;
   }
 
-  /** Greedy assignment on ascending cost: [trackIndex, detectionIndex] pairs. */
-  private associate(detIdx: number[], tracks: Track[], detections: TrackerDetection[], cost: (t: Track, d: TrackerDetection) => number): [number, number][] {
-    const pairs: [number, number, number][] = [];
-    tracks.forEach((t, ti) => {
-      for (const di of detIdx) {
-        const c = cost(t, detections[di]!);
-        if (Number.isFinite(c)) pairs.push([c, ti, di]);
+  /** Pass 1's cost: motion, plus appearance and direction where they can speak. */
+  private cost(t: Track, d: TrackerDetection): number {
+    const motion = motionCost(t, d.box);
+    if (!Number.isFinite(motion)) return Infinity;
+    const { appearanceWeight, directionWeight } = this.identity;
+    let cost = motion;
+    if (appearanceWeight > 0) {
+      const a = appearanceCost(t, d.appearance);
+      if (a !== undefined) {
+        if (a > APPEARANCE_GATE && t.status !== 'tentative') return Infinity;
+        cost += appearanceWeight * a;
       }
-    });
-    pairs.sort((a, b) => a[0] - b[0]);
-    const usedT = new Set<number>();
-    const usedD = new Set<number>();
-    const out: [number, number][] = [];
-    for (const [, ti, di] of pairs) {
-      if (usedT.has(ti) || usedD.has(di)) continue;
-      usedT.add(ti);
-      usedD.add(di);
-      out.push([ti, di]);
     }
-    return out;
+    if (directionWeight > 0) cost += directionWeight * directionCost(t, d.box) * d.score;
+    return cost;
+  }
+
+  /** Pass 3's cost: the appearance distance, for a lost track the detection could be (colour, size, reach). */
+  private relinkCost(t: Track, d: TrackerDetection, pts: number): number {
+    const a = appearanceCost(t, d.appearance);
+    if (a === undefined || a > RELINK_GATE) return Infinity;
+    const last = t.observations[t.observations.length - 1]!.box;
+    const h = last[3] - last[1];
+    const dh = d.box[3] - d.box[1];
+    if (dh > RELINK_SIZE * h || h > RELINK_SIZE * dh) return Infinity;
+    const [lx, ly] = boxCentre(last);
+    const [dx, dy] = boxCentre(d.box);
+    const reach = h * (0.5 + RELINK_SPEED * t.unseenFor(pts));
+    return Math.hypot(dx - lx, dy - ly) <= reach ? a : Infinity;
+  }
+
+  /** Solves one pass and records its pairs in `assignment`. */
+  private match(detIdx: number[], tracks: Track[], detections: TrackerDetection[], assignment: (Track | undefined)[], cost: (t: Track, d: TrackerDetection) => number): void {
+    if (!detIdx.length || !tracks.length) return;
+    const matrix = tracks.map((t) => detIdx.map((di) => cost(t, detections[di]!)));
+    for (const [ti, j] of assign(matrix, detIdx.length)) assignment[detIdx[j]!] = tracks[ti];
   }
 }

@@ -51,13 +51,20 @@ test('one clean crossing counts exactly once, in its direction; reversed points 
   assert.equal(run(counter(), west)[0]!.direction, 'westbound');
 });
 
-test('a crossing is counted once per track and line: back and forth, or jitter after it, adds nothing', () => {
+test('a track counts each passage once: jitter after a crossing adds nothing, crossing back counts the other way, and a repeat in the same direction must cross back first', () => {
   const there = Array.from({ length: 10 }, (_, i) => [500 + i * 30, 500] as [number, number]);
   const back = [...there].reverse();
   const jitter = Array.from({ length: 10 }, (_, i) => [800 + (i % 2 ? 2 : -2), 500] as [number, number]);
   const c = counter();
-  assert.equal(run(c, [...there, ...jitter, ...back, ...there]).length, 1);
-  assert.equal(c.totals.get('gate')!.get('eastbound')!.get('car'), 1);
+  const crossings = run(c, [...there, ...jitter, ...back, ...there]);
+  assert.deepEqual(
+    crossings.map((x) => x.direction),
+    ['eastbound', 'westbound', 'eastbound'],
+  );
+  assert.equal(c.totals.get('gate')!.get('eastbound')!.get('car'), 2);
+  // Back past the end of the segment (no crossing), then through it again the same way: no second count.
+  const around: [number, number][] = [...there, [800, 900], [300, 900], ...there];
+  assert.equal(run(counter(), around).length, 1);
 });
 
 test('hysteresis: a path that crosses and turns back before getting 10 px beyond does not count', () => {

@@ -1,0 +1,66 @@
+// LINES, ZONES, MASKS, the detection filters and the track-level rules, parsed from
+// their settings (whose grammar the schema has checked) into what analytics and the
+// track stage use.
+import { LINE_GRAMMAR, MASK_GRAMMAR, ZONE_GRAMMAR, parsePairs } from './settings-analytics.js';
+import { parseShapes, type NamedShape, type Point as ShapePoint } from '../analytics/geometry.js';
+import type { RawConfig } from './schema.js';
+
+export interface CountingLine {
+  name: string;
+  a: ShapePoint;
+  b: ShapePoint;
+  /** [left to right of a→b, right to left]. */
+  directions: [string, string];
+}
+
+export interface AnalyticsConfig {
+  lines: CountingLine[];
+  zones: { name: string; points: ShapePoint[] }[];
+  masks: NamedShape[];
+  /** Minimum score by class, beside SCORE_THRESHOLD. */
+  scoreThresholds: Record<string, number>;
+  minBoxArea: number;
+  maxBoxArea: number;
+  /** A track is confirmed once detected in `hits` of its first `window` processed frames. */
+  confirm: { hits: number; window: number };
+  /** The median score a track that has not moved needs before it is reported, by class. */
+  stillScores: { default: number; classes: Record<string, number> };
+  hysteresis: number;
+  statsInterval: number;
+}
+export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsConfig {
+  // The grammar was checked by the schema: these parse.
+  const shapes = (text: string | undefined, grammar: Parameters<typeof parseShapes>[1]) => (text ? (parseShapes(text, grammar) as NamedShape[]) : []);
+  const directions = new Map(
+    (raw.LINE_DIRECTIONS ? (parsePairs(raw.LINE_DIRECTIONS, '|') as [string, string][]) : []).map(([line, names]) => [line, names.split(',') as [string, string]]),
+  );
+  const lines = shapes(raw.LINES, LINE_GRAMMAR).map(({ name, points }) => ({
+    name,
+    a: points[0]!,
+    b: points[1]!,
+    directions: directions.get(name) ?? (['in', 'out'] as [string, string]),
+  }));
+  for (const name of directions.keys())
+    if (!lines.some((l) => l.name === name)) problems.push(`LINE_DIRECTIONS: no line "${name}" in LINES (lines: ${lines.map((l) => l.name).join(', ') || 'none'})`);
+  const scoreThresholds = pairsOfScores(raw.SCORE_THRESHOLDS);
+  const stillScores = { default: raw.TRACK_STILL_SCORE, classes: pairsOfScores(raw.TRACK_STILL_SCORES) };
+  const [hits, window] = raw.TRACK_CONFIRM.split('/').map(Number) as [number, number];
+  if (raw.MAX_BOX_AREA && raw.MIN_BOX_AREA > raw.MAX_BOX_AREA) problems.push(`MIN_BOX_AREA=${raw.MIN_BOX_AREA} is above MAX_BOX_AREA=${raw.MAX_BOX_AREA}: no detection could pass`);
+  return {
+    lines,
+    zones: shapes(raw.ZONES, ZONE_GRAMMAR).map(({ name, points }) => ({ name, points })),
+    masks: shapes(raw.MASKS, MASK_GRAMMAR),
+    scoreThresholds,
+    minBoxArea: raw.MIN_BOX_AREA,
+    maxBoxArea: raw.MAX_BOX_AREA || Infinity,
+    confirm: { hits, window },
+    stillScores,
+    hysteresis: raw.LINE_HYSTERESIS,
+    statsInterval: raw.STATS_INTERVAL,
+  };
+}
+
+/** "class:score,class:score" → { class: score }. */
+function pairsOfScores(text: string | undefined): Record<string, number> {
+  return Object.fromEntries(((text && text !== 'none' ? parsePairs(text, ',') : []) as [string, string][]).map(([c, v]) => [c, Number(v)]));
+}
