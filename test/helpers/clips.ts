@@ -82,3 +82,65 @@ export function stillClip(photo: string, seconds: number, out: string): string {
   execFileSync('ffmpeg', [...args, '-vf', 'format=yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', out]);
   return out;
 }
+
+/** The standing woman of darknet's person.jpg, cropped to 85x270. */
+export const PERSON_CROP = { photo: join(FIXTURES, 'person.jpg'), crop: '85:270:193:107', width: 85, height: 270 };
+/** Real photographed ground: python3-skimage's gravel texture. */
+export const GRAVEL = '/usr/lib/python3/dist-packages/skimage/data/gravel.png';
+
+export interface Walker {
+  /** Left edge at t = 0 and speed along x (pixels per second, negative: leftwards), in frame pixels; top edge y. */
+  x0: number;
+  y: number;
+  speedPxPerSec: number;
+  scale: number;
+  /** Mirrored, and the colours turned by this many degrees of hue: another person in other clothes. */
+  mirror?: boolean;
+  hue?: number;
+}
+
+/** Where a walker's box is at time t (frame pixels). */
+export function walkerBox(w: Walker, t: number): [number, number, number, number] {
+  const x = w.x0 + w.speedPxPerSec * t;
+  return [x, w.y, x + PERSON_CROP.width * w.scale, w.y + PERSON_CROP.height * w.scale];
+}
+
+/** People walking across real gravel, drawn in order (a later one passes in front of an earlier one). */
+export function makeWalkersClip(o: { out: string; width: number; height: number; fps: number; seconds: number; walkers: Walker[] }): string {
+  const inputs = ['-f', 'lavfi', '-i', `color=c=0x707070:s=${o.width}x${o.height}:r=${o.fps}:d=${o.seconds}`, '-loop', '1', '-framerate', String(o.fps), '-i', GRAVEL];
+  const chain = [`[1:v]scale=${o.width}:${o.height},format=rgb24[g]`, '[0:v][g]overlay=shortest=1[bg0]'];
+  o.walkers.forEach((w, i) => {
+    inputs.push('-loop', '1', '-framerate', String(o.fps), '-i', PERSON_CROP.photo);
+    const look = [
+      `crop=${PERSON_CROP.crop}`,
+      `scale=${Math.round(PERSON_CROP.width * w.scale)}:${Math.round(PERSON_CROP.height * w.scale)}`,
+      w.mirror ? 'hflip' : '',
+      w.hue ? `hue=h=${w.hue}` : '',
+      'setsar=1',
+    ];
+    chain.push(`[${i + 2}:v]${look.filter(Boolean).join(',')}[p${i}]`);
+    chain.push(`[bg${i}][p${i}]overlay=x='${w.x0}+(${w.speedPxPerSec})*t':y=${w.y}:shortest=1[bg${i + 1}]`);
+  });
+  chain.push(`[bg${o.walkers.length}]format=yuv420p[v]`);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    ...inputs,
+    '-filter_complex',
+    chain.join(';'),
+    '-map',
+    '[v]',
+    '-t',
+    String(o.seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    o.out,
+  ]);
+  return o.out;
+}
