@@ -27,6 +27,9 @@ export interface ClipOptions {
 /** The white pick-up truck of darknet's dog.jpg, cropped to 224x100. */
 export const CAR_CROP = { photo: join(FIXTURES, 'dog.jpg'), crop: '224:100:466:74', width: 224, height: 100 };
 
+/** The encoding of every test clip: H.264 near-lossless, fast. */
+const H264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18'];
+
 export function makeCarClip(o: ClipOptions): string {
   const scale = o.scale ?? 1;
   const w = Math.round(CAR_CROP.width * scale);
@@ -65,12 +68,7 @@ export function makeCarClip(o: ClipOptions): string {
     String(o.seconds),
     '-vsync',
     'vfr',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
+    ...H264,
     o.out,
   ]);
   return o.out;
@@ -122,25 +120,6 @@ export function makeWalkersClip(o: { out: string; width: number; height: number;
     chain.push(`[bg${i}][p${i}]overlay=x='${w.x0}+(${w.speedPxPerSec})*t':y=${w.y}:shortest=1[bg${i + 1}]`);
   });
   chain.push(`[bg${o.walkers.length}]format=yuv420p[v]`);
-  execFileSync('ffmpeg', [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    ...inputs,
-    '-filter_complex',
-    chain.join(';'),
-    '-map',
-    '[v]',
-    '-t',
-    String(o.seconds),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
-    o.out,
-  ]);
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', chain.join(';'), '-map', '[v]', '-t', String(o.seconds), ...H264, o.out]);
   return o.out;
 }
