@@ -160,8 +160,11 @@ export class TrackStage {
       if (track) this.addSample(track, d, frame);
       if (track && !track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
       // Only real tracks are reported: a detection seen once is not an object yet, nor a stone that never moves.
-      if (track?.real && d.score >= (this.options.scoreThresholds?.[d.className] ?? this.options.scoreThreshold))
-        detections.push({ ...d, trackId: track.trackId, trackConfirmed: true });
+      if (!track?.real) return;
+      // The track's class (its score-weighted vote), not this frame's: one object, one class.
+      const className = track.className;
+      if (d.score >= (this.options.scoreThresholds?.[className] ?? this.options.scoreThreshold))
+        detections.push({ ...d, className, classId: track.classIdOf(className) ?? d.classId, trackId: track.trackId, trackConfirmed: true });
     });
     const speeds: SpeedReport[] = [];
     for (const track of this.tracker.live) {
@@ -194,7 +197,8 @@ export class TrackStage {
   }
 
   private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
-    if (!this.mapping) return;
+    // A box of another class than the track's is on something else, or on part of the object: no position of it goes into a speed.
+    if (!this.mapping || d.className !== track.className) return;
     let state = this.speed.get(track.trackId);
     if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
     const ground = groundAnchor(this.mapping, d.box, frame.sourceWidth, frame.sourceHeight);

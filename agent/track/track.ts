@@ -49,6 +49,7 @@ export class Track {
   private readonly saved: { x: Float64Array; P: Float64Array };
   private predictedPts: number;
   private readonly votes = new Map<string, number>();
+  private readonly classIds = new Map<string, number>();
   private readonly scores: number[] = [];
   /** Sum of its first TRAVEL_MEAN observed centres and heights. */
   private readonly origin: [number, number, number] = [0, 0, 0];
@@ -71,6 +72,11 @@ export class Track {
     let bestVotes = -1;
     for (const [name, v] of this.votes) if (v > bestVotes) [best, bestVotes] = [name, v];
     return best;
+  }
+
+  /** The model's class index of a class this track was seen as. */
+  classIdOf(className: string): number | undefined {
+    return this.classIds.get(className);
   }
 
   get age(): number {
@@ -147,6 +153,7 @@ export class Track {
 
   private observe(d: TrackerDetection, pts: number, describe: boolean): void {
     this.votes.set(d.className, (this.votes.get(d.className) ?? 0) + d.score);
+    this.classIds.set(d.className, d.classId);
     this.observations.push({ pts, box: d.box });
     if (this.observations.length > OBSERVATIONS) this.observations.shift();
     this.scores.push(d.score);

@@ -135,3 +135,28 @@ describe('people passing each other keep their identities', { skip: needs('ffmpe
       }
     });
 });
+
+describe('the bundled sample for 60 s: every final speed is its object', { skip: needs('ffmpeg'), timeout: 240_000 }, () => {
+  test('no track ends with a speed more than 10 % off 21.6 km/h, whatever its class', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const sub = await subscribe(url, ['class', 'speedometer']);
+    try {
+      const env = { SOURCE_LOOP: 'true', SOURCE_REALTIME: 'false', MQTT_URL: url, HTTP_ENABLED: 'false', STATE_DIR: mkdtempSync(join(dir, 'state-')), SPEED_UNIT: 'kmh' };
+      const agent = await startAgent(loadConfig({ env, cwd: dir }), memoryLogger('warn').log);
+      await sub.waitFor((m) => m.some((x) => x.topic === 'class' && classPayload.parse(x.json()).pts >= 60), 180_000);
+      assert.equal(await agent.stop('test done'), 0);
+      const finals = sub.messages
+        .filter((x) => x.topic === 'speedometer')
+        .map((x) => speedPayload.parse(x.json()))
+        .filter((s) => s.final);
+      // Five loops of the 12 s clip, six objects each.
+      assert.ok(finals.length >= 20, `${finals.length} final speeds`);
+      const off = finals.filter((s) => Math.abs(s.speed - 21.6) / 21.6 > 0.1);
+      assert.deepEqual(off, [], `${off.length} of ${finals.length} tracks end off the clip's 21.6 km/h`);
+    } finally {
+      await sub.close();
+      await broker.close();
+    }
+  });
+});
