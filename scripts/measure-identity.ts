@@ -21,6 +21,7 @@ const CLIP = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 interface Truth {
   line: { name: string; a: [number, number]; b: [number, number] };
   crossings: { leftward: number[]; rightward: number[] };
+  people: { count: number; uncertainty: number };
   static: { false: { what: string; box: number[] }[]; parked: { what: string; class: string[]; box: number[] }[] };
 }
 
@@ -106,6 +107,7 @@ export function replay(clip: ClipDetections, truth: Truth, v: Variant) {
     leftwardMatched: matched('leftward'),
     rightwardMatched: matched('rightward'),
     personTracks: people.length,
+    tracksPerPerson: people.length / truth.people.count,
     under1s: people.filter((t) => t.last - t.first < 1).length,
     under5s: people.filter((t) => t.last - t.first < 5).length,
     staticFalse: staticFalse.map((s) => s.what),
@@ -120,13 +122,15 @@ async function main() {
   const truth = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'test', 'truth', 'vtest.json'), 'utf8')) as Truth;
   const clip = await clipDetections(CLIP, { DETECT_FPS: values.fps! }, createLogger({ level: 'warn', pretty: false, destination: process.stderr }));
   const t = truth.crossings;
-  console.log(`vtest.avi at DETECT_FPS=${values.fps}: ${clip.frames.length} frames; truth: ${t.leftward.length} leftward, ${t.rightward.length} rightward`);
-  console.log('| variant | leftward (matched) | rightward (matched) | person tracks | under 1 s | under 5 s | static false tracks | parked reported |');
+  console.log(
+    `vtest.avi at DETECT_FPS=${values.fps}: ${clip.frames.length} frames; truth: ${t.leftward.length} leftward, ${t.rightward.length} rightward, ${truth.people.count} ± ${truth.people.uncertainty} people`,
+  );
+  console.log('| variant | leftward (matched) | rightward (matched) | person tracks (per person) | under 1 s | under 5 s | static false tracks | parked reported |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const rows = VARIANTS.map((v) => replay(clip, truth, v));
   for (const r of rows)
     console.log(
-      `| ${r.variant} | ${r.leftward} (${r.leftwardMatched}) | ${r.rightward} (${r.rightwardMatched}) | ${r.personTracks} | ${r.under1s} | ${r.under5s} | ${r.staticFalse.length}${r.staticFalse.length ? ': ' + r.staticFalse.join(', ') : ''} | ${r.parkedReported} of ${r.parkedTotal} |`,
+      `| ${r.variant} | ${r.leftward} (${r.leftwardMatched}) | ${r.rightward} (${r.rightwardMatched}) | ${r.personTracks} (${r.tracksPerPerson.toFixed(2)}) | ${r.under1s} | ${r.under5s} | ${r.staticFalse.length}${r.staticFalse.length ? ': ' + r.staticFalse.join(', ') : ''} | ${r.parkedReported} of ${r.parkedTotal} |`,
     );
   if (values.json) writeFileSync(values.json, JSON.stringify({ fps: Number(values.fps), rows }, null, 2) + '\n');
 }
