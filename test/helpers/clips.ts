@@ -95,11 +95,27 @@ export interface Walker {
   /** Mirrored, and the colours turned by this many degrees of hue: another person in other clothes. */
   mirror?: boolean;
   hue?: number;
+  /** At this time it stops, stands `stand` seconds, and walks back the way it came. */
+  turn?: { at: number; stand: number };
+}
+
+/** How far a walker has gone along x at time t: out, standing, back. */
+function walked(w: Walker, t: number): number {
+  if (!w.turn) return w.speedPxPerSec * t;
+  const { at, stand } = w.turn;
+  return w.speedPxPerSec * (Math.min(t, at) - Math.max(0, t - at - stand));
+}
+
+/** The same as an FFmpeg expression of t. */
+function walkedExpr(w: Walker): string {
+  if (!w.turn) return `(${w.speedPxPerSec})*t`;
+  const { at, stand } = w.turn;
+  return `(${w.speedPxPerSec})*(min(t,${at})-max(0,t-${at + stand}))`;
 }
 
 /** Where a walker's box is at time t (frame pixels). */
 export function walkerBox(w: Walker, t: number): [number, number, number, number] {
-  const x = w.x0 + w.speedPxPerSec * t;
+  const x = w.x0 + walked(w, t);
   return [x, w.y, x + PERSON_CROP.width * w.scale, w.y + PERSON_CROP.height * w.scale];
 }
 
@@ -117,7 +133,7 @@ export function makeWalkersClip(o: { out: string; width: number; height: number;
       'setsar=1',
     ];
     chain.push(`[${i + 2}:v]${look.filter(Boolean).join(',')}[p${i}]`);
-    chain.push(`[bg${i}][p${i}]overlay=x='${w.x0}+(${w.speedPxPerSec})*t':y=${w.y}:shortest=1[bg${i + 1}]`);
+    chain.push(`[bg${i}][p${i}]overlay=x='${w.x0}+${walkedExpr(w)}':y=${w.y}:shortest=1[bg${i + 1}]`);
   });
   chain.push(`[bg${o.walkers.length}]format=yuv420p[v]`);
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', chain.join(';'), '-map', '[v]', '-t', String(o.seconds), ...H264, o.out]);
