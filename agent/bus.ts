@@ -6,9 +6,17 @@ import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
-import type { Crossing } from './analytics/counter.js';
 
-export type { Crossing };
+/** A counting line was crossed: line, direction, track, class, speed at the line (analytics). */
+export interface Crossing {
+  line: string;
+  direction: string;
+  trackId: number;
+  className: string;
+  /** Source time the anchor crossed the line (interpolated between frames). */
+  pts: number;
+  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+}
 
 /** The counts a person watching wants at a glance: totals per line and direction, objects per zone. */
 export interface AnalyticsSnapshot {

@@ -7,10 +7,17 @@ import type { Config } from './config/index.js';
 import type { EventBus } from './bus.js';
 import type { Logger } from './log.js';
 import type { MqttTransport } from './mqtt/transport.js';
-import type { Health } from './health/index.js';
+import type { Health } from './health/clock.js';
 import type { FrameStore } from './frames/store.js';
 import type { HttpServer } from './http/server.js';
-import type { PipelineControl } from './pipeline.js';
+
+/** The settings remote commands change while the pipeline runs. */
+export interface PipelineControl {
+  setScoreThreshold(threshold: number): void;
+  setClasses(classes: string[]): void;
+  setFps(fps: number): void;
+  setPaused(paused: boolean): void;
+}
 
 export interface Feature {
   readonly name: string;

@@ -1,20 +1,19 @@
 // The agent: the pipeline and the list of features on its bus. Parts start in the order
 // listed and stop in reverse, each in its own try/catch; the exit code is aggregated.
 import type { Config } from './config/index.js';
-import type { Logger } from './log.js';
-import { redactUrl } from './log.js';
+import { redactUrl, type Logger } from './log.js';
 import { EventBus } from './bus.js';
 import { Controller, type FeatureContext, type FeatureFactory } from './feature.js';
 import { Pipeline } from './pipeline.js';
 import { PIPELINE_DEPTH } from './detect/index.js';
 import { FrameStore } from './frames/store.js';
 import { Health } from './health/index.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, httpOptions } from './http/server.js';
 import { embeddedBroker } from './mqtt/broker.js';
 import { MqttTransport, transportOptions } from './mqtt/transport.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
-import * as tracks from './tracks/index.js';
+import * as trackEvents from './track-events/index.js';
 import * as analytics from './analytics/index.js';
 import * as state from './state/index.js';
 import * as homeassistant from './homeassistant/index.js';
@@ -29,7 +28,7 @@ import * as systemd from './systemd/index.js';
 /** Every feature, in start order. A new capability is a folder and a line here. */
 export const FEATURES: FeatureFactory[] = [
   telemetry.fromConfig,
-  tracks.fromConfig,
+  trackEvents.fromConfig,
   analytics.fromConfig,
   state.fromConfig,
   homeassistant.fromConfig,
@@ -68,13 +67,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   health.follow(bus);
   health.provide('mqtt', () => mqtt.stats);
   const frames = new FrameStore(PIPELINE_DEPTH + 1);
-  const http = new HttpServer({
-    port: config.HTTP_PORT,
-    host: config.HTTP_BIND,
-    token: config.HTTP_TOKEN,
-    allowedHosts: config.HTTP_ALLOWED_HOSTS,
-    log: log.child({ stage: 'http' }),
-  });
+  const http = new HttpServer(httpOptions(config, log));
   const pipeline = new Pipeline({ config, bus, frames, health, log });
   const ctx: FeatureContext = { config, log, bus, mqtt, health, frames, http, pipeline, env };
   const controller = new Controller(log, bus);

@@ -8,9 +8,9 @@
 // as they come, without waiting for the next frame (a static scene may send none).
 import type { Config } from './config/index.js';
 import type { EventBus } from './bus.js';
-import type { Feature } from './feature.js';
+import type { Feature, PipelineControl } from './feature.js';
 import type { FrameStore } from './frames/store.js';
-import type { Health } from './health/index.js';
+import type { Health } from './health/clock.js';
 import type { Logger } from './log.js';
 import { Capture, captureOptions } from './capture/index.js';
 import { checkKnownClasses, Detector } from './detect/index.js';
@@ -19,14 +19,6 @@ import { MotionGate } from './detect/motion.js';
 import { TrackStage, trackOptions } from './track/index.js';
 import { DetectionFilter } from './track/filters.js';
 import { outsideFrame } from './analytics/geometry.js';
-
-/** The settings remote commands change while the pipeline runs. */
-export interface PipelineControl {
-  setScoreThreshold(threshold: number): void;
-  setClasses(classes: string[]): void;
-  setFps(fps: number): void;
-  setPaused(paused: boolean): void;
-}
 
 export interface PipelineOptions {
   config: Config;

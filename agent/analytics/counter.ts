@@ -8,20 +8,12 @@
 // A crossing carries the object's speed at the line when the ground plane is
 // calibrated: a least-squares fit of its ground positions within half a speed window
 // either side of the crossing time, so it waits for that half window (or the track's end).
-import type { FrameResult } from '../bus.js';
+import type { Crossing, FrameResult } from '../bus.js';
+
+export type { Crossing };
 import type { CountingLine } from '../config/index.js';
 import { estimateVelocity, groundAnchor, SPEED_UNITS, type GroundMapping, type Sample, type SpeedUnit } from '../track/index.js';
 import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from './geometry.js';
-
-export interface Crossing {
-  line: string;
-  direction: string;
-  trackId: number;
-  className: string;
-  /** Source time the anchor crossed the line (interpolated between frames). */
-  pts: number;
-  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
-}
 
 export interface ZoneEvent {
   zone: string;

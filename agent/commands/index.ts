@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
 import { booleanValue } from '../config/values.js';
 import type { Feature, FeatureContext } from '../feature.js';
-import type { PipelineControl } from '../pipeline.js';
+import type { PipelineControl } from '../feature.js';
 
 export const commandSchemas = {
   score_threshold: configSchema.shape.SCORE_THRESHOLD.unwrap(),

@@ -16,7 +16,9 @@ import { BUNDLED_MODELS, BUNDLED_SAMPLE, modelPath } from '../paths.js';
 import { checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
 import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
 
-export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
+import type { SourceKind } from '../ffmpeg/inputs.js';
+
+export type { SourceKind };
 
 export interface Config extends Omit<
   RawConfig,

@@ -1,5 +1,7 @@
 // FFmpeg input arguments per kind of source, and the hardware-decode presets.
-import type { Config, SourceKind } from '../config/index.js';
+
+/** What SOURCE names, as the config resolves it. */
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
 
 export interface SourceSpec {
   url: string;
@@ -14,7 +16,8 @@ export interface FfmpegInput {
   options: string[];
 }
 
-export function sourceSpec(config: Config): SourceSpec {
+/** The source settings of a Config. */
+export function sourceSpec(config: { SOURCE: string; SOURCE_KIND: SourceKind; SOURCE_LOOP: boolean; SOURCE_REALTIME: boolean }): SourceSpec {
   return { url: config.SOURCE, kind: config.SOURCE_KIND, loop: config.SOURCE_LOOP, realtime: config.SOURCE_REALTIME };
 }
 

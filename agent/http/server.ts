@@ -8,6 +8,7 @@
 // the logs use; only GET and HEAD are served.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sameSecret } from '../secrets.js';
+import type { Config } from '../config/index.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
@@ -24,6 +25,11 @@ export interface HttpServerOptions {
   /** Host names answered besides localhost, IP addresses and this machine's own name. */
   allowedHosts?: string[];
   log: Logger;
+}
+
+/** The server's options from the config (HTTP_*). */
+export function httpOptions(config: Pick<Config, 'HTTP_PORT' | 'HTTP_BIND' | 'HTTP_TOKEN' | 'HTTP_ALLOWED_HOSTS'>, log: Logger): HttpServerOptions {
+  return { port: config.HTTP_PORT, host: config.HTTP_BIND, token: config.HTTP_TOKEN, allowedHosts: config.HTTP_ALLOWED_HOSTS, log: log.child({ stage: 'http' }) };
 }
 
 export const SECURITY_HEADERS = {
