@@ -28,7 +28,7 @@ Options:
   --env-file PATH             read settings from PATH (default: ./.env when present);
                               variables already in the environment take precedence
 
-Every setting is an environment variable; see .env.example and the README.
+Every setting is an environment variable; see .env.example and docs/configuration.md.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command or option.`;
 
 const COMMANDS = ['run', 'detect', 'check-config', 'calibrate'];

@@ -14,7 +14,7 @@ export const BUNDLED_MODELS = {
 export type BundledModelName = keyof typeof BUNDLED_MODELS | 'centernet';
 /**
  * MODEL=centernet, the default: the float model. The INT8 one is faster but does not hold
- * the accuracy line (README, "Models"), so it is chosen by name only.
+ * the accuracy line (docs/models.md), so it is chosen by name only.
  */
 export const BUNDLED_MODEL = BUNDLED_MODELS['centernet-fp32'];
 

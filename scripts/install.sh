@@ -74,7 +74,7 @@ copy() {
 
 release_files() {
   (cd "$src" && {
-    printf '%s\n' package.json package-lock.json .npmrc .env.example README.md
+    printf '%s\n' package.json package-lock.json .npmrc .env.example README.md docs/counting-and-speed.md
     find dist/agent dist/scripts -type f -name '*.js'
     find models agent/viewer/public systemd -type f
   })

@@ -1,4 +1,4 @@
-// Renders .env.example and the README's configuration table from the schema.
+// Renders .env.example and the configuration table of docs/configuration.md from the schema.
 import { configSchema, SETTING_NAMES, type SettingName } from './schema.js';
 
 export interface SettingDoc {
@@ -61,10 +61,10 @@ export function renderConfigTable(): string {
   return [TABLE_START, '| Variable | Default | Meaning | Example |', '| --- | --- | --- | --- |', ...rows, TABLE_END].join('\n');
 }
 
-/** Replaces the generated table inside a README, between its markers. */
+/** Replaces the generated table inside a page, between its markers. */
 export function replaceConfigTable(readme: string): string {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error('README.md has no configuration table markers');
+  if (start < 0 || end < start) throw new Error('docs/configuration.md has no configuration table markers');
   return readme.slice(0, start) + renderConfigTable() + readme.slice(end + TABLE_END.length);
 }

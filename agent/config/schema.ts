@@ -1,6 +1,6 @@
 // The configuration schema: the single source of truth for every setting (those of
 // video, model, tracking and speed here; the outputs' in settings-output.ts).
-// `.env.example` and the README's configuration table are generated from it
+// `.env.example` and the table of docs/configuration.md are generated from it
 // (scripts/gen-config-docs.ts), and a test fails when they drift.
 import { z } from 'zod';
 import { DECODER_KEYS } from '../detect/decoders/index.js';

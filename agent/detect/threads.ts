@@ -2,7 +2,7 @@
 // core. As one of several systemd instances (edgecam@<name>, each with its own
 // /etc/edgecam/<name>.env), the cores are shared out: every instance's threads spin while
 // it infers, and on a 2-core box two agents of two threads each carry two cameras where
-// agents of one thread carry four or more (`npm run bench:cameras`, README "Performance").
+// agents of one thread carry four or more (`npm run bench:cameras`, docs/performance.md).
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 

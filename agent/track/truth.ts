@@ -17,7 +17,7 @@ export interface StillScores {
 /** Box heights a track's centre must travel before motion alone makes it real. */
 export const REAL_TRAVEL = 0.5;
 
-/** The defaults (README, "Track-level truth"): measured with npm run measure:identity. */
+/** The defaults (docs/counting-and-speed.md, "Track-level truth"): measured with npm run measure:identity. */
 export const STILL_SCORES: StillScores = { default: 0.45, classes: { car: 0.35, truck: 0.35, bus: 0.35, motorcycle: 0.35, bicycle: 0.35 } };
 
 export function isReal(track: Track, still: StillScores = STILL_SCORES): boolean {

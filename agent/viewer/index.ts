@@ -31,7 +31,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
-/** The README section the page links to when speeds need a calibration. */
+/** The section of docs/counting-and-speed.md the page links to when speeds need a calibration. */
 const CALIBRATION_HELP = /^### Calibrating a real road\n[\s\S]*?(?=\n## |\n### )/m;
 const BOUNDARY = 'edgecamframe';
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -67,7 +67,7 @@ export class Viewer {
       // does not add ?token= to them); the page itself, like all that shows the camera, needs it.
       http.route(path, (_req, res) => http.send(res, 200, type, body, { 'Cache-Control': 'no-cache' }), { public: path !== '/' });
     }
-    const help = CALIBRATION_HELP.exec(readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8'))?.[0];
+    const help = CALIBRATION_HELP.exec(readFileSync(join(PACKAGE_ROOT, 'docs', 'counting-and-speed.md'), 'utf8'))?.[0];
     // Documentation only, no data: served without the token.
     if (help) http.route('/help/calibration', (_req, res) => http.send(res, 200, 'text/plain; charset=utf-8', help), { public: true });
     http.route('/events', (req, res) => this.openEvents(req, res));

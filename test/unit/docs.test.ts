@@ -16,8 +16,8 @@ test('.env.example is generated from the schema (run npm run docs:config)', () =
   assert.equal(readFileSync(join(PACKAGE_ROOT, '.env.example'), 'utf8'), renderEnvExample());
 });
 
-test('the README configuration table is generated from the schema (run npm run docs:config)', () => {
-  assert.ok(readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8').includes(renderConfigTable()));
+test('the table of docs/configuration.md is generated from the schema (run npm run docs:config)', () => {
+  assert.ok(readFileSync(join(PACKAGE_ROOT, 'docs', 'configuration.md'), 'utf8').includes(renderConfigTable()));
 });
 
 test('docs/mqtt.md and docs/schemas are generated from the payload schemas (run npm run docs)', async () => {
