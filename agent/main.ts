@@ -88,7 +88,8 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   try {
     // Built before anything starts: a feature's topic or setting mistake stops the agent before it connects.
     const features = FEATURES.map((build) => build(ctx));
-    await controller.start([broker, pipeline.model, mqtt, ...features, config.HTTP_ENABLED ? http : undefined, pipeline.run]);
+    const serving = config.HTTP_ENABLED;
+    await controller.start([serving ? http.binding : undefined, broker, pipeline.model, mqtt, ...features, serving ? http : undefined, pipeline.run]);
     bus.emit('status', { component: 'agent', state: 'running' });
   } catch (err) {
     // The CLI exits with this code after printing the error: the last log line says the same.

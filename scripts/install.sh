@@ -115,13 +115,37 @@ copy "$unit_tmp" "$destdir/etc/systemd/system/edgecam@.service"
 
 # The instance's settings: created once from .env.example, never overwritten. A new one
 # gets a random HTTP_TOKEN, so the viewer is reachable from the network and only with it.
+# The ports another instance's env file already takes (its setting, else the default), and,
+# on the live system, the ports something listens on.
+taken_ports() { # SETTING DEFAULT
+  local f
+  for f in "$destdir"/etc/edgecam/*.env; do
+    [ -e "$f" ] || continue
+    grep -E "^$1=[0-9]+" "$f" | tail -n 1 | cut -d= -f2 | grep . || echo "$2"
+  done
+  if [ -z "$destdir" ] && command -v ss >/dev/null; then ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }'; fi
+}
+free_port() { # SETTING DEFAULT
+  local port=$2 taken
+  taken=$(taken_ports "$1" "$2")
+  while printf '%s\n' "$taken" | grep -qx "$port"; do port=$((port + 1)); done
+  echo "$port"
+}
+
 envfile="$destdir/etc/edgecam/$instance.env"
 if [ ! -e "$envfile" ]; then
+  # Each instance gets ports no other one has: its viewer's, and its embedded broker's.
+  http_port=$(free_port HTTP_PORT 8080)
+  mqtt_port=$(free_port MQTT_EMBEDDED_PORT 1883)
   install -D -m 0600 "$src/.env.example" "$envfile"
   token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-  printf '\n# Written by scripts/install.sh: the HTTP token (keep it secret; change it here).\nHTTP_TOKEN=%s\n' "$token" >> "$envfile"
+  {
+    printf '\n# Written by scripts/install.sh: the HTTP token (keep it secret; change it here),\n'
+    printf '# and ports no other instance on this box has.\n'
+    printf 'HTTP_TOKEN=%s\nHTTP_PORT=%s\nMQTT_EMBEDDED_PORT=%s\n' "$token" "$http_port" "$mqtt_port"
+  } >> "$envfile"
   say "created $envfile: set SOURCE, MQTT_URL and the rest there"
-  say "viewer: http://$(hostname):8080/?token=$token"
+  say "viewer: http://$(hostname):$http_port/?token=$token"
   changed=$((changed + 1))
 fi
 

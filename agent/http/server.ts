@@ -45,6 +45,7 @@ const TEXT = 'text/plain; charset=utf-8';
 export class HttpServer {
   readonly name = 'http';
   private server: Server | undefined;
+  private ready = false;
   private readonly routes = new Map<string, { handler: Handler; public: boolean }>();
   private readonly closers: (() => void)[] = [];
   private readonly hostNames: Set<string>;
@@ -69,7 +70,13 @@ export class HttpServer {
     this.closers.push(close);
   }
 
-  async start(): Promise<void> {
+  /**
+   * The port, taken first of all (before the broker, the model or any connection), so a
+   * port another instance holds stops the agent at once; requests get 503 until start().
+   */
+  readonly binding = { name: 'http port', start: () => this.bind(), stop: () => this.stop() };
+
+  private async bind(): Promise<void> {
     const { port, host, log } = this.options;
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
@@ -81,13 +88,20 @@ export class HttpServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') reject(new UserError(`HTTP_PORT=${port}: port already in use; choose another HTTP_PORT or set HTTP_ENABLED=false`));
+        if (err.code === 'EADDRINUSE')
+          reject(new UserError(`HTTP_PORT=${port}: port already in use (another edgecam instance?); set HTTP_PORT to a free port, or HTTP_ENABLED=false`));
         else if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL')
           reject(new UserError(`HTTP_BIND=${host} HTTP_PORT=${port}: cannot listen (${err.code}); use an address of this host and a port above 1023`));
         else reject(err);
       });
       server.listen(port, host, resolve);
     });
+  }
+
+  async start(): Promise<void> {
+    const { host, log } = this.options;
+    if (!this.server) await this.bind();
+    this.ready = true;
     log.info(
       { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${this.port}/`, tokenRequired: Boolean(this.options.token), routes: [...this.routes.keys()] },
       'HTTP server listening',
@@ -100,6 +114,7 @@ export class HttpServer {
   }
 
   async stop(): Promise<void> {
+    this.ready = false;
     for (const close of this.closers.splice(0)) close();
     const server = this.server;
     this.server = undefined;
@@ -119,6 +134,7 @@ export class HttpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://edgecam');
     if (!this.knownHost(req.headers.host)) return this.send(res, 421, TEXT, 'unknown host: add it to HTTP_ALLOWED_HOSTS');
+    if (!this.ready) return this.send(res, 503, TEXT, 'starting');
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, TEXT, 'method not allowed', { Allow: 'GET, HEAD' });
     const route = this.routes.get(url.pathname);
     if (!route?.public && !this.authorised(req, url)) {

@@ -84,6 +84,30 @@ describe('bad input', { timeout: 120_000 }, () => {
     await expect78({ SOURCE: audio }, /FFmpeg cannot read it as video/);
   });
 
+  test('an HTTP port another instance holds: one line naming the port and the setting, exit 78, before the model or the broker', async () => {
+    const { createServer } = await import('node:net');
+    const listen = (handler?: () => void) =>
+      new Promise<import('node:net').Server>((resolve) => {
+        const server = createServer(() => handler?.());
+        server.listen(0, '127.0.0.1', () => resolve(server));
+      });
+    let brokerConnections = 0;
+    const broker = await listen(() => brokerConnections++);
+    const holder = await listen();
+    const port = (s: import('node:net').Server) => (s.address() as import('node:net').AddressInfo).port;
+    try {
+      const run = await expect78(
+        { HTTP_PORT: String(port(holder)), HTTP_BIND: '127.0.0.1', MQTT_URL: `mqtt://127.0.0.1:${port(broker)}` },
+        new RegExp(`^edgecam: HTTP_PORT=${port(holder)}: port already in use .*set HTTP_PORT to a free port`),
+      );
+      assert.equal(brokerConnections, 0, 'the broker was never contacted');
+      assert.ok(!run.lines().some((l) => l.msg === 'model loaded'), 'the model was never loaded');
+    } finally {
+      broker.close();
+      holder.close();
+    }
+  });
+
   test('a malformed broker URL', async () => {
     await expect78({ MQTT_URL: 'http://broker:1883' }, /^edgecam: MQTT_URL="http:\/\/broker:1883": expected a broker URL such as mqtt:\/\/host:1883/);
   });

@@ -124,6 +124,16 @@ describe('installer', { timeout: 360_000 }, () => {
     assert.deepEqual(tree(dest), before);
     assert.equal(readFileSync(env, 'utf8'), 'SOURCE=rtsp://cam/stream\n');
 
+    // More cameras: each new instance gets ports no other one has (front, edited above, takes the defaults).
+    writeFileSync(join(dest, 'etc/edgecam/side.env'), 'HTTP_PORT=8081\n', { mode: 0o600 });
+    const out3 = run(script('install.sh'), ['--instance', 'back', '--no-apt'], { DESTDIR: dest });
+    const back = readFileSync(join(dest, 'etc/edgecam/back.env'), 'utf8');
+    assert.match(back, /^HTTP_PORT=8082$/m);
+    assert.match(back, /^MQTT_EMBEDDED_PORT=1884$/m);
+    assert.match(out3, /viewer: http:\/\/\S+:8082\/\?token=/);
+    run(script('install.sh'), ['--instance', 'garage', '--no-apt'], { DESTDIR: dest });
+    assert.match(readFileSync(join(dest, 'etc/edgecam/garage.env'), 'utf8'), /^HTTP_PORT=8083$/m);
+
     // Uninstall keeps settings; --purge removes them.
     run(script('uninstall.sh'), [], { DESTDIR: dest });
     assert.ok(!existsSync(prefix));
