@@ -106,9 +106,9 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       });
       const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
       await page.goto(`${base}/?token=${token}`);
-      await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 15_000 });
+      await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 60_000 });
       // Wait for a frame with a detection, then check the overlay has box pixels.
-      await page.waitForFunction(() => (document.body.dataset.classes ?? '') !== '', null, { timeout: 20_000 });
+      await page.waitForFunction(() => (document.body.dataset.classes ?? '') !== '', null, { timeout: 60_000 });
       const classes = await page.evaluate(() => document.body.dataset.classes!.split(','));
       assert.ok(
         classes.some((c) => ['person', 'dog', 'car', 'bicycle', 'truck'].includes(c)),
@@ -132,7 +132,7 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       assert.ok(frameAfter > frameBefore, `frame counter ${frameBefore} → ${frameAfter}`);
       // The bundled sample carries its own calibration: speeds show, true to the clip (21.6 km/h).
       // (Each estimate's accuracy is tested in agent.test.ts and speed.test.ts; here, that the page shows them.)
-      await page.waitForFunction(() => document.querySelectorAll('#speeds li:not(.muted)').length >= 3, null, { timeout: 20_000 });
+      await page.waitForFunction(() => document.querySelectorAll('#speeds li:not(.muted)').length >= 3, null, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => document.getElementById('speeds')!.dataset.calibration), 'bundled sample');
       const shown = await page.evaluate(() => Array.from(document.querySelectorAll('#speeds li:not(.muted) span:last-child'), (e) => e.textContent!));
       for (const text of shown) assert.match(text, /^\d+(\.\d)? km\/h$/);
@@ -432,7 +432,7 @@ test(
     const env = { SOURCE: clip, SOURCE_LOOP: 'true', CLASSES: 'car,truck', LINES: 'gate:320,360;320,100', ZONES: 'dock:400,200;640,200;640,360;400,360' };
     await withViewer(env, '', async (page) => {
       // The overlay: the line with its counts, counted up once the truck has crossed.
-      await page.waitForFunction(() => /gate in\s*1/.test(document.getElementById('lines')!.textContent ?? ''), null, { timeout: 30_000 });
+      await page.waitForFunction(() => /gate in\s*1/.test(document.getElementById('lines')!.textContent ?? ''), null, { timeout: 60_000 });
       // A crossing flashes the line red for 0.8 s; then it is yellow again.
       await sleep(1200);
       const overlay = await sharp(await page.locator('#view').screenshot())
@@ -477,7 +477,7 @@ test(
       ] as const)
         await page.mouse.click(at(x, y).x, at(x, y).y);
       await page
-        .waitForFunction(() => /Homography/.test(document.getElementById('calibration-report')!.textContent ?? ''), null, { timeout: 10_000 })
+        .waitForFunction(() => /Homography/.test(document.getElementById('calibration-report')!.textContent ?? ''), null, { timeout: 60_000 })
         .catch(async (err: Error) => assert.fail(`${err.message}; env: ${await page.inputValue('#env')}; report: ${await page.textContent('#calibration-report')}`));
       assert.match(await page.inputValue('#env'), /^CALIBRATION_IMAGE_POINTS="\d+,\d+;\d+,\d+;\d+,\d+;\d+,\d+"\nCALIBRATION_WORLD_POINTS="0,0;7,0;7,30;0,30"$/m);
       assert.match((await page.textContent('#calibration-report'))!, /sides 7\.00, 30\.00, 7\.00, 30\.00 m/);

@@ -115,7 +115,7 @@ describe('people passing each other keep their identities', { skip: needs('ffmpe
         };
         const agent = await startAgent(loadConfig({ env, cwd: dir }), memoryLogger('warn').log);
         assert.equal(await agent.done, 0);
-        await sub.waitFor((m) => m.filter((x) => x.topic === 'speedometer' && speedPayload.parse(x.json()).final).length >= c.walkers.length, 5000).catch(() => {});
+        await sub.waitFor((m) => m.filter((x) => x.topic === 'speedometer' && speedPayload.parse(x.json()).final).length >= c.walkers.length, 15_000).catch(() => {});
 
         // Identity: every reported box that lies on one person belongs to that person's one track.
         const owner = new Map<number, number>();
