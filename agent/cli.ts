@@ -9,6 +9,7 @@ import { packageVersion } from './paths.js';
 import { startAgent } from './main.js';
 import { detectImages } from './detect/images.js';
 import { withFirstFrame } from './capture/probe.js';
+import { cameraCommandLine, cameraInputOptions, cameraOptions } from './capture/rpicam.js';
 import { calibrationOf, groundMapping } from './track/index.js';
 import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
 
@@ -51,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       for (const notice of configNotices(c)) console.error(`edgecam: ${notice}`);
       console.log(JSON.stringify(redactedConfig(c), null, 2));
+      if (c.SOURCE_KIND === 'rpicam')
+        console.error(`edgecam: the camera runs as: ${cameraCommandLine(cameraOptions(c), ['ffmpeg', ...cameraInputOptions(cameraOptions(c)), '-i', 'pipe:0', '...'])}`);
       console.error('configuration is valid');
       return 0;
     }

@@ -5,6 +5,8 @@
 // newest frame wins and the older waiting one is dropped. FFmpeg is restarted by the
 // shared supervisor; what each exit means is decided here.
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/process.js';
+import { cameraInputOptions, cameraTool, withCamera } from './rpicam.js';
+import type { Readable } from 'node:stream';
 import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
@@ -53,7 +55,7 @@ export class Capture {
     this.options = { ...options };
     this.hwaccel = options.hwaccel ?? 'none';
     this.supervisor = new Supervisor({
-      label: 'ffmpeg',
+      label: options.camera ? 'camera and ffmpeg' : 'ffmpeg',
       restartMaxMs: options.restartMaxMs ?? 30_000,
       spawn: () => this.spawn(),
       onExit: (exit, reason) => this.onExit(exit, reason),
@@ -98,6 +100,7 @@ export class Capture {
       resume: () => this.output?.resume(),
     });
     if (this.options.namedPipe !== false) this.pipe = FramePipe.create();
+    if (this.options.camera) cameraTool(this.options.camera.path); // a missing tool is the user's: one line, exit 78
     this.setState('starting');
     this.supervisor.start();
     this.watchdog.start();
@@ -151,13 +154,17 @@ export class Capture {
     this.read?.close();
     const read = this.pipe?.open((chunk, length) => this.onData(chunk, length));
     this.read = read;
-    const proc = runFfmpeg({
-      binary: findFfmpeg(this.options.ffmpegPath),
-      input: input.input,
-      inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...hwaccelOptions(this.hwaccel), ...input.options],
-      outputOptions: ['-an', '-sn', '-dn', '-vf', filters, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
-      output: read?.path ?? 'pipe:1',
-    });
+    const job = (stdin?: NodeJS.ReadableStream) =>
+      runFfmpeg({
+        binary: findFfmpeg(this.options.ffmpegPath),
+        input: input.input,
+        stdin: stdin as Readable | undefined,
+        inputOptions: ['-hide_banner', '-nostats', ...(stdin ? [] : ['-nostdin']), ...hwaccelOptions(this.hwaccel), ...(camera ? cameraInputOptions(camera) : input.options)],
+        outputOptions: ['-an', '-sn', '-dn', '-vf', filters, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
+        output: read?.path ?? 'pipe:1',
+      });
+    const camera = this.options.camera;
+    const proc = camera ? withCamera(camera, log.child({ part: 'camera' }), job) : job();
     this.output = read ?? proc.stdout!;
     this.running = true;
     this.framesSinceSpawn = 0;

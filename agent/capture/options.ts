@@ -1,5 +1,6 @@
 // The capture's options, and how the config sets them.
 import type { Config } from '../config/index.js';
+import { cameraOptions, type CameraOptions } from './rpicam.js';
 import type { Logger } from '../log.js';
 import type { ResizeMode } from '../frames/frame.js';
 import { sourceSpec, type HwAccel, type SourceSpec } from '../ffmpeg/inputs.js';
@@ -27,6 +28,8 @@ export interface CaptureOptions {
   onState?: (state: CaptureState, detail?: string) => void;
   /** false: read FFmpeg's stdout instead of a named pipe (the fallback where mkfifo is missing). */
   namedPipe?: boolean;
+  /** SOURCE=rpicam: the camera module, through rpicam-vid. */
+  camera?: CameraOptions;
   log: Logger;
 }
 
@@ -49,6 +52,7 @@ export function captureOptions(config: Config, input: { width: number; height: n
     stallTimeout: config.STALL_TIMEOUT,
     hwaccel: config.HWACCEL,
     restartMaxMs: config.RESTART_BACKOFF_MAX * 1000,
+    camera: config.SOURCE_KIND === 'rpicam' ? cameraOptions(config) : undefined,
     onState,
     log,
   };

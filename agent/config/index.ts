@@ -242,6 +242,7 @@ function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_I
 
 export function sourceKind(source: string): SourceKind {
   if (source.startsWith('lavfi:')) return 'lavfi';
+  if (/^rpicam(:\d)?$/.test(source)) return 'rpicam';
   if (/^rtsps?:\/\//i.test(source)) return 'rtsp';
   if (/^https?:\/\//i.test(source)) return 'http';
   if (source.startsWith('/dev/')) return 'v4l2';

@@ -8,6 +8,7 @@ import { HWACCEL_NAMES } from '../ffmpeg/inputs.js';
 import { bool, list, number, oneOf, optionalString } from './values.js';
 import { outputSettings } from './settings-output.js';
 import { analyticsSettings } from './settings-analytics.js';
+import { cameraSettings } from './settings-camera.js';
 
 /** Settings whose values never appear in logs or in `check-config` output. */
 export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN', 'MQTT_EMBEDDED_PASSWORD']);
@@ -18,7 +19,7 @@ export const RENAMED_SETTINGS: Record<string, SettingName> = { VIEWER_PORT: 'HTT
 export const configSchema = z.object({
   SOURCE: optionalString()
     .describe(
-      'Video source: a file path, rtsp:// or rtsps:// URL, http(s):// stream (MJPEG or any FFmpeg-readable stream), a V4L2 device such as /dev/video0, or an FFmpeg test source as lavfi:<graph>. Empty: the bundled sample clip.',
+      'Video source: a file path, rtsp:// or rtsps:// URL, http(s):// stream (MJPEG or any FFmpeg-readable stream), a V4L2 device such as /dev/video0, the Raspberry Pi camera module as rpicam (rpicam:1 for the second camera; settings RPICAM_*), or an FFmpeg test source as lavfi:<graph>. Empty: the bundled sample clip.',
     )
     .meta({ examples: ['rtsp://user:pass@192.168.1.20:554/stream1'] }),
   SOURCE_LOOP: z
@@ -164,6 +165,7 @@ export const configSchema = z.object({
     .default(1)
     .describe('Seconds between speed messages of one track (source time). A final summary follows when the track ends.')
     .meta({ examples: ['0.5'] }),
+  ...cameraSettings,
   ...analyticsSettings,
   ...outputSettings,
 });

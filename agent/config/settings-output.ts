@@ -152,7 +152,9 @@ export const outputSettings = {
     )
     .meta({ examples: ['rtsp://127.0.0.1:8554/front'] }),
   RESTREAM_ANNOTATE: bool(false)
-    .describe("Instead of copying the camera's video, encode a stream (H.264, at DETECT_FPS) with the detections burned in.")
+    .describe(
+      "Instead of copying the camera's video, encode a stream (H.264, at DETECT_FPS) with the detections burned in. Always so with SOURCE=rpicam, whose camera has one reader.",
+    )
     .meta({ examples: ['true'] }),
   RESTREAM_SIZE: z
     .string()

@@ -1,7 +1,7 @@
 // FFmpeg input arguments per kind of source, and the hardware-decode presets.
 
 /** What SOURCE names, as the config resolves it. */
-export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi';
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'stream' | 'v4l2' | 'lavfi' | 'rpicam';
 
 export interface SourceSpec {
   url: string;
@@ -40,6 +40,9 @@ export function ffmpegInput(source: SourceSpec): FfmpegInput {
       return { input: source.url, options: ['-f', 'v4l2'] };
     case 'stream':
       return { input: source.url, options: [] };
+    case 'rpicam':
+      // The camera tool writes to FFmpeg's standard input (capture/rpicam.ts gives the format).
+      return { input: 'pipe:0', options: [] };
   }
 }
 

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { ownTempDir } from '../pids.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
@@ -41,11 +41,11 @@ let resolvedBinary: string | undefined;
 let guardedBinary: Map<string, string> | undefined;
 
 /**
- * On Linux, FFmpeg is started through `setpriv --pdeathsig KILL`, so the kernel kills
- * it the moment the agent dies, even by SIGKILL. Without setpriv, FFmpeg still exits
+ * On Linux, FFmpeg (and the camera tool) is started through `setpriv --pdeathsig KILL`, so
+ * the kernel kills it the moment the agent dies, even by SIGKILL. Without setpriv, FFmpeg still exits
  * on its own: on a broken stdout pipe, or at its 10 s network timeout.
  */
-function guarded(binary: string): string {
+export function guarded(binary: string): string {
   guardedBinary ??= new Map();
   const known = guardedBinary.get(binary);
   if (known) return known;
@@ -53,7 +53,7 @@ function guarded(binary: string): string {
   try {
     if (process.platform === 'linux' && /--pdeathsig/.test(execFileSync('setpriv', ['--help'], { encoding: 'utf8', timeout: 5000 }))) {
       const dir = ownTempDir('edgecam-ffmpeg-');
-      wrapper = join(dir, 'ffmpeg');
+      wrapper = join(dir, basename(binary));
       writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --pdeathsig KILL -- ${shellQuote(binary)} "$@"\n`, { mode: 0o755 });
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     }

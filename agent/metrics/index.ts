@@ -45,7 +45,11 @@ export class Metrics {
     // Monotonic totals kept by the stages, exposed as counters in name, read at scrape time.
     fromSource('edgecam_frames_in_total', 'Frames delivered by FFmpeg to the pipeline.', () => sources.capture()?.framesIn);
     fromSource('edgecam_frames_dropped_total', 'Frames dropped because the detector was busy (newest wins).', () => sources.capture()?.framesDropped);
-    fromSource('edgecam_ffmpeg_restarts_total', 'Capture FFmpeg restarts (exit, stall, implausible frame rate).', () => sources.capture()?.restarts);
+    fromSource(
+      'edgecam_ffmpeg_restarts_total',
+      'Capture FFmpeg restarts (exit, stall, implausible frame rate); with SOURCE=rpicam, of the camera and FFmpeg together.',
+      () => sources.capture()?.restarts,
+    );
     fromSource('edgecam_restream_restarts_total', 'Restream FFmpeg restarts.', () => sources.restream()?.restarts);
     fromSource('edgecam_mqtt_messages_queued_total', 'Telemetry messages put in the outbox.', () => sources.mqtt()?.queued);
     fromSource('edgecam_mqtt_messages_sent_total', 'Telemetry messages acknowledged by the broker.', () => sources.mqtt()?.sent);

@@ -62,7 +62,8 @@ export function fromConfig({ config, bus, frames, health, log }: FeatureContext)
   if (!url) return undefined;
   const name = 'restream';
   const common = { url, ffmpegPath: config.FFMPEG_PATH, restartMaxMs: config.RESTART_BACKOFF_MAX * 1000, log: log.child({ feature: name }) };
-  if (!config.RESTREAM_ANNOTATE) {
+  // The camera module has one reader, the capture: its video is restreamed from the frames, annotated.
+  if (!config.RESTREAM_ANNOTATE && config.SOURCE_KIND !== 'rpicam') {
     const restream = new Restream({ ...common, source: sourceSpec(config) });
     return {
       name,

@@ -189,6 +189,23 @@ describe('systemd unit', { skip: hasBinary('systemd-analyze') ? false : 'systemd
     assert.equal((r.stderr + r.stdout).trim(), '', 'no warning about any line of the unit');
   });
 
+  test("the camera module's drop-in allows exactly libcamera's devices, and the unit with it stays at exposure 2.0 or lower", () => {
+    const dropIn = readFileSync(join(PACKAGE_ROOT, 'systemd', 'edgecam-rpicam.conf'), 'utf8');
+    assert.deepEqual(
+      [...dropIn.matchAll(/^DeviceAllow=(.+)$/gm)].map((m) => m[1]),
+      ['char-video4linux rw', 'char-media rw', 'char-dma_heap rw'],
+    );
+    assert.match(dropIn, /^DevicePolicy=closed$/m);
+    // The unit as systemd merges it: the drop-in's lines after the unit's own.
+    const dir = mkdtempSync(join(tmpdir(), 'edgecam-unit-'));
+    const merged = readFileSync(unit, 'utf8').replace(/\[Install\][\s\S]*$/, '') + dropIn.replace(/^\[Service\]$/m, '');
+    writeFileSync(join(dir, 'edgecam-rpicam.service'), merged);
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(dir, 'edgecam-rpicam.service')], { encoding: 'utf8' });
+    const m = /Overall exposure level for .*: (\d+\.\d+) (\w+)/.exec(r.stdout + r.stderr);
+    assert.ok(m, r.stdout + r.stderr);
+    assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]} ${m[2]}`);
+  });
+
   test('systemd-analyze security: exposure 2.0 or lower', () => {
     const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
     const m = /Overall exposure level for .*: (\d+\.\d+) (\w+)/.exec(r.stdout + r.stderr);
