@@ -63,6 +63,22 @@ describe('appearance', () => {
   });
 });
 
+/** A track stage with the agent's defaults and no calibration. */
+const newStage = () =>
+  new TrackStage({
+    calibration: {},
+    scoreThreshold: 0.3,
+    lowScore: 0.1,
+    lostSeconds: 1.5,
+    speedClasses: [],
+    unit: 'kmh',
+    window: 1,
+    minAge: 0.5,
+    minSamples: 4,
+    publishInterval: 1,
+    log: memoryLogger().log,
+  });
+
 /** A one-hot descriptor: objects of different `look` share no colour. */
 const look = (i: number) => {
   const d = new Float32Array(APPEARANCE_LENGTH);
@@ -124,19 +140,7 @@ describe('association', () => {
   });
 
   test("a re-linked track keeps its class: its vote, not the re-linking detection's class", () => {
-    const stage = new TrackStage({
-      calibration: {},
-      scoreThreshold: 0.3,
-      lowScore: 0.1,
-      lostSeconds: 1.5,
-      speedClasses: [],
-      unit: 'kmh',
-      window: 1,
-      minAge: 0.5,
-      minSamples: 4,
-      publishInterval: 1,
-      log: memoryLogger().log,
-    });
+    const stage = newStage();
     const car = (x: number, className = 'car') => det([x, 300, x + 160, 380], look(5), className, 0.7);
     for (let i = 0; i < 10; i++) stage.update({ pts: i / 5, sourceWidth: 1280, sourceHeight: 720, detections: [car(100 + 40 * i)] });
     for (let i = 10; i < 14; i++) stage.update({ pts: i / 5, sourceWidth: 1280, sourceHeight: 720, detections: [] });
@@ -148,20 +152,7 @@ describe('association', () => {
 });
 
 describe('track-level truth', () => {
-  const stage = () =>
-    new TrackStage({
-      calibration: {},
-      scoreThreshold: 0.3,
-      lowScore: 0.1,
-      lostSeconds: 1.5,
-      speedClasses: [],
-      unit: 'kmh',
-      window: 1,
-      minAge: 0.5,
-      minSamples: 4,
-      publishInterval: 1,
-      log: memoryLogger().log,
-    });
+  const stage = newStage;
   /** Frames at 5 fps of one object; the ids reported in each. */
   const reported = (box: (i: number) => Box, className: string, score: number, frames = 50) => {
     const s = stage();
