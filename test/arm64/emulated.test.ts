@@ -126,4 +126,54 @@ describe('arm64 under emulation', { skip: existsSync(join(CACHE, 'node', 'bin', 
       await broker.stop();
     }
   });
+
+  test('SOURCE=rpicam with the stand-in camera tool: class messages from the arm64 agent, and no camera process after it stops', async () => {
+    const broker = await startMosquitto();
+    const sub = spawn('mosquitto_sub', ['-p', String(broker.port), '-t', 'class', '-C', '1', '-W', '900'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let received = '';
+    sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
+    const got = new Promise<void>((resolve) => sub.once('exit', () => resolve()));
+    const log = join(mkdtempSync(join(tmpdir(), 'edgecam-arm64-')), 'starts.log');
+    const started = Date.now();
+    const agent = spawn('bash', [RUN, 'node', 'dist/agent/cli.js', 'run'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        // The stand-in is this machine's script, and its test pattern this machine's FFmpeg; the agent and its FFmpeg are arm64.
+        PATH: `${join(PACKAGE_ROOT, 'test', 'helpers', 'bin')}:${process.env.PATH}`,
+        SOURCE: 'rpicam',
+        RPICAM_SIZE: '960x540',
+        RPICAM_FRAMERATE: '5',
+        DETECT_FPS: '1',
+        DETECT_THREADS: '2',
+        TRACK_CONFIRM: '1/1',
+        MOTION_GATING: 'false',
+        EDGECAM_STANDIN_PICTURE: join(FIXTURES, 'dog.jpg'),
+        EDGECAM_STANDIN_LOG: log,
+        MQTT_URL: broker.url,
+        HTTP_ENABLED: 'false',
+        STATE_DIR: mkdtempSync(join(tmpdir(), 'edgecam-arm64-state-')),
+      },
+    });
+    let out = '';
+    agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    try {
+      await got;
+      assert.match(received, /"class_name"/, out.slice(-3000));
+    } finally {
+      agent.kill('SIGTERM');
+      sub.kill();
+      await broker.stop();
+    }
+    assert.equal(await exited, 0, out.slice(-3000));
+    const { readFileSync } = await import('node:fs');
+    const pids = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.split(' ')[0]));
+    assert.ok(pids.length >= 1);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), `camera process ${pid} is gone`);
+    console.log(`arm64 rpicam run: first class message ${((Date.now() - started) / 1000).toFixed(0)} s after start; ${pids.length} camera start(s)`);
+  });
 });
