@@ -87,7 +87,7 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     },
     zones: { driveway: { occupancy_peak: 2, occupancy_mean: 0.4, entered: 2, dwell_mean_s: 37.4, speed_mean: 4.1, speed_p85: 4.1, speed_max: 4.1, speed_samples: 1 } },
   },
-  state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, timestamp: '2026-11-25T01:50:18.630Z' },
+  state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, camera_restarts: 0, timestamp: '2026-11-25T01:50:18.630Z' },
   status: 'online',
   'set/result': { setting: 'score_threshold', ok: true, value: 0.5 },
 };

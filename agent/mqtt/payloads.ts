@@ -45,6 +45,11 @@ export const statePayload = z.object({
   fps: z.number().nonnegative().describe('frames processed per second, recently'),
   inference_ms: z.number().nonnegative().describe('model inference time of the latest frame, milliseconds'),
   paused: z.boolean().describe('true while detection is paused by the `set/paused` command'),
+  camera_restarts: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('restarts of the video source since the agent started (FFmpeg; with SOURCE=rpicam, the camera tool and FFmpeg together)'),
   timestamp: z.string().describe('ISO 8601 wall-clock time this state was sent (every 10 s at least)'),
 });
 

@@ -12,13 +12,14 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
 
 export function fromConfig({ bus, mqtt, health }: FeatureContext): Feature {
   const name = 'state';
-  let state: Omit<StatePayload, 'timestamp' | 'fps' | 'inference_ms'> = { status: 'online', camera: 'starting', counts: {}, paused: false };
+  let state: Omit<StatePayload, 'timestamp' | 'fps' | 'inference_ms' | 'camera_restarts'> = { status: 'online', camera: 'starting', counts: {}, paused: false };
   let timestamp = new Date().toISOString();
   let timer: NodeJS.Timeout | undefined;
   const topic = mqtt.topic('state');
 
   const publish = () => {
-    const payload: StatePayload = { ...state, fps: round1(health.fps), inference_ms: round1(health.inferenceMs), timestamp };
+    const camera_restarts = health.counter<{ restarts: number }>('capture')?.restarts ?? 0;
+    const payload: StatePayload = { ...state, fps: round1(health.fps), inference_ms: round1(health.inferenceMs), camera_restarts, timestamp };
     mqtt.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
   };
   /** A change that changes nothing (the same counts as the last frame) sends nothing; a change while disconnected goes out on reconnect. */

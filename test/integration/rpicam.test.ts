@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cameraArgs, cameraReason, type CameraOptions } from '../../agent/capture/rpicam.js';
 import { alive, edgecam, until } from '../helpers/agent.js';
 import { freePort, needs, subscribe } from '../helpers/net.js';
-import { classPayload } from '../../agent/mqtt/payloads.js';
+import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import { FIXTURES, CLI } from '../helpers/paths.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 
@@ -125,13 +125,17 @@ describe('SOURCE=rpicam with the stand-in', { skip: needs('ffmpeg', 'bash'), tim
     });
 
   test('the camera dying is restarted and counted, frames resume, and stopping the agent leaves no camera process', async () => {
-    const { run, log } = await startOnCamera({ EDGECAM_STANDIN_EXIT_AFTER: '2' });
+    const { run, log, mqttPort } = await startOnCamera({ EDGECAM_STANDIN_EXIT_AFTER: '2' });
+    const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['state'], 30_000);
     try {
       await until(() => run.lines().filter((l) => l.msg === 'camera and ffmpeg exited; restarting').length >= 2, 60_000, 'two restarts');
+      // Counted where a person watching looks: the retained state.
+      await sub.waitFor((m) => m.some((x) => statePayload.parse(x.json()).camera_restarts >= 2), 30_000);
       await until(() => processed(run) >= 3, 30_000, 'a third start delivering frames');
       const restarts = run.lines().filter((l) => l.msg === 'camera and ffmpeg exited; restarting');
       assert.match(String(restarts[0]!.reason), /^camera: Device timeout detected/);
     } finally {
+      await sub.close();
       run.child.kill('SIGTERM');
     }
     assert.equal((await run.exit).code, 0);
