@@ -79,15 +79,26 @@ describe('counting lines and zones on a real photographed car', { skip: needs('f
     const totals = messages.filter((m) => m.topic === 'line/gate/totals').map((m) => lineTotalsPayload.parse(m.json()));
     assert.deepEqual(totals.at(-1)!.directions, { eastbound: { total: 1, classes: { car: 1 } }, westbound: { total: 0, classes: {} } });
 
+    // Intervals are aligned to the wall clock: the interval so far at the end of the source, and one
+    // before it when the run spanned the turn of a minute (a slow machine). Together they hold the run.
     const stats = messages.filter((m) => m.topic === 'stats').map((m) => statsPayload.parse(m.json()));
-    assert.equal(stats.length, 1, 'the interval so far, at the end of the source');
-    const east = stats[0]!.lines.gate!.eastbound!;
-    assert.equal(east.count, 1);
-    assert.equal(east.speed_p85, c.speed);
-    assert.equal(stats[0]!.lines.gate!.westbound!.count, 0);
-    assert.equal(stats[0]!.zones.right!.entered, 1);
-    assert.equal(stats[0]!.zones.right!.occupancy_peak, 1);
-    assert.equal(stats[0]!.zones.right!.speed_max, events[1]!.speed);
+    assert.ok(stats.length === 1 || stats.length === 2, `${stats.length} intervals`);
+    const sum = (read: (s: (typeof stats)[number]) => number | undefined) => stats.reduce((a, s) => a + (read(s) ?? 0), 0);
+    assert.equal(
+      sum((s) => s.lines.gate!.eastbound!.count),
+      1,
+    );
+    assert.equal(
+      sum((s) => s.lines.gate!.westbound!.count),
+      0,
+    );
+    assert.equal(stats.find((s) => s.lines.gate!.eastbound!.count === 1)!.lines.gate!.eastbound!.speed_p85, c.speed);
+    assert.equal(
+      sum((s) => s.zones.right!.entered),
+      1,
+    );
+    assert.equal(Math.max(...stats.map((s) => s.zones.right!.occupancy_peak)), 1);
+    assert.equal(stats.find((s) => s.zones.right!.speed_max !== undefined)?.zones.right!.speed_max, events[1]!.speed);
 
     // The totals survive a restart with the same STATE_DIR: a second pass counts on from 1.
     const again = await runAgent(env(), topics, stateDir);
