@@ -109,9 +109,17 @@ test('frames come through a named pipe, byte for byte as through stdout, also wh
   await viaPipe.start();
   let path: string | undefined;
   try {
-    for (let i = 0; i < 200 && !viaPipe.ffmpegPid; i++) await sleep(10);
-    const cmdline = readFileSync(`/proc/${viaPipe.ffmpegPid}/cmdline`, 'utf8').split('\0');
-    path = cmdline.find((a) => a.includes('edgecam-frames-'));
+    // FFmpeg starts through a wrapper (sh, then setpriv): until the last exec, its command line is not FFmpeg's yet.
+    let cmdline: string[] = [];
+    for (let i = 0; i < 500 && !path; i++) {
+      try {
+        if (viaPipe.ffmpegPid) cmdline = readFileSync(`/proc/${viaPipe.ffmpegPid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        cmdline = []; // between two execs
+      }
+      path = cmdline.find((a) => a.includes('edgecam-frames-'));
+      if (!path) await sleep(10);
+    }
     assert.ok(path, `FFmpeg writes to the named pipe: ${cmdline.join(' ')}`);
     assert.deepEqual(await fingerprint(viaPipe, 30), reference, 'same frames, same pixels, none dropped');
     assert.equal(viaPipe.stats.framesDropped, 0);
