@@ -158,15 +158,20 @@ describe('arm64 under emulation', { skip: existsSync(join(CACHE, 'node', 'bin', 
     let out = '';
     agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    let code: number | null;
     try {
       await got;
       assert.match(received, /"class_name"/, out.slice(-3000));
     } finally {
+      // The agent stops first, while its broker is still there to take its last messages.
       agent.kill('SIGTERM');
+      code = await exited;
       sub.kill();
       await broker.stop();
     }
-    assert.equal(await exited, 0, out.slice(-3000));
+    // Under emulation an inference takes seconds, and the frames in flight can outlast the agent's
+    // 10 s shutdown bound: then it exits 1 by design. Either way, the camera must not outlive it.
+    assert.ok(code === 0 || /shutdown took longer than 10 s/.test(out), `exit ${code}: ${out.slice(-3000)}`);
     const { readFileSync } = await import('node:fs');
     const pids = readFileSync(log, 'utf8')
       .split('\n')
