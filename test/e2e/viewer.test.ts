@@ -433,14 +433,17 @@ test(
     await withViewer(env, '', async (page) => {
       // The overlay: the line with its counts, counted up once the truck has crossed.
       await page.waitForFunction(() => /gate in\s*1/.test(document.getElementById('lines')!.textContent ?? ''), null, { timeout: 60_000 });
-      // A crossing flashes the line red for 0.8 s; then it is yellow again.
-      await sleep(1200);
-      const overlay = await sharp(await page.locator('#view').screenshot())
-        .removeAlpha()
-        .raw()
-        .toBuffer({ resolveWithObject: true });
+      // A crossing flashes the line red for 0.8 s; then it is yellow again (polled: a loaded machine draws late).
       let yellow = 0;
-      for (let i = 0; i < overlay.data.length; i += 3) if (overlay.data[i]! > 200 && overlay.data[i + 1]! > 180 && overlay.data[i + 2]! < 80) yellow++;
+      for (let tries = 0; tries < 40 && yellow <= 200; tries++) {
+        await sleep(tries ? 250 : 1200);
+        const overlay = await sharp(await page.locator('#view').screenshot())
+          .removeAlpha()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        yellow = 0;
+        for (let i = 0; i < overlay.data.length; i += 3) if (overlay.data[i]! > 200 && overlay.data[i + 1]! > 180 && overlay.data[i + 2]! < 80) yellow++;
+      }
       assert.ok(yellow > 200, `${yellow} pixels of the line's yellow on the picture`);
 
       // The editor: a line by two clicks. The picture shows the 640x360 source at the canvas's width.
