@@ -154,11 +154,11 @@ export class Capture {
     this.read?.close();
     const read = this.pipe?.open((chunk, length) => this.onData(chunk, length));
     this.read = read;
-    const job = (stdin?: NodeJS.ReadableStream) =>
+    const job = (stdin?: Readable) =>
       runFfmpeg({
         binary: findFfmpeg(this.options.ffmpegPath),
         input: input.input,
-        stdin: stdin as Readable | undefined,
+        stdin,
         inputOptions: ['-hide_banner', '-nostats', ...(stdin ? [] : ['-nostdin']), ...hwaccelOptions(this.hwaccel), ...(camera ? cameraInputOptions(camera) : input.options)],
         outputOptions: ['-an', '-sn', '-dn', '-vf', filters, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
         output: read?.path ?? 'pipe:1',

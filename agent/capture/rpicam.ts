@@ -6,8 +6,8 @@
 // left busy for the next start). The camera's stderr is logged, redacted, rate-limited.
 import { execFileSync, spawn } from 'node:child_process';
 import type { Config } from '../config/index.js';
-import type { FfmpegExit, FfmpegProcess } from '../ffmpeg/process.js';
-import { guarded } from '../ffmpeg/process.js';
+import type { Readable } from 'node:stream';
+import { guarded, stopChild, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/process.js';
 import { UserError } from '../errors.js';
 import { redactUrl, type Logger } from '../log.js';
 
@@ -110,7 +110,7 @@ const LINES_PER_MINUTE = 20;
  * Starts the camera and, reading its stdout, FFmpeg (`startFfmpeg`); returns the pair as
  * one process: it exits when either does (the other is stopped), and kill stops both.
  */
-export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: NodeJS.ReadableStream) => FfmpegProcess): FfmpegProcess & { cameraPid: number | undefined } {
+export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: Readable) => FfmpegProcess): FfmpegProcess & { cameraPid: number | undefined } {
   const camera = spawn(guarded(cameraTool(o.path)), cameraArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let logged = 0;
@@ -140,17 +140,7 @@ export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: N
   });
   camera.stdout.on('error', () => {});
   const ffmpeg = startFfmpeg(camera.stdout);
-  const stopCamera = async (graceMs = 1000): Promise<FfmpegExit> => {
-    if (camera.exitCode === null && camera.signalCode === null) {
-      camera.kill('SIGTERM');
-      const timer = setTimeout(() => camera.kill('SIGKILL'), graceMs);
-      timer.unref();
-      const exit = await cameraExited;
-      clearTimeout(timer);
-      return exit;
-    }
-    return cameraExited;
-  };
+  const stopCamera = (graceMs?: number) => stopChild(camera, cameraExited, graceMs);
   // Whichever ends first says why; a camera that failed speaks for the pair.
   const exited = Promise.race([cameraExited.then((e) => ({ who: 'camera' as const, e })), ffmpeg.exited.then((e) => ({ who: 'ffmpeg' as const, e }))]).then(async ({ who, e }) => {
     if (who === 'camera') {

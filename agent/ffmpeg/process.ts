@@ -135,15 +135,20 @@ export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
     async kill(graceMs = 1000) {
       // fluent-ffmpeg spawns asynchronously: a kill right after the start waits for the child.
       for (let i = 0; i < 100 && !child; i++) await new Promise((r) => setTimeout(r, 10));
-      if (child && child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child?.kill('SIGKILL'), graceMs);
-        timer.unref();
-        const exit = await childExited;
-        clearTimeout(timer);
-        return exit;
-      }
-      return childExited;
+      return child ? stopChild(child, childExited, graceMs) : childExited;
     },
   };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`, to a child still running; resolves with its exit (`exited`). */
+export async function stopChild<T>(child: ChildProcess, exited: Promise<T>, graceMs = 1000): Promise<T> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  timer.unref();
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -7,8 +7,7 @@
 //      that looks like it, where that object could have got to since it was lost.
 // A track that resumes after missed frames is re-updated along a straight path from its
 // last observation (OC-SORT's observation-centric re-update, track.ts).
-import { iou } from '../frames/frame.js';
-import { boxCentre } from '../frames/frame.js';
+import { boxCentre, iou } from '../frames/frame.js';
 import { assign } from './assignment.js';
 import { appearanceCost, directionCost, motionCost } from './costs.js';
 import { Track, type TrackerDetection } from './track.js';
