@@ -10,7 +10,9 @@ import { parseArgs } from 'node:util';
 import { Counter } from '../agent/analytics/counter.js';
 import { createLogger } from '../agent/log.js';
 import { PACKAGE_ROOT } from '../agent/paths.js';
-import { TrackStage } from '../agent/track/index.js';
+import { TrackStage, trackOptions } from '../agent/track/index.js';
+import { loadConfig } from '../agent/config/index.js';
+import { tmpdir } from 'node:os';
 import type { IdentityOptions } from '../agent/track/tracker.js';
 import { STILL_SCORES, type StillScores } from '../agent/track/truth.js';
 import { iou } from '../agent/frames/frame.js';
@@ -44,29 +46,16 @@ export const VARIANTS: Variant[] = [
 
 export function replay(clip: ClipDetections, truth: Truth, v: Variant) {
   const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
-  const stage = new TrackStage({
-    calibration: {},
-    scoreThreshold: 0.3,
-    lowScore: 0.1,
-    lostSeconds: 1.5,
-    speedClasses: [],
-    unit: 'kmh',
-    window: 1,
-    minAge: 0.5,
-    minSamples: 4,
-    publishInterval: 1,
-    confirm: { hits: 2, window: 3 },
-    stillScores: v.stillScores,
-    identity: v.identity,
-    log,
-  });
+  // The agent's defaults (the bundled model's threshold, TRACK_*, LINE_HYSTERESIS), with the variant's identity parts.
+  const config = loadConfig({ env: {}, cwd: tmpdir() });
+  const stage = new TrackStage({ ...trackOptions(config, log), stillScores: v.stillScores, identity: v.identity });
   const counter = new Counter({
     lines: [{ ...truth.line, directions: ['leftward', 'rightward'] }],
     zones: [],
-    hysteresis: 10,
-    lostSeconds: 1.5,
-    unit: 'kmh',
-    speedWindow: 1,
+    hysteresis: config.ANALYTICS.hysteresis,
+    lostSeconds: config.TRACK_LOST_SECONDS,
+    unit: config.SPEED_UNIT,
+    speedWindow: config.SPEED_WINDOW,
   });
   const tracks = new Map<number, { className: string; first: number; last: number; boxes: number[][] }>();
   const crossings: { direction: string; pts: number; trackId: number }[] = [];
