@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { assign } from '../../agent/track/assignment.js';
 import { APPEARANCE_LENGTH, appearanceDistance, blendAppearance, describeBox } from '../../agent/frames/appearance.js';
 import { Tracker, type IdentityOptions, type TrackerDetection } from '../../agent/track/tracker.js';
-import { TrackStage } from '../../agent/track/index.js';
-import { memoryLogger } from '../helpers/log.js';
+import { trackStage } from '../helpers/track.js';
 
 type Box = [number, number, number, number];
 
@@ -63,21 +62,8 @@ describe('appearance', () => {
   });
 });
 
-/** A track stage with the agent's defaults and no calibration. */
-const newStage = () =>
-  new TrackStage({
-    calibration: {},
-    scoreThreshold: 0.3,
-    lowScore: 0.1,
-    lostSeconds: 1.5,
-    speedClasses: [],
-    unit: 'kmh',
-    window: 1,
-    minAge: 0.5,
-    minSamples: 4,
-    publishInterval: 1,
-    log: memoryLogger().log,
-  });
+/** A track stage without a calibration. */
+const newStage = () => trackStage({});
 
 /** A one-hot descriptor: objects of different `look` share no colour. */
 const look = (i: number) => {

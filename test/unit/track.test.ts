@@ -1,8 +1,8 @@
 // Tracker and speed estimation on synthetic detections with known ground truth.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TrackStage, homographyFromPoints, CalibrationError, type SpeedReport, type Calibration } from '../../agent/track/index.js';
-import { memoryLogger } from '../helpers/log.js';
+import { TrackStage, homographyFromPoints, CalibrationError, type SpeedReport } from '../../agent/track/index.js';
+import { trackStage as stage } from '../helpers/track.js';
 import type { TrackerDetection } from '../../agent/track/tracker.js';
 import { KalmanBoxFilter } from '../../agent/track/kalman.js';
 
@@ -17,23 +17,6 @@ function jitter(seed: number): (a: number) => number {
     s = (s * 1103515245 + 12345) % 2 ** 31;
     return ((s / 2 ** 31) * 2 - 1) * a;
   };
-}
-
-function stage(calibration: Calibration = { metersPerPixel: 0.05 }, over: Partial<ConstructorParameters<typeof TrackStage>[0]> = {}) {
-  return new TrackStage({
-    calibration,
-    scoreThreshold: 0.3,
-    lowScore: 0.1,
-    lostSeconds: 1.5,
-    speedClasses: ['car', 'person'],
-    unit: 'mps',
-    window: 1,
-    minAge: 0.5,
-    minSamples: 4,
-    publishInterval: 0.5,
-    log: memoryLogger().log,
-    ...over,
-  });
 }
 
 interface Mover {
