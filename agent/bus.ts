@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
+import type { StatsPayload } from './mqtt/payloads.js';
 
 /** A counting line was crossed: line, direction, track, class, speed at the line (analytics). */
 export interface Crossing {
@@ -16,6 +17,24 @@ export interface Crossing {
   /** Source time the anchor crossed the line (interpolated between frames). */
   pts: number;
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+}
+
+/** An object entered or left a zone (analytics). */
+export interface ZoneEvent {
+  zone: string;
+  event: 'entered' | 'left';
+  trackId: number;
+  className: string;
+  pts: number;
+  /** Seconds (source time) from entering to leaving; on `left` only. */
+  dwell?: number;
+  /** On `left`, with a calibration: the speed through the zone (a fit of the ground positions while inside). */
+  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+}
+
+/** The wall-clock time (ISO 8601) an analytics event was published at. */
+export interface Stamped {
+  timestamp: string;
 }
 
 /** The counts a person watching wants at a glance: totals per line and direction, objects per zone. */
@@ -50,8 +69,12 @@ export interface AgentEvents {
   detections: FrameResult;
   speed: SpeedReport;
   status: StatusEvent;
-  /** A counting line was crossed (analytics). */
-  crossing: Crossing;
+  /** A counting line was crossed (analytics), stamped as its message on `line/<name>`. */
+  crossing: Crossing & Stamped;
+  /** An object entered or left a zone (analytics), stamped as its message on `zone/<name>/event`. */
+  zone: ZoneEvent & Stamped;
+  /** The statistics of an interval, as sent on `stats` (analytics). */
+  stats: StatsPayload;
   /** Line totals or zone occupancy changed (analytics). */
   analytics: AnalyticsSnapshot;
   /** A telemetry message the broker acknowledged. */

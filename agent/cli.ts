@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // edgecam command line: run (default), detect, check-config, calibrate.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configNotices, loadConfig, redactedConfig, type Config } from './config/index.js';
 import { EX_CONFIG, UserError } from './errors.js';
@@ -12,6 +13,8 @@ import { withFirstFrame } from './capture/probe.js';
 import { cameraCommandLine, cameraInputOptions, cameraOptions } from './capture/rpicam.js';
 import { calibrationOf, groundMapping } from './track/index.js';
 import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
+import { exportCommand } from './history/export.js';
+import { HISTORY_FILE } from './history/index.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
 
@@ -23,6 +26,9 @@ Usage:
                               print the ground-plane calibration: homography, metres per
                               pixel at the frame corners, speed resolution at DETECT_FPS
                               (the frame size is read from SOURCE unless --size is given)
+  edgecam export crossings|zones|stats|zone-stats [--from ISO] [--to ISO]
+                 [--line NAME] [--zone NAME] [--class NAME] [--format csv|json]
+                              the recorded history to stdout (docs/history.md)
   edgecam --help | --version
 
 Options:
@@ -32,13 +38,19 @@ Options:
 Every setting is an environment variable; see .env.example and docs/configuration.md.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command or option.`;
 
-const COMMANDS = ['run', 'detect', 'check-config', 'calibrate'];
+const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'export'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'env-file': { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: {
+      'env-file': { type: 'string' },
+      size: { type: 'string' },
+      ...Object.fromEntries(['from', 'to', 'line', 'zone', 'class', 'format'].map((o) => [o, { type: 'string' } as const])),
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
   });
   if (values.help) return (console.log(HELP), 0);
   if (values.version) return (console.log(packageVersion()), 0);
@@ -59,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'calibrate':
       return calibrate(config(), values.size);
+    case 'export':
+      return exportCommand(join(config().STATE_DIR, HISTORY_FILE), args[0], values as Record<string, string | undefined>);
     case 'detect': {
       if (!args.length) throw new UserError('edgecam detect: give one or more image files, e.g. edgecam detect photo.jpg');
       const missing = args.filter((f) => !existsSync(f));

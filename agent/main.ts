@@ -14,6 +14,7 @@ import { MqttTransport, transportOptions } from './mqtt/transport.js';
 import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
 import * as trackEvents from './track-events/index.js';
+import * as history from './history/index.js';
 import * as analytics from './analytics/index.js';
 import * as state from './state/index.js';
 import * as homeassistant from './homeassistant/index.js';
@@ -29,6 +30,7 @@ import * as systemd from './systemd/index.js';
 export const FEATURES: FeatureFactory[] = [
   telemetry.fromConfig,
   trackEvents.fromConfig,
+  history.fromConfig,
   analytics.fromConfig,
   state.fromConfig,
   homeassistant.fromConfig,

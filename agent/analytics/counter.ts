@@ -8,24 +8,12 @@
 // A crossing carries the object's speed at the line when the ground plane is
 // calibrated: a least-squares fit of its ground positions within half a speed window
 // either side of the crossing time, so it waits for that half window (or the track's end).
-import type { Crossing, FrameResult } from '../bus.js';
+import type { Crossing, FrameResult, ZoneEvent } from '../bus.js';
 
-export type { Crossing };
+export type { Crossing, ZoneEvent };
 import type { CountingLine } from '../config/index.js';
 import { estimateVelocity, groundAnchor, SPEED_UNITS, type GroundMapping, type Sample, type SpeedUnit } from '../track/index.js';
 import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from './geometry.js';
-
-export interface ZoneEvent {
-  zone: string;
-  event: 'entered' | 'left';
-  trackId: number;
-  className: string;
-  pts: number;
-  /** Seconds (source time) from entering to leaving; on `left` only. */
-  dwell?: number;
-  /** On `left`, with a calibration: the speed through the zone (a fit of the ground positions while inside). */
-  speed?: { value: number; unit: string; errorEstimate: number; samples: number };
-}
 
 export interface Occupancy {
   zone: string;

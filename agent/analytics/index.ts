@@ -8,10 +8,10 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Feature, FeatureContext } from '../feature.js';
-import type { LinePayload, LineTotalsPayload, ZoneEventPayload, ZonePayload } from '../mqtt/payloads.js';
+import type { LinePayload, LineTotalsPayload, StatsPayload, ZoneEventPayload, ZonePayload } from '../mqtt/payloads.js';
 import { calibrationOf, groundMapping, SPEED_UNITS } from '../track/index.js';
 import { Counter, type Crossing, type CounterUpdate, type Occupancy, type ZoneEvent } from './counter.js';
-import { IntervalStats } from './stats.js';
+import { DEFAULT_SPEED_BIN, IntervalStats } from './stats.js';
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 const TOTALS_FILE = 'line-totals.json';
@@ -66,7 +66,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const stats = new IntervalStats(
     lines,
     zones.map((z) => z.name),
-    unit,
+    { unit, bin: config.STATS_SPEED_BIN || DEFAULT_SPEED_BIN[unit]!, limit: config.SPEED_LIMIT || undefined },
   );
   // Topics are checked before anything starts.
   for (const l of lines) mqtt.topic(`line/${l.name}/totals`);
@@ -139,9 +139,10 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
 
   const handle = (u: CounterUpdate) => {
     for (const c of u.crossings) {
-      mqtt.send(`line/${c.line}`, linePayloadOf(c));
+      const payload = linePayloadOf(c);
+      mqtt.send(`line/${c.line}`, payload);
       stats.crossing(c);
-      bus.emit('crossing', c);
+      bus.emit('crossing', { ...c, timestamp: payload.timestamp });
     }
     if (u.crossings.length) {
       saveTotals();
@@ -151,13 +152,19 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       }
     }
     for (const e of u.zoneEvents) {
-      mqtt.send(`zone/${e.zone}/event`, zoneEventPayloadOf(e));
+      const payload = zoneEventPayloadOf(e);
+      mqtt.send(`zone/${e.zone}/event`, payload);
       stats.zoneEvent(e);
+      bus.emit('zone', { ...e, timestamp: payload.timestamp });
     }
     for (const o of u.occupancy) mqtt.publish(mqtt.topic(`zone/${o.zone}`), JSON.stringify(zonePayload(o)), { qos: 1, retain: true });
     if (u.crossings.length || u.occupancy.length) snapshot();
   };
 
+  const sendStats = (payload: StatsPayload) => {
+    mqtt.send('stats', payload);
+    bus.emit('stats', payload);
+  };
   // Statistics on the wall clock: each interval ends on a multiple of STATS_INTERVAL.
   let intervalStart = new Date();
   let timer: NodeJS.Timeout | undefined;
@@ -166,7 +173,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     const end = Math.floor(Date.now() / ms) * ms + ms;
     timer = setTimeout(() => {
       const endDate = new Date(end);
-      mqtt.send('stats', stats.take(intervalStart, endDate));
+      sendStats(stats.take(intervalStart, endDate));
       intervalStart = endDate;
       schedule();
     }, end - Date.now());
@@ -194,7 +201,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       clearTimeout(timer);
       // Crossings waiting for their speed go out now; objects in zones leave; the interval so far is reported.
       handle(counter.flush());
-      mqtt.send('stats', stats.take(intervalStart, new Date()));
+      sendStats(stats.take(intervalStart, new Date()));
     },
   };
 }

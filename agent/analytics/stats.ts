@@ -1,12 +1,32 @@
 // Interval statistics, as traffic counts are reported: per line, direction and class the
-// count and the mean, 85th-percentile (V85) and maximum speed; per zone the peak and mean
-// occupancy and the mean dwell. An interval without traffic has zero counts: the series
-// has no holes.
+// count, the mean, 85th-percentile (V85) and maximum speed, a speed histogram of fixed bins
+// (the last one open-ended, as Telraam's) and the count over SPEED_LIMIT; per zone the peak
+// and mean occupancy and the mean dwell. An interval without traffic has zero counts: the
+// series has no holes.
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Crossing, ZoneEvent } from './counter.js';
 import { percentile } from './geometry.js';
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** Bins of a speed histogram; the last holds every speed from 15 bin widths up. */
+export const HISTOGRAM_BINS = 16;
+/** The default bin width by speed unit: 10 km/h, 5 mph, 2 m/s. */
+export const DEFAULT_SPEED_BIN = { 'km/h': 10, mph: 5, 'm/s': 2 } as Record<string, number>;
+
+export function histogram(speeds: number[], bin: number): number[] {
+  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+  for (const s of speeds) counts[Math.min(HISTOGRAM_BINS - 1, Math.max(0, Math.floor(s / bin)))]!++;
+  return counts;
+}
+
+export interface StatsOptions {
+  unit: string;
+  /** Width of a histogram bin, in `unit`. */
+  bin: number;
+  /** Crossings above it are counted as `over_limit`; undefined: no limit. */
+  limit?: number;
+}
 
 interface Group {
   count: number;
@@ -20,7 +40,7 @@ export class IntervalStats {
   constructor(
     private readonly lineDirections: { name: string; directions: [string, string] }[],
     private readonly zoneNames: string[],
-    private readonly unit: string,
+    private readonly options: StatsOptions,
   ) {
     this.reset();
   }
@@ -55,6 +75,7 @@ export class IntervalStats {
 
   /** The statistics of the interval [start, end), and a new interval begins. */
   take(start: Date, end: Date): StatsPayload {
+    const { unit, bin, limit } = this.options;
     const speedFields = (speeds: number[]) =>
       speeds.length
         ? {
@@ -62,13 +83,17 @@ export class IntervalStats {
             speed_p85: round(percentile(speeds, 0.85)!, 2),
             speed_max: round(Math.max(...speeds), 2),
             speed_samples: speeds.length,
+            speed_histogram: histogram(speeds, bin),
+            ...(limit === undefined ? {} : { over_limit: speeds.filter((s) => s > limit).length }),
           }
         : {};
     const payload: StatsPayload = {
       start: start.toISOString(),
       end: end.toISOString(),
       interval_s: round((end.getTime() - start.getTime()) / 1000, 3),
-      unit: this.unit,
+      unit,
+      speed_bin: bin,
+      ...(limit === undefined ? {} : { speed_limit: limit }),
       lines: Object.fromEntries(
         [...this.lines].map(([line, byDirection]) => [
           line,

@@ -9,6 +9,7 @@ import { bool, list, number, oneOf, optionalString } from './values.js';
 import { outputSettings } from './settings-output.js';
 import { analyticsSettings } from './settings-analytics.js';
 import { cameraSettings } from './settings-camera.js';
+import { historySettings } from './settings-history.js';
 
 /** Settings whose values never appear in logs or in `check-config` output. */
 export const SECRET_KEYS = new Set(['MQTT_PASSWORD', 'HTTP_TOKEN', 'MQTT_EMBEDDED_PASSWORD']);
@@ -168,6 +169,7 @@ export const configSchema = z.object({
   ...cameraSettings,
   ...analyticsSettings,
   ...outputSettings,
+  ...historySettings,
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -72,6 +72,8 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     end: '2026-11-25T08:15:00.000Z',
     interval_s: 60,
     unit: 'km/h',
+    speed_bin: 10,
+    speed_limit: 40,
     lines: {
       stopline: {
         northbound: {
@@ -80,12 +82,37 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
           speed_p85: 46.1,
           speed_max: 47.3,
           speed_samples: 3,
-          classes: { car: { count: 3, speed_mean: 41.2, speed_p85: 46.1, speed_max: 47.3, speed_samples: 3 } },
+          speed_histogram: [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          over_limit: 2,
+          classes: {
+            car: {
+              count: 3,
+              speed_mean: 41.2,
+              speed_p85: 46.1,
+              speed_max: 47.3,
+              speed_samples: 3,
+              speed_histogram: [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+              over_limit: 2,
+            },
+          },
         },
         southbound: { count: 0, classes: {} },
       },
     },
-    zones: { driveway: { occupancy_peak: 2, occupancy_mean: 0.4, entered: 2, dwell_mean_s: 37.4, speed_mean: 4.1, speed_p85: 4.1, speed_max: 4.1, speed_samples: 1 } },
+    zones: {
+      driveway: {
+        occupancy_peak: 2,
+        occupancy_mean: 0.4,
+        entered: 2,
+        dwell_mean_s: 37.4,
+        speed_mean: 4.1,
+        speed_p85: 4.1,
+        speed_max: 4.1,
+        speed_samples: 1,
+        speed_histogram: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        over_limit: 0,
+      },
+    },
   },
   state: { status: 'online', camera: 'streaming', counts: { car: 1 }, fps: 5, inference_ms: 24.8, paused: false, camera_restarts: 0, timestamp: '2026-11-25T01:50:18.630Z' },
   status: 'online',

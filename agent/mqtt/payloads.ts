@@ -126,6 +126,12 @@ const speedStats = {
   speed_p85: z.number().optional().describe('85th-percentile speed (V85), linear interpolation between ranks'),
   speed_max: z.number().optional().describe('highest speed'),
   speed_samples: z.number().int().optional().describe('crossings with a speed'),
+  speed_histogram: z
+    .array(z.number().int().nonnegative())
+    .length(16)
+    .optional()
+    .describe('crossings with a speed per bin of `speed_bin` from 0 (bin i: i·speed_bin ≤ speed < (i+1)·speed_bin); the last bin is open-ended'),
+  over_limit: z.number().int().nonnegative().optional().describe('with `SPEED_LIMIT` set: crossings faster than the limit'),
 };
 
 /** On `<prefix>stats`: every STATS_INTERVAL, on the wall clock. */
@@ -134,6 +140,8 @@ export const statsPayload = z.object({
   end: z.string().describe('ISO 8601 end of the interval, a multiple of STATS_INTERVAL on the wall clock'),
   interval_s: z.number().positive().describe('seconds from start to end'),
   unit: z.string().describe('unit of the speeds'),
+  speed_bin: z.number().positive().describe('width of a `speed_histogram` bin, in `unit` (`STATS_SPEED_BIN`)'),
+  speed_limit: z.number().positive().optional().describe('`SPEED_LIMIT`, when set: `over_limit` counts the crossings above it'),
   lines: z
     .record(
       z.string(),

@@ -153,25 +153,51 @@ test('a zone: entered and left after two frames on the new side, with the dwell;
   assert.deepEqual(f.occupancy(), [{ zone: 'dock', counts: { car: 1 }, trackIds: [3] }]);
 });
 
-test('V85 of a known list, and statistics of an interval without traffic', () => {
+test('V85 of a known list, statistics of an interval without traffic, the speed histogram and the count over the limit', () => {
   assert.equal(percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.85), 86.5);
   assert.equal(percentile([42], 0.85), 42);
-  const stats = new IntervalStats([LINE], ['dock'], 'km/h');
+  const stats = new IntervalStats([LINE], ['dock'], { unit: 'km/h', bin: 10, limit: 45 });
   const empty = stats.take(new Date('2026-11-25T08:00:00Z'), new Date('2026-11-25T08:01:00Z'));
   assert.deepEqual(empty.lines, { gate: { eastbound: { count: 0, classes: {} }, westbound: { count: 0, classes: {} } } });
   assert.deepEqual(empty.zones, { dock: { occupancy_peak: 0, occupancy_mean: 0, entered: 0 } });
   assert.equal(empty.interval_s, 60);
+  assert.equal(empty.speed_bin, 10);
+  assert.equal(empty.speed_limit, 45);
   for (const v of [30, 40, 50, 60])
     stats.crossing({ line: 'gate', direction: 'eastbound', trackId: v, className: 'car', pts: 0, speed: { value: v, unit: 'km/h', errorEstimate: 1, samples: 5 } });
+  stats.crossing({ line: 'gate', direction: 'eastbound', trackId: 9, className: 'truck', pts: 0, speed: { value: 212, unit: 'km/h', errorEstimate: 1, samples: 5 } });
+  stats.crossing({ line: 'gate', direction: 'eastbound', trackId: 10, className: 'truck', pts: 0 });
   const busy = stats.take(new Date('2026-11-25T08:01:00Z'), new Date('2026-11-25T08:02:00Z'));
-  assert.deepEqual(busy.lines.gate!.eastbound, {
+  const bins = (at: Record<number, number>) => Array.from({ length: 16 }, (_, i) => at[i] ?? 0);
+  assert.deepEqual(busy.lines.gate!.eastbound!.classes.car, {
     count: 4,
     speed_mean: 45,
     speed_p85: 55.5,
     speed_max: 60,
     speed_samples: 4,
-    classes: { car: { count: 4, speed_mean: 45, speed_p85: 55.5, speed_max: 60, speed_samples: 4 } },
+    speed_histogram: bins({ 3: 1, 4: 1, 5: 1, 6: 1 }),
+    over_limit: 2,
   });
+  // A truck without a speed counts but is in no bin; 212 km/h falls into the open-ended top bin.
+  assert.deepEqual(busy.lines.gate!.eastbound!.classes.truck, {
+    count: 2,
+    speed_mean: 212,
+    speed_p85: 212,
+    speed_max: 212,
+    speed_samples: 1,
+    speed_histogram: bins({ 15: 1 }),
+    over_limit: 1,
+  });
+  assert.equal(busy.lines.gate!.eastbound!.count, 6);
+  assert.deepEqual(busy.lines.gate!.eastbound!.speed_histogram, bins({ 3: 1, 4: 1, 5: 1, 6: 1, 15: 1 }));
+  assert.equal(busy.lines.gate!.eastbound!.over_limit, 3);
+  assert.equal(busy.lines.gate!.westbound!.speed_histogram, undefined, 'no speeds, no histogram');
+  const unlimited = new IntervalStats([LINE], [], { unit: 'mph', bin: 5 });
+  unlimited.crossing({ line: 'gate', direction: 'westbound', trackId: 1, className: 'car', pts: 0, speed: { value: 4.99, unit: 'mph', errorEstimate: 1, samples: 5 } });
+  const mph = unlimited.take(new Date('2026-11-25T08:01:00Z'), new Date('2026-11-25T08:02:00Z'));
+  assert.equal(mph.speed_limit, undefined);
+  assert.equal(mph.lines.gate!.westbound!.over_limit, undefined);
+  assert.deepEqual(mph.lines.gate!.westbound!.speed_histogram, bins({ 0: 1 }));
 });
 
 test('the grammar of LINES, ZONES and MASKS', () => {
