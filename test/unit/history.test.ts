@@ -227,7 +227,9 @@ test('SIGKILL in the middle of a burst of writes: the database opens, passes int
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`only ${out.split('\n').length} batches in 30 s`)), 30_000);
     child.stdout.on('data', () => {
-      if (out.split('\n').length > 200) (clearTimeout(timer), resolve());
+      if (out.split('\n').length <= 200) return;
+      clearTimeout(timer);
+      resolve();
     });
   });
   child.kill('SIGKILL');
