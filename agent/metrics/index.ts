@@ -12,6 +12,7 @@ export interface MetricSources {
   mqtt: () => TransportStats | undefined;
   restream: () => { restarts: number } | undefined;
   viewer: () => { snapshotEncodes: number } | undefined;
+  history: () => { written: number; queued: number; dropped: number; pruned: number } | undefined;
 }
 
 export class Metrics {
@@ -59,6 +60,10 @@ export class Metrics {
     fromSource('edgecam_frame_copies_skipped_total', 'Frames not copied for them because every buffer was being encoded.', () => frames().skipped);
     fromSource('edgecam_frame_buffers', 'Frame buffers allocated for them.', () => frames().buffers);
     fromSource('edgecam_snapshot_encodes_total', 'JPEG encodes for /snapshot.jpg (one per frame and kind, however many clients ask).', () => sources.viewer()?.snapshotEncodes);
+    fromSource('edgecam_history_rows_written_total', 'Rows written to the history database.', () => sources.history()?.written);
+    fromSource('edgecam_history_rows_dropped_total', 'History rows dropped because the database could not be written for too long.', () => sources.history()?.dropped);
+    fromSource('edgecam_history_rows_pruned_total', 'History rows removed by retention (HISTORY_DAYS, HISTORY_MAX_MB).', () => sources.history()?.pruned);
+    fromSource('edgecam_history_rows_waiting', 'History rows waiting in memory to be written.', () => sources.history()?.queued);
     fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
     this.inference = new Histogram({
       name: 'edgecam_inference_ms',
@@ -80,7 +85,13 @@ export function fromConfig({ config, bus, http, health, frames }: FeatureContext
   if (!config.HTTP_ENABLED) return undefined;
   const name = 'metrics';
   const metrics = new Metrics(
-    { capture: () => health.counter('capture'), mqtt: () => health.counter('mqtt'), restream: () => health.counter('restream'), viewer: () => health.counter('viewer') },
+    {
+      capture: () => health.counter('capture'),
+      mqtt: () => health.counter('mqtt'),
+      restream: () => health.counter('restream'),
+      viewer: () => health.counter('viewer'),
+      history: () => health.counter('history'),
+    },
     () => frames.stats,
   );
   return {

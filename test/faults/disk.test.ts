@@ -1,6 +1,7 @@
 // A full disk under STATE_DIR: a real tmpfs of 256 KiB, filled up while the broker is
-// down. The agent must keep running, keep the telemetry in memory, say so once, return
-// to disk when space comes back, and deliver everything once the broker is up.
+// down. The agent must keep running, keep the telemetry and the history in memory, say so
+// once for each, return to disk when space comes back, and deliver everything once the
+// broker is up; the history then holds every crossing that was sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,12 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, MOSQUITTO, startMosquitto, subscribe } from '../helpers/net.js';
 import { edgecam, httpBase, metric, until, untilAsync } from '../helpers/agent.js';
+import { CLI } from '../helpers/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-full-'));
 const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]).status === 0;
 const skip = !mounted ? 'cannot mount a tmpfs here (needs root)' : MOSQUITTO ? false : 'mosquitto is not installed';
 
-test('disk full under STATE_DIR: no crash, telemetry kept in memory and delivered, back to disk when space returns', { skip, timeout: 120_000 }, async (t) => {
+test('disk full under STATE_DIR: no crash, telemetry and history kept in memory, delivered and recorded when space returns', { skip, timeout: 120_000 }, async (t) => {
   t.after(() => void spawnSync('umount', [dir]));
   mkdirSync(join(dir, 'state'));
   const filler = join(dir, 'filler');
@@ -29,20 +31,34 @@ test('disk full under STATE_DIR: no crash, telemetry kept in memory and delivere
     }
   }
   const port = await freePort();
-  const run = edgecam([], { MQTT_URL: `mqtt://127.0.0.1:${port}`, STATE_DIR: join(dir, 'state'), RESTART_BACKOFF_MAX: '2', DETECT_THREADS: '1' });
+  const run = edgecam([], {
+    MQTT_URL: `mqtt://127.0.0.1:${port}`,
+    STATE_DIR: join(dir, 'state'),
+    RESTART_BACKOFF_MAX: '2',
+    DETECT_THREADS: '1',
+    // The bundled sample's objects cross it every few seconds.
+    LINES: 'mid:480,540;480,0',
+  });
   let broker: Awaited<ReturnType<typeof startMosquitto>> | undefined;
+  let totalsSub: Awaited<ReturnType<typeof subscribe>> | undefined;
   try {
     const base = await httpBase(run, 30_000);
     const diskWarnings = () => run.lines().filter((l) => l.msg?.toString().startsWith('outbox: cannot write to disk'));
     await until(() => diskWarnings().length > 0, 30_000, 'the outbox to report the full disk');
     await untilAsync(async () => ((await metric(base, 'edgecam_mqtt_outbox_messages')) ?? 0) >= 20, 30_000, 'telemetry to queue in memory');
+    const historyWarnings = () => run.lines().filter((l) => l.msg === 'history: cannot write to disk; rows are kept in memory until it works again');
+    await until(() => historyWarnings().length > 0, 30_000, 'the history to meet the full disk');
+    await untilAsync(async () => ((await metric(base, 'edgecam_history_rows_waiting')) ?? 0) >= 1, 30_000, 'a crossing to wait in memory for the history');
     assert.equal(diskWarnings().length, 1, 'one warning, not one per message');
+    assert.equal(historyWarnings().length, 1, 'one history warning, not one per flush');
     assert.equal(run.child.exitCode, null, 'the agent is running');
 
     rmSync(filler);
     await until(() => run.lines().some((l) => l.msg === 'outbox: written to disk again'), 30_000, 'the outbox to return to disk');
+    await until(() => run.lines().some((l) => l.msg === 'history: written to disk again'), 30_000, 'the history to return to disk');
 
     broker = await startMosquitto({ port });
+    totalsSub = await subscribe(`mqtt://127.0.0.1:${port}`, ['line/mid/totals']);
     await untilAsync(async () => (await metric(base, 'edgecam_mqtt_outbox_messages')) === 0, 60_000, 'the outbox to drain');
     run.child.kill('SIGTERM');
     assert.equal((await run.exit).code, 0, run.stderr());
@@ -50,9 +66,22 @@ test('disk full under STATE_DIR: no crash, telemetry kept in memory and delivere
     assert.equal(stopped.mqtt.dropped, 0);
     assert.equal(stopped.mqtt.sent, stopped.mqtt.queued, 'every message queued was acknowledged by the broker');
     assert.ok(!run.lines().some((l) => l.level === 'fatal' || l.msg === 'event listener failed'), 'no crash, no failing listener');
-    t.diagnostic(`queued ${stopped.mqtt.queued}, sent ${stopped.mqtt.sent}, dropped ${stopped.mqtt.dropped}`);
+    // The line's running total (retained, so a late subscriber has it) against the crossings recorded.
+    const recorded = spawnSync(process.execPath, [CLI, 'export', 'crossings', '--format', 'json'], {
+      env: { PATH: process.env.PATH!, STATE_DIR: join(dir, 'state') },
+      encoding: 'utf8',
+    });
+    const rows = JSON.parse(recorded.stdout) as unknown[];
+    const counted = () => {
+      const totals = totalsSub!.messages.at(-1)?.json<{ directions: Record<string, { total: number }> }>();
+      return totals ? Object.values(totals.directions).reduce((a, d) => a + d.total, 0) : 0;
+    };
+    await until(() => counted() === rows.length, 5000, `the history's ${rows.length} crossings to be the line's total (${counted()})`);
+    assert.ok(rows.length >= 1, 'crossings were counted');
+    t.diagnostic(`queued ${stopped.mqtt.queued}, sent ${stopped.mqtt.sent}, dropped ${stopped.mqtt.dropped}; crossings recorded ${rows.length}`);
   } finally {
     run.child.kill('SIGKILL');
+    await totalsSub?.close();
     await broker?.stop();
   }
 });
