@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker } from '../../agent/mqtt/broker.js';
 import { linePayload, statsPayload, zoneEventPayload } from '../../agent/mqtt/payloads.js';
-import { edgecam, httpBase, until } from '../helpers/agent.js';
+import { edgecam, httpBase } from '../helpers/agent.js';
 import { memoryLogger } from '../helpers/log.js';
 import { needs, subscribe } from '../helpers/net.js';
 import { CLI } from '../helpers/paths.js';
