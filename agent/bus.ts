@@ -17,6 +17,8 @@ export interface Crossing {
   /** Source time the anchor crossed the line (interpolated between frames). */
   pts: number;
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+  /** URL path of the evidence photo the evidence feature makes of it (EVIDENCE_CLASSES). */
+  evidence?: string;
 }
 
 /** An object entered or left a zone (analytics). */

@@ -15,6 +15,7 @@ import { EX_CONFIG, UserError } from './errors.js';
 import * as telemetry from './telemetry/index.js';
 import * as trackEvents from './track-events/index.js';
 import * as history from './history/index.js';
+import * as evidence from './evidence/index.js';
 import * as analytics from './analytics/index.js';
 import * as state from './state/index.js';
 import * as homeassistant from './homeassistant/index.js';
@@ -31,6 +32,7 @@ export const FEATURES: FeatureFactory[] = [
   telemetry.fromConfig,
   trackEvents.fromConfig,
   history.fromConfig,
+  evidence.fromConfig,
   analytics.fromConfig,
   state.fromConfig,
   homeassistant.fromConfig,
@@ -73,7 +75,6 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   const pipeline = new Pipeline({ config, bus, frames, health, log });
   const ctx: FeatureContext = { config, log, bus, mqtt, health, frames, http, pipeline, env };
   const controller = new Controller(log, bus);
-
   let exitCode = 0;
   let stopping: Promise<number> | undefined;
   const stop = (reason: string): Promise<number> => {
@@ -90,8 +91,7 @@ export async function startAgent(config: Config, log: Logger, env: NodeJS.Proces
   try {
     // Built before anything starts: a feature's topic or setting mistake stops the agent before it connects.
     const features = FEATURES.map((build) => build(ctx));
-    const serving = config.HTTP_ENABLED;
-    await controller.start([serving ? http.binding : undefined, broker, pipeline.model, mqtt, ...features, serving ? http : undefined, pipeline.run]);
+    await controller.start([config.HTTP_ENABLED ? http.binding : undefined, broker, pipeline.model, mqtt, ...features, config.HTTP_ENABLED ? http : undefined, pipeline.run]);
     bus.emit('status', { component: 'agent', state: 'running' });
   } catch (err) {
     // The CLI exits with this code after printing the error: the last log line says the same.

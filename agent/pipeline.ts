@@ -123,9 +123,10 @@ export class Pipeline implements PipelineControl {
   private async startCapture(): Promise<void> {
     const { config, bus, health, log } = this.options;
     this.tracker.start();
-    const capture = new Capture(
-      captureOptions(config, this.detector.spec.input, (state, detail) => bus.emit('status', { component: 'camera', state, detail }), log.child({ stage: 'capture' })),
-    );
+    const capture = new Capture({
+      ...captureOptions(config, this.detector.spec.input, (state, detail) => bus.emit('status', { component: 'camera', state, detail }), log.child({ stage: 'capture' })),
+      pictures: this.options.frames.pictures,
+    });
     this.capture = capture;
     health.provide('capture', () => capture.stats);
     await capture.start();

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Feature, FeatureContext } from '../feature.js';
+import type { Config } from '../config/index.js';
 import type { LinePayload, LineTotalsPayload, StatsPayload, ZoneEventPayload, ZonePayload } from '../mqtt/payloads.js';
 import { calibrationOf, groundMapping, SPEED_UNITS } from '../track/index.js';
 import { Counter, type Crossing, type CounterUpdate, type Occupancy, type ZoneEvent } from './counter.js';
@@ -31,7 +32,15 @@ export function linePayloadOf(c: Crossing, now = new Date()): LinePayload {
     ...speedFields(c.speed),
     pts: round(c.pts, 3),
     timestamp: now.toISOString(),
+    ...(c.evidence ? { evidence: c.evidence } : {}),
   };
+}
+
+/** The URL path of a crossing's evidence photo, when EVIDENCE_CLASSES and EVIDENCE_MIN_SPEED give it one. */
+export function evidenceOf(c: Crossing, config: Pick<Config, 'EVIDENCE_CLASSES' | 'EVIDENCE_MIN_SPEED'>, now: Date): string | undefined {
+  if (!config.EVIDENCE_CLASSES.includes(c.className)) return undefined;
+  if (config.EVIDENCE_MIN_SPEED > 0 && !(c.speed && c.speed.value >= config.EVIDENCE_MIN_SPEED)) return undefined;
+  return `/evidence/${now.toISOString().replace(/[-:.]/g, '')}-${c.line}-${c.trackId}.jpg`;
 }
 
 export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPayload {
@@ -138,8 +147,10 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   };
 
   const handle = (u: CounterUpdate) => {
-    for (const c of u.crossings) {
-      const payload = linePayloadOf(c);
+    for (const crossing of u.crossings) {
+      const now = new Date();
+      const c = { ...crossing, evidence: evidenceOf(crossing, config, now) };
+      const payload = linePayloadOf(c, now);
       mqtt.send(`line/${c.line}`, payload);
       stats.crossing(c);
       bus.emit('crossing', { ...c, timestamp: payload.timestamp });

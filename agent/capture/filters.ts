@@ -29,8 +29,27 @@ export function scaleFilter(mode: ResizeMode, width: number, height: number): st
  * input, each frame's timestamp reported by showinfo on stderr.
  */
 export function captureFilters(fps: number, mode: ResizeMode, width: number, height: number): string {
-  // select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp.
-  // showinfo's per-plane checksums (a pass over every pixel) are off.
+  return [selectFilter(fps), scaleFilter(mode, width, height), 'showinfo=checksum=0'].join(',');
+}
+
+/** select (not fps) drops frames without duplicating any, so every frame keeps its true timestamp. */
+function selectFilter(fps: number): string {
   const interval = (0.9 / fps).toFixed(4);
-  return [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`, scaleFilter(mode, width, height), 'showinfo=checksum=0'].join(',');
+  return `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${interval})'`;
+}
+
+/**
+ * The output options of the capture: the model's frames as rgb24 and, with `pictures`, the
+ * same frames at the source's size as JPEG (a second output, to stdout). showinfo (its
+ * per-plane checksums, a pass over every pixel, off) comes before the split: one
+ * timestamp for both pictures of a frame.
+ */
+export function captureOutputs(fps: number, mode: ResizeMode, width: number, height: number, pictures: boolean): { frames: string[]; pictures?: string[] } {
+  const raw = ['-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y'];
+  if (!pictures) return { frames: ['-an', '-sn', '-dn', '-vf', captureFilters(fps, mode, width, height), ...raw] };
+  const graph = `[0:v:0]${selectFilter(fps)},showinfo=checksum=0,split=2[m][p];[m]${scaleFilter(mode, width, height)}[model];[p]format=yuvj420p[pic]`;
+  return {
+    frames: ['-filter_complex', graph, '-map', '[model]', ...raw],
+    pictures: ['-map', '[pic]', '-vsync', 'passthrough', '-c:v', 'mjpeg', '-q:v', '4', '-f', 'image2pipe'],
+  };
 }

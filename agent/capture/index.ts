@@ -11,7 +11,7 @@ import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
 import { SourceWatchdog } from './watchdog.js';
-import { BROKEN_FILE, captureFilters, INPUT_VIDEO, SHOWINFO } from './filters.js';
+import { BROKEN_FILE, captureOutputs, INPUT_VIDEO, SHOWINFO } from './filters.js';
 import { frameTransform, type Frame, type FrameTransform } from '../frames/frame.js';
 import { ffmpegInput, hwaccelOptions, isFinite, type HwAccel } from '../ffmpeg/inputs.js';
 import { UserError } from '../errors.js';
@@ -146,7 +146,6 @@ export class Capture {
   private spawn(): FfmpegProcess {
     const { source, width, height, resize, fps, log } = this.options;
     const input = ffmpegInput(source);
-    const filters = captureFilters(fps, resize, width, height);
     this.sourceSize = undefined;
     this.transform = undefined;
     this.assembler!.reset();
@@ -154,14 +153,19 @@ export class Capture {
     this.read?.close();
     const read = this.pipe?.open((chunk, length) => this.onData(chunk, length));
     this.read = read;
+    // Pictures at the source's size go to stdout, free only while the frames take the named pipe.
+    const pictures = read ? this.options.pictures : undefined;
+    pictures?.reset();
+    const outputs = captureOutputs(fps, resize, width, height, Boolean(pictures));
     const job = (stdin?: Readable) =>
       runFfmpeg({
         binary: findFfmpeg(this.options.ffmpegPath),
         input: input.input,
         stdin,
         inputOptions: ['-hide_banner', '-nostats', ...(stdin ? [] : ['-nostdin']), ...hwaccelOptions(this.hwaccel), ...(camera ? cameraInputOptions(camera) : input.options)],
-        outputOptions: ['-an', '-sn', '-dn', '-vf', filters, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(read ? ['-y'] : [])],
+        outputOptions: outputs.frames,
         output: read?.path ?? 'pipe:1',
+        stdoutOutput: outputs.pictures,
       });
     const camera = this.options.camera;
     const proc = camera ? withCamera(camera, log.child({ part: 'camera' }), job) : job();
@@ -175,6 +179,7 @@ export class Capture {
       const pts = SHOWINFO.exec(line);
       if (pts) {
         this.assembler!.timestamp(Number(pts[3]));
+        pictures?.timestamp(Number(pts[3]));
         return;
       }
       if (this.options.source.kind === 'file' && BROKEN_FILE.test(line)) this.damagedFile(line.trim(), damaged++);
@@ -192,6 +197,7 @@ export class Capture {
       proc.stdout!.on('error', () => {});
       return proc;
     }
+    proc.stdout?.on('data', (chunk: Buffer) => pictures?.data(chunk));
     // Exited means done only once every byte in the pipe has been read.
     const exited = proc.exited.then(async (exit) => (read.writerExited(), await read.ended, exit));
     return {

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { ResizeMode } from '../frames/frame.js';
 import { sourceSpec, type HwAccel, type SourceSpec } from '../ffmpeg/inputs.js';
 import type { CaptureState } from './states.js';
+import type { PictureRing } from '../frames/pictures.js';
 
 export interface CaptureOptions {
   /** How a message names the source, before its URL: `SOURCE=` by default. */
@@ -30,6 +31,8 @@ export interface CaptureOptions {
   namedPipe?: boolean;
   /** SOURCE=rpicam: the camera module, through rpicam-vid. */
   camera?: CameraOptions;
+  /** Where the frames' pictures at the source's size go; none are made without it. */
+  pictures?: PictureRing;
   log: Logger;
 }
 

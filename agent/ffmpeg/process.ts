@@ -19,6 +19,8 @@ export interface FfmpegJob {
   outputOptions: string[];
   /** Output target; 'pipe:1' streams to `stdout`. */
   output: string;
+  /** The options of a second output, streamed to `stdout` (when `output` is not). */
+  stdoutOutput?: string[];
 }
 
 export interface FfmpegExit {
@@ -114,11 +116,14 @@ export function runFfmpeg(job: FfmpegJob): FfmpegProcess {
   });
 
   let stdout: Readable | null = null;
-  if (job.output === 'pipe:1') {
+  if (job.output === 'pipe:1' || job.stdoutOutput) {
     // A target that never emits 'close': fluent-ffmpeg would otherwise SIGTERM a
     // process that has just finished writing, 20 ms after its stdout ends.
     const target = new PassThrough({ emitClose: false, autoDestroy: false });
-    command.pipe(target, { end: true });
+    if (job.output !== 'pipe:1') command.output(job.output);
+    command.output(target, { end: true });
+    if (job.stdoutOutput) command.outputOptions(job.stdoutOutput);
+    command.run();
     stdout = target;
   } else command.output(job.output).run();
   // Exited means done: the child has exited and every byte it wrote has been read.

@@ -5,6 +5,7 @@
 // whatever the number of readers; a reader holds a lease while it encodes, and a
 // leased buffer is never refilled. Buffers are reused: no allocation per frame.
 import type { Frame } from './frame.js';
+import { PictureRing } from './pictures.js';
 
 export interface StoredFrame extends Omit<Frame, 'data'> {
   data: Buffer;
@@ -32,6 +33,8 @@ export interface FrameStoreStats {
 
 export class FrameStore {
   readonly stats: FrameStoreStats = { copies: 0, skipped: 0, buffers: 0 };
+  /** Pictures at the source's size (pictures.ts): made only once a feature asks, before capture starts. */
+  pictures: PictureRing | undefined;
   private readonly slots: Slot[] = [];
   private readonly readers = new Set<string>();
 
@@ -47,6 +50,11 @@ export class FrameStore {
   /** A feature that draws frames says so when it starts; with none, no frame is copied. */
   need(reader: string): void {
     this.readers.add(reader);
+  }
+  /** Asks for pictures at the source's size, the last `seconds` of them kept. */
+  wantPictures(seconds: number): PictureRing {
+    this.pictures ??= new PictureRing(seconds);
+    return this.pictures;
   }
 
   get wanted(): boolean {

@@ -16,7 +16,16 @@ const speedColumns = (speed: Crossing['speed']) => (speed ? { speed: round(speed
 export function crossingRow(c: Crossing & Stamped): Pending {
   return {
     table: 'crossings',
-    row: { time: c.timestamp, pts: round(c.pts, 3), line: c.line, direction: c.direction, track_id: c.trackId, class_name: c.className, ...speedColumns(c.speed) },
+    row: {
+      time: c.timestamp,
+      pts: round(c.pts, 3),
+      line: c.line,
+      direction: c.direction,
+      track_id: c.trackId,
+      class_name: c.className,
+      ...speedColumns(c.speed),
+      evidence: c.evidence,
+    },
   };
 }
 

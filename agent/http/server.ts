@@ -60,9 +60,16 @@ export class HttpServer {
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
-  /** Serves `path` (exact match) with `handler`; `public` routes need no token. */
+  /** Serves `path` (exact match; or, ending in `/`, every path under it) with `handler`; `public` routes need no token. */
   route(path: string, handler: Handler, options: { public?: boolean } = {}): void {
     this.routes.set(path, { handler, public: options.public ?? false });
+  }
+
+  private routeOf(path: string): { handler: Handler; public: boolean } | undefined {
+    const exact = this.routes.get(path);
+    if (exact) return exact;
+    const folder = path.slice(0, path.lastIndexOf('/') + 1);
+    return folder.length > 1 ? this.routes.get(folder) : undefined;
   }
 
   /** Called when the server stops, before connections are closed (long-lived responses end here). */
@@ -136,7 +143,7 @@ export class HttpServer {
     if (!this.knownHost(req.headers.host)) return this.send(res, 421, TEXT, 'unknown host: add it to HTTP_ALLOWED_HOSTS');
     if (!this.ready) return this.send(res, 503, TEXT, 'starting');
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, TEXT, 'method not allowed', { Allow: 'GET, HEAD' });
-    const route = this.routes.get(url.pathname);
+    const route = this.routeOf(url.pathname);
     if (!route?.public && !this.authorised(req, url)) {
       return this.send(res, 401, TEXT, 'token required: Authorization: Bearer <HTTP_TOKEN> or ?token=', { 'WWW-Authenticate': 'Bearer' });
     }

@@ -84,6 +84,10 @@ export const linePayload = z.object({
   ...speedAt,
   pts: z.number().describe('source time the object crossed the line, seconds'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
+  evidence: z
+    .string()
+    .optional()
+    .describe('with `EVIDENCE_CLASSES`: URL path of its evidence photo on the HTTP server (`/evidence/<file>.jpg`), written within seconds of the message'),
 });
 
 const directionTotals = z.record(

@@ -1,0 +1,107 @@
+// Evidence photos as a feature: for each crossing that analytics gave an evidence path
+// (EVIDENCE_CLASSES, EVIDENCE_MIN_SPEED), the picture at the camera's resolution where its
+// object is best seen near the line (the largest, most confident box within a second of
+// the crossing) is saved with its box and caption under STATE_DIR/evidence/ and served on
+// /evidence/<file> (behind HTTP_TOKEN). It is listed before analytics in FEATURES: it sees
+// each frame's detections before the crossings they cause.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Crossing, FrameResult, Stamped, TrackedDetection } from '../bus.js';
+import type { Feature, FeatureContext } from '../feature.js';
+import type { PictureRing } from '../frames/pictures.js';
+import { EvidenceFiles } from './files.js';
+import { renderEvidence } from './render.js';
+
+/** Seconds either side of the crossing in which its best view is looked for. */
+const NEAR = 1;
+const FILE = /^[A-Za-z0-9_-]+\.jpg$/;
+
+interface Seen {
+  pts: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  detections: TrackedDetection[];
+}
+
+/** The frame (kept, with a picture) where the track's box is largest and most confident, nearest the crossing first. */
+export function bestView(seen: Seen[], pictures: Pick<PictureRing, 'at'>, trackId: number, pts: number): { frame: Seen; detection: TrackedDetection } | undefined {
+  let best: { frame: Seen; detection: TrackedDetection; value: number; near: boolean } | undefined;
+  for (const frame of seen) {
+    const d = frame.detections.find((x) => x.trackId === trackId);
+    if (!d || !pictures.at(frame.pts)) continue;
+    const near = Math.abs(frame.pts - pts) <= NEAR;
+    const value = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) * d.score;
+    if (!best || (near && !best.near) || (near === best.near && value > best.value)) best = { frame, detection: d, value, near };
+  }
+  return best;
+}
+
+export function fromConfig(ctx: FeatureContext): Feature | undefined {
+  const { config, bus, http, frames, health } = ctx;
+  if (!config.EVIDENCE_CLASSES.length || !config.ANALYTICS.lines.length) return undefined;
+  const name = 'evidence';
+  const log = ctx.log.child({ feature: name });
+  const seconds = config.SPEED_WINDOW + config.TRACK_LOST_SECONDS + 1;
+  const pictures = frames.wantPictures(seconds);
+  const files = new EvidenceFiles(join(config.STATE_DIR, 'evidence'), config.EVIDENCE_MAX_MB * 1024 * 1024, config.HISTORY_DAYS);
+  const seen: Seen[] = [];
+  const localTime = new Intl.DateTimeFormat('sv-SE', { dateStyle: 'short', timeStyle: 'medium' });
+  let pending = Promise.resolve();
+  health.provide(name, () => ({ ...files.stats, bytes: files.totalBytes, pictures: pictures.stats.pictures, pictureBytes: pictures.stats.bytes }));
+
+  const onResult = (r: FrameResult) => {
+    seen.push({ pts: r.pts, sourceWidth: r.sourceWidth, sourceHeight: r.sourceHeight, detections: r.detections.filter((d) => d.trackId !== undefined) });
+    while (seen.length && (r.pts - seen[0]!.pts > seconds || r.pts < seen[0]!.pts)) seen.shift();
+  };
+
+  /** Chooses the view now (the frames move on), and renders it later. */
+  const make = (c: Crossing & Stamped, file: string): (() => Promise<void>) | undefined => {
+    const view = bestView(seen, pictures, c.trackId, c.pts);
+    if (!view) return void log.warn({ line: c.line, track: c.trackId }, 'evidence: no picture of the crossing kept; none saved');
+    const picture = pictures.at(view.frame.pts)!;
+    const speed = c.speed ? `${c.speed.value.toFixed(1)} ± ${c.speed.errorEstimate.toFixed(1)} ${c.speed.unit}` : 'no speed';
+    const people = view.frame.detections.filter((d) => d.className === 'person' && (d !== view.detection || config.EVIDENCE_BLUR === 'all'));
+    const scene = {
+      picture,
+      sourceWidth: view.frame.sourceWidth,
+      sourceHeight: view.frame.sourceHeight,
+      subject: view.detection.box,
+      blur: config.EVIDENCE_BLUR === 'none' ? [] : people.map((d) => d.box),
+      caption: [`${c.className} #${c.trackId}`, speed, c.direction, `line ${c.line}`, localTime.format(new Date(c.timestamp))].join(' · '),
+    };
+    return async () => files.write(file, await renderEvidence(scene));
+  };
+
+  return {
+    name,
+    start: () => {
+      files.open();
+      http.route('/evidence/', (_req, res, url) => {
+        const file = decodeURIComponent(url.pathname.slice('/evidence/'.length));
+        const path = join(files.dir, file);
+        if (!FILE.test(file) || !existsSync(path)) return http.send(res, 404, 'text/plain; charset=utf-8', 'no such evidence photo');
+        http.send(res, 200, 'image/jpeg', readFileSync(path), { 'Cache-Control': 'private, max-age=86400' });
+      });
+      bus.on('detections', onResult, name);
+      bus.on(
+        'crossing',
+        (c) => {
+          if (!c.evidence) return;
+          const file = c.evidence.slice('/evidence/'.length);
+          const render = make(c, file);
+          if (!render) return;
+          // One at a time, in order: a burst of crossings queues, the pipeline never waits.
+          pending = pending.then(render).catch((err: Error) => {
+            files.stats.failed++;
+            log.warn({ err: err.message, file }, 'evidence photo not saved');
+          });
+        },
+        name,
+      );
+      log.info({ classes: config.EVIDENCE_CLASSES, dir: files.dir, blur: config.EVIDENCE_BLUR }, 'evidence photos on');
+    },
+    stop: async () => {
+      await pending;
+    },
+  };
+}
