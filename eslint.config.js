@@ -1,11 +1,14 @@
 // Lint rules that catch bugs, not taste: typed rules for promises, exhaustiveness and
 // values that stringify badly, on every TypeScript file. Formatting is Prettier's job.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'agent/viewer/public/'] },
+  { ignores: ['dist/', 'node_modules/', 'test-artifacts/'] },
   js.configs.recommended,
+  // The pages' scripts run in the browser, uPlot loaded before them.
+  { files: ['agent/*/public/**/*.js'], languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } } },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

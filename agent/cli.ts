@@ -27,7 +27,7 @@ Usage:
                               pixel at the frame corners, speed resolution at DETECT_FPS
                               (the frame size is read from SOURCE unless --size is given)
   edgecam export crossings|zones|stats|zone-stats [--from ISO] [--to ISO]
-                 [--line NAME] [--zone NAME] [--class NAME] [--format csv|json]
+                 [--line NAME] [--zone NAME] [--class NAME] [--latest N] [--format csv|json]
                               the recorded history to stdout (docs/history.md)
   edgecam --help | --version
 
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       'env-file': { type: 'string' },
       size: { type: 'string' },
-      ...Object.fromEntries(['from', 'to', 'line', 'zone', 'class', 'format'].map((o) => [o, { type: 'string' } as const])),
+      ...Object.fromEntries(['from', 'to', 'line', 'zone', 'class', 'format', 'latest'].map((o) => [o, { type: 'string' } as const])),
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -31,7 +31,10 @@ export function exportRequest(kind: string | undefined, format: string | undefin
     return t.toISOString();
   };
   const name = table === 'zone_events' || table === 'zone_stats' ? (values.zone ?? values.line) : values.line;
-  return { table, format: format as Format, filter: { from: time('from'), to: time('to'), name: name || undefined, className: values.class || undefined } };
+  const latest = values.latest ? Number(values.latest) : undefined;
+  if (latest !== undefined && !(Number.isInteger(latest) && latest > 0 && latest <= 10_000))
+    throw new UserError(`export: latest "${values.latest}" is not a count of rows from 1 to 10000`);
+  return { table, format: format as Format, filter: { from: time('from'), to: time('to'), name: name || undefined, className: values.class || undefined, latest } };
 }
 
 function csvCell(v: Row[string]): string {
@@ -62,7 +65,7 @@ export async function writeExport(store: HistoryStore, request: ExportRequest, o
   await write(format === 'csv' ? `${columns.join(',')}\n` : '[');
   for (;;) {
     if (out.destroyed) break;
-    const page = store.page(table, filter, after, PAGE);
+    const page = store.page(table, filter, after, filter.latest ? Math.min(PAGE, filter.latest - rows) : PAGE);
     if (!page.length) break;
     const text =
       format === 'csv'
@@ -71,7 +74,7 @@ export async function writeExport(store: HistoryStore, request: ExportRequest, o
     rows += page.length;
     after = Number(page.at(-1)!.id);
     await write(text);
-    if (page.length < PAGE) break;
+    if (page.length < PAGE || rows === filter.latest) break;
   }
   if (format === 'json') await write(rows ? '\n]\n' : ']\n');
   return rows;

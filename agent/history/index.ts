@@ -14,6 +14,7 @@ import { Recorder } from './recorder.js';
 import { crossingRow, statsRows, zoneEventRow } from './rows.js';
 import { EXPORTS } from './schema.js';
 import { HistoryStore } from './store.js';
+import { mountHistoryPage } from './page.js';
 
 export const HISTORY_FILE = 'history.sqlite';
 
@@ -53,6 +54,8 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       });
     }
   }
+
+  if (config.VIEWER_ENABLED) mountHistoryPage(http);
 
   return {
     name,

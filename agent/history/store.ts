@@ -24,6 +24,8 @@ export interface Filter {
   /** A line (crossings, stats) or zone (zone events, zone stats) name. */
   name?: string;
   className?: string;
+  /** Only the newest this many rows, newest first. */
+  latest?: number;
 }
 
 /** The column that places a row in time, and the one that names its line or zone. */
@@ -107,17 +109,18 @@ export class HistoryStore {
     return (pages - free) * size;
   }
 
-  /** Up to `limit` rows of `table` after row id `afterId`, oldest first. Each page is its own short read. */
+  /** Up to `limit` rows of `table` after row id `afterId`, oldest first (with `latest`, the newest first). Each page is its own short read. */
   page(table: TableName, filter: Filter, afterId: number, limit: number): Row[] {
     const conditions: [string, SQLiteValue | undefined][] = [
-      ['id > ?', afterId],
+      [filter.latest ? 'id < ?' : 'id > ?', filter.latest && !afterId ? Number.MAX_SAFE_INTEGER : afterId],
       [`${TIME_COLUMN[table]} >= ?`, filter.from],
       [`${TIME_COLUMN[table]} < ?`, filter.to],
       [`${NAME_COLUMN[table]} = ?`, filter.name],
       ['class_name = ?', table === 'zone_stats' ? undefined : filter.className],
     ];
     const used = conditions.filter(([, v]) => v !== undefined);
-    return this.db.all(`SELECT ${COLUMNS[table].join(', ')} FROM ${table} WHERE ${used.map(([c]) => c).join(' AND ')} ORDER BY id LIMIT ?`, [
+    const order = filter.latest ? 'DESC' : '';
+    return this.db.all(`SELECT ${COLUMNS[table].join(', ')} FROM ${table} WHERE ${used.map(([c]) => c).join(' AND ')} ORDER BY id ${order} LIMIT ?`, [
       ...used.map(([, v]) => v!),
       limit,
     ]) as Row[];

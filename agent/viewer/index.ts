@@ -53,7 +53,7 @@ export class Viewer {
     private readonly frames: FrameStore,
     private readonly health: Health,
     /** What the page is told once on connect: where speeds come from, and the lines, zones and masks to draw. */
-    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown; model: string },
+    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown; model: string; history: boolean },
     /** DETECT_FPS, SPEED_WINDOW and SPEED_UNIT, for the calibration preview's speed resolution. */
     private readonly speed: { fps: number; window: number; unit: SpeedUnit },
   ) {}
@@ -213,7 +213,13 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
     http,
     frames,
     health,
-    { calibration: config.CALIBRATION, speedClasses: config.SPEED_CLASSES, shapes: { lines, zones, masks }, model: describeModel(config.MODEL, inputOverrides(config).size) },
+    {
+      calibration: config.CALIBRATION,
+      speedClasses: config.SPEED_CLASSES,
+      shapes: { lines, zones, masks },
+      model: describeModel(config.MODEL, inputOverrides(config).size),
+      history: config.HISTORY_DAYS > 0 && lines.length + zones.length > 0,
+    },
     { fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT },
   );
   return {

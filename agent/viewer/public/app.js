@@ -244,6 +244,8 @@
       }
       $('speeds').dataset.calibration = setup.calibration;
       $('model').textContent = setup.model;
+      $('history').hidden = !setup.history;
+      $('history').href = withToken('history');
       shapes = setup.shapes;
       listCounts();
       envText();
