@@ -37,7 +37,7 @@ export function bestView(seen: Seen[], pictures: Pick<PictureRing, 'at'>, trackI
 }
 
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
-  const { config, bus, http, frames, health } = ctx;
+  const { config, bus, http, frames, health, mqtt } = ctx;
   if (!config.EVIDENCE_CLASSES.length || !config.ANALYTICS.lines.length) return undefined;
   const name = 'evidence';
   const log = ctx.log.child({ feature: name });
@@ -45,6 +45,8 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const pictures = frames.wantPictures(seconds);
   const files = new EvidenceFiles(join(config.STATE_DIR, 'evidence'), config.EVIDENCE_MAX_MB * 1024 * 1024, config.HISTORY_DAYS);
   const seen: Seen[] = [];
+  // Topics are checked before anything starts.
+  for (const l of config.ANALYTICS.lines) mqtt.topic(`line/${l.name}/evidence`);
   const localTime = new Intl.DateTimeFormat('sv-SE', { dateStyle: 'short', timeStyle: 'medium' });
   let pending = Promise.resolve();
   health.provide(name, () => ({ ...files.stats, bytes: files.totalBytes, pictures: pictures.stats.pictures, pictureBytes: pictures.stats.bytes }));
@@ -69,7 +71,12 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       blur: config.EVIDENCE_BLUR === 'none' ? [] : people.map((d) => d.box),
       caption: [`${c.className} #${c.trackId}`, speed, c.direction, `line ${c.line}`, localTime.format(new Date(c.timestamp))].join(' · '),
     };
-    return async () => files.write(file, await renderEvidence(scene));
+    return async () => {
+      const jpeg = await renderEvidence(scene);
+      files.write(file, jpeg);
+      // Best effort, retained: Home Assistant's camera of the line shows the newest.
+      mqtt.publish(mqtt.topic(`line/${c.line}/evidence`), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' });
+    };
   };
 
   return {

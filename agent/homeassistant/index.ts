@@ -22,7 +22,7 @@ export interface DiscoveryOptions {
   classes: string[];
   snapshotClasses: string[];
   /** Counting lines and zones (analytics), with their topics. */
-  lines?: { name: string; directions: [string, string]; topic: string; totalsTopic: string }[];
+  lines?: { name: string; directions: [string, string]; topic: string; totalsTopic: string; evidenceTopic?: string }[];
   zones?: { name: string; topic: string }[];
   /** Whether crossings carry a speed (a calibration is configured). */
   speeds?: boolean;
@@ -145,6 +145,9 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   for (const cls of o.snapshotClasses) {
     messages.push(entity('camera', `${slug(cls)}_snapshot`, { name: `${cls} snapshot`, topic: o.topics.snapshot(cls) }));
   }
+  for (const line of o.lines ?? []) {
+    if (line.evidenceTopic) messages.push(entity('camera', `line_${slug(line.name)}_evidence`, { name: `${line.name} evidence`, topic: line.evidenceTopic }));
+  }
   messages.push(
     entity('sensor', 'last_speed', {
       name: 'Last speed',
@@ -197,7 +200,13 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     },
     classes: config.HA_CLASSES,
     snapshotClasses: config.SNAPSHOT_CLASSES,
-    lines: config.ANALYTICS.lines.map((l) => ({ name: l.name, directions: l.directions, topic: mqtt.topic(`line/${l.name}`), totalsTopic: mqtt.topic(`line/${l.name}/totals`) })),
+    lines: config.ANALYTICS.lines.map((l) => ({
+      name: l.name,
+      directions: l.directions,
+      topic: mqtt.topic(`line/${l.name}`),
+      totalsTopic: mqtt.topic(`line/${l.name}/totals`),
+      evidenceTopic: config.EVIDENCE_CLASSES.length ? mqtt.topic(`line/${l.name}/evidence`) : undefined,
+    })),
     zones: config.ANALYTICS.zones.map((z) => ({ name: z.name, topic: mqtt.topic(`zone/${z.name}`) })),
     speeds: config.CALIBRATION !== 'none',
     speedUnit: config.SPEED_UNIT,

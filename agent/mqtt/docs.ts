@@ -149,6 +149,10 @@ const SNAPSHOTS = [
   'The payload is the JPEG itself (MQTT 5: content type `image/jpeg`), at most `SNAPSHOT_MAX_BYTES`; a larger one is re-encoded at lower quality, and dropped with a warning if it still does not fit.',
   "Save one with `mosquitto_sub -C 1 -t 'snapshot/person' > person.jpg`.",
   '',
+  '## `<prefix>line/<name>/evidence`',
+  '',
+  "With `EVIDENCE_CLASSES`: each evidence photo of a crossing of the line (docs/history.md), the JPEG itself at the camera's resolution, retained (QoS 1, not queued in the outbox: the newest one is what matters). The same photo is on the HTTP server at the `evidence` path of the crossing's `line/<name>` message.",
+  '',
 ];
 
 const HOME_ASSISTANT = [
@@ -164,6 +168,7 @@ const HOME_ASSISTANT = [
   '| `event.edgecam_<device>_<class>_track` | event (`new_track`) | `track/<class>` | class in `HA_CLASSES` |',
   '| device trigger "<class> new_track" | device_automation | `track/<class>` | class in `HA_CLASSES` |',
   '| `camera.edgecam_<device>_<class>_snapshot` | camera | `snapshot/<class>` | class in `SNAPSHOT_CLASSES` |',
+  '| `camera.edgecam_<device>_line_<name>_evidence` | camera | `line/<name>/evidence` | line, with `EVIDENCE_CLASSES` |',
   '| `sensor.edgecam_<device>_last_speed` | sensor (speed) | `speedometer` | agent |',
   '| `sensor.edgecam_<device>_fps`, `_inference_ms`, `_camera` | sensor (diagnostic) | `state` | agent |',
   '',
@@ -196,6 +201,7 @@ export function mqttDoc(): string {
     ...Object.keys(TOPIC_SCHEMAS).map((t) => `| \`<prefix>${t}\` | ${WHEN[t as keyof typeof WHEN]} |`),
     '| `<prefix>set/<setting>` | Incoming: remote commands (see `set/result`). |',
     '| `<prefix>snapshot/<class>` | Retained JPEG of the frame with the box, on each new track of a class in `SNAPSHOT_CLASSES`. |',
+    "| `<prefix>line/<name>/evidence` | Retained JPEG of the latest evidence photo of a crossing of the line, at the camera's resolution (`EVIDENCE_CLASSES`). |",
     '| `homeassistant/.../config` | Retained Home Assistant discovery configs when `HA_DISCOVERY=true`: see the last section. |',
     '',
   ];

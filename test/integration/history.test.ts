@@ -52,7 +52,7 @@ test(
   async () => {
     const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log: memoryLogger().log });
     const url = `mqtt://127.0.0.1:${broker.port}`;
-    const sub = await subscribe(url, ['line/+', 'zone/+/event', 'stats']);
+    const sub = await subscribe(url, ['line/+', 'zone/+/event', 'stats', 'line/mid/evidence']);
     const stateDir = mkdtempSync(join(tmpdir(), 'edgecam-history-run-'));
     const token = 'history-token-5d1e';
     const run = edgecam([], {
@@ -111,6 +111,8 @@ test(
         rows.map((r) => [Number(r.track_id), r.direction, r.class_name, r.time, r.speed === '' ? undefined : Number(r.speed), r.evidence]),
         crossings.map((c) => [c.track_id, c.direction, c.class_name, c.timestamp, c.speed, c.evidence]),
       );
+      // Each photo also went out on MQTT, for Home Assistant's camera of the line.
+      assert.equal(sub.messages.filter((m) => m.topic === 'line/mid/evidence').length, crossings.length);
       // Each photo: a JPEG at the source's size (960x540), its yellow box around an object the model finds on the photo.
       for (const c of crossings) {
         assert.match(c.evidence ?? '', /^\/evidence\/\d{8}T\d{9}Z-mid-\d+\.jpg$/);

@@ -117,10 +117,18 @@ test('every discovery payload matches the schema of its component, with default_
   assert.equal((camera.payload as { default_entity_id: string }).default_entity_id, 'camera.edgecam_front_person_snapshot');
 });
 
-test('counting lines and zones: a total_increasing counter per line and direction, the last speed per line, an occupancy per zone', () => {
+test('counting lines and zones: a total_increasing counter per line and direction, the last speed per line, an occupancy per zone, a camera of the latest evidence photo', () => {
   const messages = discoveryMessages({
     ...options('a1b2c3'),
-    lines: [{ name: 'stopline', directions: ['northbound', 'southbound'], topic: 'edgecam/front/line/stopline', totalsTopic: 'edgecam/front/line/stopline/totals' }],
+    lines: [
+      {
+        name: 'stopline',
+        directions: ['northbound', 'southbound'],
+        topic: 'edgecam/front/line/stopline',
+        totalsTopic: 'edgecam/front/line/stopline/totals',
+        evidenceTopic: 'edgecam/front/line/stopline/evidence',
+      },
+    ],
     zones: [{ name: 'dock', topic: 'edgecam/front/zone/dock' }],
     speeds: true,
   });
@@ -137,6 +145,9 @@ test('counting lines and zones: a total_increasing counter per line and directio
   assert.ok(byId('line_stopline_southbound'));
   assert.equal(byId('line_stopline_speed')!.device_class, 'speed');
   assert.equal(byId('zone_dock_occupancy')!.value_template, '{{ value_json.count }}');
+  const evidence = messages.find((m) => m.topic === 'homeassistant/camera/edgecam_front/line_stopline_evidence/config')?.payload as Record<string, string> | undefined;
+  assert.equal(evidence?.topic, 'edgecam/front/line/stopline/evidence');
+  assert.equal(evidence?.default_entity_id, 'camera.edgecam_front_line_stopline_evidence');
 });
 
 test('two boxes with the same DEVICE_ID (same host name) are two devices in Home Assistant', () => {
