@@ -32,6 +32,8 @@ export interface ZoneEvent {
   dwell?: number;
   /** On `left`, with a calibration: the speed through the zone (a fit of the ground positions while inside). */
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+  /** On `left` with a speed: URL path of the evidence photo the evidence feature makes of it (EVIDENCE_CLASSES). */
+  evidence?: string;
 }
 
 /** The wall-clock time (ISO 8601) an analytics event was published at. */

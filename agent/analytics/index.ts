@@ -36,11 +36,19 @@ export function linePayloadOf(c: Crossing, now = new Date()): LinePayload {
   };
 }
 
-/** The URL path of a crossing's evidence photo, when EVIDENCE_CLASSES and EVIDENCE_MIN_SPEED give it one. */
-export function evidenceOf(c: Crossing, config: Pick<Config, 'EVIDENCE_CLASSES' | 'EVIDENCE_MIN_SPEED'>, now: Date): string | undefined {
-  if (!config.EVIDENCE_CLASSES.includes(c.className)) return undefined;
-  if (config.EVIDENCE_MIN_SPEED > 0 && !(c.speed && c.speed.value >= config.EVIDENCE_MIN_SPEED)) return undefined;
-  return `/evidence/${now.toISOString().replace(/[-:.]/g, '')}-${c.line}-${c.trackId}.jpg`;
+/**
+ * The URL path of the evidence photo of a crossing, or of a zone left with a speed, when
+ * EVIDENCE_CLASSES and EVIDENCE_MIN_SPEED give it one.
+ */
+export function evidenceOf(
+  e: Pick<Crossing, 'className' | 'trackId' | 'speed'> & ({ line: string } | { zone: string; event: string }),
+  config: Pick<Config, 'EVIDENCE_CLASSES' | 'EVIDENCE_MIN_SPEED'>,
+  now: Date,
+): string | undefined {
+  if (!config.EVIDENCE_CLASSES.includes(e.className)) return undefined;
+  if ('zone' in e && !(e.event === 'left' && e.speed)) return undefined;
+  if (config.EVIDENCE_MIN_SPEED > 0 && !(e.speed && e.speed.value >= config.EVIDENCE_MIN_SPEED)) return undefined;
+  return `/evidence/${now.toISOString().replace(/[-:.]/g, '')}-${'zone' in e ? e.zone : e.line}-${e.trackId}.jpg`;
 }
 
 export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPayload {
@@ -53,6 +61,7 @@ export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPay
     ...speedFields(e.speed),
     pts: round(e.pts, 3),
     timestamp: now.toISOString(),
+    ...(e.evidence ? { evidence: e.evidence } : {}),
   };
 }
 
@@ -162,8 +171,10 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
         mqtt.publish(mqtt.topic(`line/${l.name}/totals`), JSON.stringify(totalsPayload(l)), { qos: 1, retain: true });
       }
     }
-    for (const e of u.zoneEvents) {
-      const payload = zoneEventPayloadOf(e);
+    for (const event of u.zoneEvents) {
+      const now = new Date();
+      const e = { ...event, evidence: evidenceOf(event, config, now) };
+      const payload = zoneEventPayloadOf(e, now);
       mqtt.send(`zone/${e.zone}/event`, payload);
       stats.zoneEvent(e);
       bus.emit('zone', { ...e, timestamp: payload.timestamp });

@@ -1,9 +1,9 @@
-// Evidence photos as a feature: for each crossing that analytics gave an evidence path
-// (EVIDENCE_CLASSES, EVIDENCE_MIN_SPEED), the picture at the camera's resolution where its
-// object is best seen near the line (the largest, most confident box within a second of
-// the crossing) is saved with its box and caption under STATE_DIR/evidence/ and served on
-// /evidence/<file> (behind HTTP_TOKEN). It is listed before analytics in FEATURES: it sees
-// each frame's detections before the crossings they cause.
+// Evidence photos as a feature: for each crossing, and each zone left with a speed, that
+// analytics gave an evidence path (EVIDENCE_CLASSES, EVIDENCE_MIN_SPEED), the picture at
+// the camera's resolution where its object is best seen (the largest, most confident box
+// within a second of the moment) is saved with its box and caption under STATE_DIR/evidence/
+// and served on /evidence/<file> (behind HTTP_TOKEN). It is listed before analytics in
+// FEATURES: it sees each frame's detections before the crossings they cause.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crossing, FrameResult, Stamped, TrackedDetection } from '../bus.js';
@@ -15,6 +15,15 @@ import { renderEvidence } from './render.js';
 /** Seconds either side of the crossing in which its best view is looked for. */
 const NEAR = 1;
 const FILE = /^[A-Za-z0-9_-]+\.jpg$/;
+
+/** What a photo is of: a crossing or a zone left, with the evidence path analytics gave it. */
+interface Subject extends Pick<Crossing, 'trackId' | 'pts' | 'className' | 'speed'>, Stamped {
+  evidence: string;
+  /** The caption's words for where it happened. */
+  where: string[];
+  /** The retained topic that also gets the photo. */
+  topic?: string;
+}
 
 interface Seen {
   pts: number;
@@ -38,7 +47,7 @@ export function bestView(seen: Seen[], pictures: Pick<PictureRing, 'at'>, trackI
 
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const { config, bus, http, frames, health, mqtt } = ctx;
-  if (!config.EVIDENCE_CLASSES.length || !config.ANALYTICS.lines.length) return undefined;
+  if (!config.EVIDENCE_CLASSES.length || config.ANALYTICS.lines.length + config.ANALYTICS.zones.length === 0) return undefined;
   const name = 'evidence';
   const log = ctx.log.child({ feature: name });
   const seconds = config.SPEED_WINDOW + config.TRACK_LOST_SECONDS + 1;
@@ -56,27 +65,33 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     while (seen.length && (r.pts - seen[0]!.pts > seconds || r.pts < seen[0]!.pts)) seen.shift();
   };
 
-  /** Chooses the view now (the frames move on), and renders it later. */
-  const make = (c: Crossing & Stamped, file: string): (() => Promise<void>) | undefined => {
-    const view = bestView(seen, pictures, c.trackId, c.pts);
-    if (!view) return void log.warn({ line: c.line, track: c.trackId }, 'evidence: no picture of the crossing kept; none saved');
-    const picture = pictures.at(view.frame.pts)!;
-    const speed = c.speed ? `${c.speed.value.toFixed(1)} ± ${c.speed.errorEstimate.toFixed(1)} ${c.speed.unit}` : 'no speed';
+  /** Chooses the view now (the frames move on), renders and saves it later, one at a time. */
+  const make = (e: Subject) => {
+    const file = e.evidence.slice('/evidence/'.length);
+    const view = bestView(seen, pictures, e.trackId, e.pts);
+    if (!view) return void log.warn({ file, track: e.trackId }, 'evidence: no picture of the moment kept; none saved');
+    const speed = e.speed ? `${e.speed.value.toFixed(1)} ± ${e.speed.errorEstimate.toFixed(1)} ${e.speed.unit}` : 'no speed';
     const people = view.frame.detections.filter((d) => d.className === 'person' && (d !== view.detection || config.EVIDENCE_BLUR === 'all'));
     const scene = {
-      picture,
+      picture: pictures.at(view.frame.pts)!,
       sourceWidth: view.frame.sourceWidth,
       sourceHeight: view.frame.sourceHeight,
       subject: view.detection.box,
       blur: config.EVIDENCE_BLUR === 'none' ? [] : people.map((d) => d.box),
-      caption: [`${c.className} #${c.trackId}`, speed, c.direction, `line ${c.line}`, localTime.format(new Date(c.timestamp))].join(' · '),
+      caption: [`${e.className} #${e.trackId}`, speed, ...e.where, localTime.format(new Date(e.timestamp))].join(' · '),
     };
-    return async () => {
-      const jpeg = await renderEvidence(scene);
-      files.write(file, jpeg);
-      // Best effort, retained: Home Assistant's camera of the line shows the newest.
-      mqtt.publish(mqtt.topic(`line/${c.line}/evidence`), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' });
-    };
+    // One at a time, in order: a burst queues, the pipeline never waits.
+    pending = pending
+      .then(async () => {
+        const jpeg = await renderEvidence(scene);
+        files.write(file, jpeg);
+        // Best effort, retained: Home Assistant's camera of the line shows the newest.
+        if (e.topic) mqtt.publish(mqtt.topic(e.topic), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' });
+      })
+      .catch((err: Error) => {
+        files.stats.failed++;
+        log.warn({ err: err.message, file }, 'evidence photo not saved');
+      });
   };
 
   return {
@@ -84,27 +99,15 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     start: () => {
       files.open();
       http.route('/evidence/', (_req, res, url) => {
-        const file = decodeURIComponent(url.pathname.slice('/evidence/'.length));
+        const file = url.pathname.slice('/evidence/'.length);
         const path = join(files.dir, file);
+        // Only names as the agent gives them (no %-escapes, no dots but the extension's): nothing outside the folder.
         if (!FILE.test(file) || !existsSync(path)) return http.send(res, 404, 'text/plain; charset=utf-8', 'no such evidence photo');
         http.send(res, 200, 'image/jpeg', readFileSync(path), { 'Cache-Control': 'private, max-age=86400' });
       });
       bus.on('detections', onResult, name);
-      bus.on(
-        'crossing',
-        (c) => {
-          if (!c.evidence) return;
-          const file = c.evidence.slice('/evidence/'.length);
-          const render = make(c, file);
-          if (!render) return;
-          // One at a time, in order: a burst of crossings queues, the pipeline never waits.
-          pending = pending.then(render).catch((err: Error) => {
-            files.stats.failed++;
-            log.warn({ err: err.message, file }, 'evidence photo not saved');
-          });
-        },
-        name,
-      );
+      bus.on('crossing', (c) => c.evidence && make({ ...c, evidence: c.evidence, where: [c.direction, `line ${c.line}`], topic: `line/${c.line}/evidence` }), name);
+      bus.on('zone', (z) => z.evidence && make({ ...z, evidence: z.evidence, where: [`zone ${z.zone}`, `${z.dwell?.toFixed(1) ?? '?'} s inside`] }), name);
       log.info({ classes: config.EVIDENCE_CLASSES, dir: files.dir, blur: config.EVIDENCE_BLUR }, 'evidence photos on');
     },
     stop: async () => {

@@ -41,6 +41,7 @@ export function zoneEventRow(e: ZoneEvent & Stamped): Pending {
       class_name: e.className,
       dwell_s: round(e.dwell, 1),
       ...speedColumns(e.speed),
+      evidence: e.evidence,
     },
   };
 }

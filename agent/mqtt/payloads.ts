@@ -123,6 +123,10 @@ export const zoneEventPayload = z.object({
   speed: speedAt.speed.describe('on `left`, with a calibration: speed through the zone (a fit of its ground positions while inside), in `unit` — a speed zone'),
   pts: z.number().describe('source time of the frame, seconds'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
+  evidence: z
+    .string()
+    .optional()
+    .describe('with `EVIDENCE_CLASSES`, on `left` with a speed: URL path of its evidence photo on the HTTP server, written within seconds of the message'),
 });
 
 const speedStats = {

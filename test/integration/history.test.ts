@@ -126,12 +126,17 @@ test(
         assert.ok(overlap > 0.6, `${c.evidence}: the box ${drawn.join(',')} of a ${c.class_name} is on no object the model finds (best IoU ${overlap.toFixed(2)})`);
       }
       const events = sub.messages.filter((m) => m.topic === 'zone/right/event').map((m) => zoneEventPayload.parse(m.json()));
-      const zoneRows = JSON.parse(exportCli(stateDir, ['zones', '--format', 'json']).stdout) as { track_id: number; event: string; time: string }[];
+      const zoneRows = JSON.parse(exportCli(stateDir, ['zones', '--format', 'json']).stdout) as { track_id: number; event: string; time: string; evidence?: string }[];
       assert.ok(events.length >= 2);
       assert.deepEqual(
-        zoneRows.map((r) => [r.track_id, r.event, r.time]),
-        events.map((e) => [e.track_id, e.event, e.timestamp]),
+        zoneRows.map((r) => [r.track_id, r.event, r.time, r.evidence]),
+        events.map((e) => [e.track_id, e.event, e.timestamp, e.evidence]),
       );
+      // A zone left with a speed has its photo too; an entry, or a stay without a speed, none.
+      const zonePhotos = events.filter((e) => e.evidence);
+      assert.ok(zonePhotos.length >= 1, 'a zone left with a speed');
+      for (const e of events) assert.equal(Boolean(e.evidence), e.event === 'left' && e.speed !== undefined, JSON.stringify(e));
+      for (const e of zonePhotos) assert.equal((await sharp(join(stateDir, e.evidence!)).metadata()).width, 960, e.evidence);
       // Each interval on `stats` is one row per direction for all classes, whatever crossed.
       const intervals = sub.messages.filter((m) => m.topic === 'stats').map((m) => statsPayload.parse(m.json()));
       const all = JSON.parse(exportCli(stateDir, ['stats', '--class', '*', '--format', 'json']).stdout) as {
