@@ -54,7 +54,8 @@ interface Result {
 async function round(env: Record<string, string>): Promise<Result> {
   const state = mkdtempSync(join(tmpdir(), 'edgecam-bench-history-'));
   const child = spawn(process.execPath, [CLI], {
-    env: { PATH: process.env.PATH!, STATE_DIR: state, MQTT_EMBEDDED_PORT: '0', HTTP_PORT: '0', DETECT_FPS: '5', LOG_LEVEL: 'warn', ...env },
+    // MALLOC_ARENA_MAX as the systemd unit sets it.
+    env: { PATH: process.env.PATH!, MALLOC_ARENA_MAX: '2', STATE_DIR: state, MQTT_EMBEDDED_PORT: '0', HTTP_PORT: '0', DETECT_FPS: '5', LOG_LEVEL: 'warn', ...env },
     stdio: 'ignore',
   });
   const pid = child.pid!;

@@ -1,6 +1,7 @@
 // The FFmpeg filter chain of the capture: frame-rate selection, scaling to the model's
 // input, and the per-frame timestamps on stderr; and the stderr lines the capture reads.
 import type { ResizeMode } from '../frames/frame.js';
+import type { PictureSize } from '../frames/pictures.js';
 
 /** showinfo's line for each frame, with its timestamp. */
 export const SHOWINFO = /\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)/;
@@ -44,10 +45,12 @@ function selectFilter(fps: number): string {
  * per-plane checksums, a pass over every pixel, off) comes before the split: one
  * timestamp for both pictures of a frame.
  */
-export function captureOutputs(fps: number, mode: ResizeMode, width: number, height: number, pictures: boolean): { frames: string[]; pictures?: string[] } {
+export function captureOutputs(fps: number, mode: ResizeMode, width: number, height: number, pictures: PictureSize | undefined): { frames: string[]; pictures?: string[] } {
   const raw = ['-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y'];
   if (!pictures) return { frames: ['-an', '-sn', '-dn', '-vf', captureFilters(fps, mode, width, height), ...raw] };
-  const graph = `[0:v:0]${selectFilter(fps)},showinfo=checksum=0,split=2[m][p];[m]${scaleFilter(mode, width, height)}[model];[p]format=yuvj420p[pic]`;
+  // Fitted within the box asked for, never enlarged, in even sizes (4:2:0).
+  const fit = pictures === 'source' ? '' : `scale=w='min(iw\\,${pictures.width})':h='min(ih\\,${pictures.height})':force_original_aspect_ratio=decrease:force_divisible_by=2,`;
+  const graph = `[0:v:0]${selectFilter(fps)},showinfo=checksum=0,split=2[m][p];[m]${scaleFilter(mode, width, height)}[model];[p]${fit}format=yuvj420p[pic]`;
   return {
     frames: ['-filter_complex', graph, '-map', '[model]', ...raw],
     pictures: ['-map', '[pic]', '-vsync', 'passthrough', '-c:v', 'mjpeg', '-q:v', '4', '-f', 'image2pipe'],

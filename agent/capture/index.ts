@@ -156,7 +156,7 @@ export class Capture {
     // Pictures at the source's size go to stdout, free only while the frames take the named pipe.
     const pictures = read ? this.options.pictures : undefined;
     pictures?.reset();
-    const outputs = captureOutputs(fps, resize, width, height, Boolean(pictures));
+    const outputs = captureOutputs(fps, resize, width, height, pictures?.size);
     const job = (stdin?: Readable) =>
       runFfmpeg({
         binary: findFfmpeg(this.options.ffmpegPath),

@@ -2,7 +2,7 @@
 // statistics add for it (the speed histogram's bins, the speed limit) and of the evidence
 // photos (STATE_DIR/evidence/).
 import { z } from 'zod';
-import { list, number } from './values.js';
+import { list, number, pictureSizeSetting } from './values.js';
 
 export const historySettings = {
   HISTORY_DAYS: number({ min: 0, max: 3650, int: true })
@@ -36,6 +36,10 @@ export const historySettings = {
     .default('others')
     .describe('People pixelated in an evidence photo: others (every person but its subject), all (the subject too), none.')
     .meta({ examples: ['all'] }),
+  EVIDENCE_SIZE: pictureSizeSetting(['source'])
+    .default('source')
+    .describe("Size of evidence photos: source (the camera's full resolution), or WIDTHxHEIGHT to fit them within (never enlarged).")
+    .meta({ examples: ['1280x720'] }),
   EVIDENCE_MAX_MB: number({ min: 1, max: 1_000_000 })
     .default(512)
     .describe('Size bound of STATE_DIR/evidence/, in MB: above it the oldest photos are removed. Photos older than HISTORY_DAYS go too.')

@@ -1,7 +1,7 @@
 // The settings of what edgecam sends and serves: MQTT, Home Assistant, snapshots,
 // HTTP, restream, state, restarts and logging. Part of the schema in schema.ts.
 import { z } from 'zod';
-import { bool, list, number, optionalString } from './values.js';
+import { bool, list, number, optionalString, pictureSizeSetting } from './values.js';
 
 export const outputSettings = {
   MQTT_URL: z
@@ -111,6 +111,12 @@ export const outputSettings = {
     .default([])
     .describe('Classes whose new tracks publish a JPEG of the frame, with the box drawn, retained on <prefix>snapshot/<class>. Empty: no snapshots.')
     .meta({ examples: ['person,car'] }),
+  SNAPSHOT_SIZE: pictureSizeSetting(['model', 'source'])
+    .default('model')
+    .describe(
+      "Size of snapshots: model (the frame the model saw, as wide as its input), source (the camera's full resolution) or WIDTHxHEIGHT to fit them within. Larger sizes cost FFmpeg a JPEG encode of each processed frame (docs/history.md).",
+    )
+    .meta({ examples: ['source'] }),
   SNAPSHOT_MAX_BYTES: number({ min: 4096, max: 10_000_000, int: true })
     .default(131072)
     .describe('Largest snapshot; bigger ones are re-encoded smaller.')

@@ -42,3 +42,7 @@ export const list = () =>
         : v,
     z.array(z.string()),
   );
+
+/** `source`, `WIDTHxHEIGHT`, or another of `words`. */
+export const pictureSizeSetting = (words: string[]) =>
+  z.string().regex(new RegExp(`^(${words.join('|')}|\\d{2,5}x\\d{2,5})$`), { error: `expected ${words.join(', ')} or WIDTHxHEIGHT, e.g. 1280x720` });

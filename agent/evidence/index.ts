@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crossing, FrameResult, Stamped, TrackedDetection } from '../bus.js';
 import type { Feature, FeatureContext } from '../feature.js';
-import type { PictureRing } from '../frames/pictures.js';
+import { pictureSize, type PictureRing } from '../frames/pictures.js';
 import { EvidenceFiles } from './files.js';
-import { renderEvidence } from './render.js';
+import { renderEvidence } from '../frames/photo.js';
 
 /** Seconds either side of the crossing in which its best view is looked for. */
 const NEAR = 1;
@@ -51,7 +51,8 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const name = 'evidence';
   const log = ctx.log.child({ feature: name });
   const seconds = config.SPEED_WINDOW + config.TRACK_LOST_SECONDS + 1;
-  const pictures = frames.wantPictures(seconds);
+  const size = pictureSize(config.EVIDENCE_SIZE);
+  const pictures = frames.wantPictures(seconds, size);
   const files = new EvidenceFiles(join(config.STATE_DIR, 'evidence'), config.EVIDENCE_MAX_MB * 1024 * 1024, config.HISTORY_DAYS);
   const seen: Seen[] = [];
   // Topics are checked before anything starts.
@@ -79,6 +80,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       subject: view.detection.box,
       blur: config.EVIDENCE_BLUR === 'none' ? [] : people.map((d) => d.box),
       caption: [`${e.className} #${e.trackId}`, speed, ...e.where, localTime.format(new Date(e.timestamp))].join(' · '),
+      fit: size === 'source' ? undefined : size,
     };
     // One at a time, in order: a burst queues, the pipeline never waits.
     pending = pending

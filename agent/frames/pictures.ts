@@ -4,6 +4,20 @@
 // its frame's timestamp (showinfo's line comes before the split, so one per frame, in the
 // same order), and the last few seconds are kept for the features that save them.
 
+/** How large pictures are made: the source's size, or fitted within a box (never enlarged). */
+export type PictureSize = 'source' | { width: number; height: number };
+
+/** `source` or `WIDTHxHEIGHT` (the grammar the schema checks) → a PictureSize. */
+export function pictureSize(text: string): PictureSize {
+  const m = /^(\d+)x(\d+)$/.exec(text);
+  return m ? { width: Number(m[1]), height: Number(m[2]) } : 'source';
+}
+
+/** The size that serves both: the source's when either wants it, else a box holding both. */
+export function largerSize(a: PictureSize, b: PictureSize): PictureSize {
+  return a === 'source' || b === 'source' ? 'source' : { width: Math.max(a.width, b.width), height: Math.max(a.height, b.height) };
+}
+
 export interface Picture {
   /** Source time of the frame, as the model's frame of the same moment carries it. */
   pts: number;
@@ -69,7 +83,10 @@ export class PictureRing {
   /** Pictures taken in, and their bytes, for the cost in /metrics. */
   readonly stats = { pictures: 0, bytes: 0 };
 
-  constructor(private readonly seconds: number) {}
+  constructor(
+    public seconds: number,
+    public size: PictureSize = 'source',
+  ) {}
 
   /** Bytes of FFmpeg's picture output. */
   data(chunk: Buffer): void {

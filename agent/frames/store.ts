@@ -5,7 +5,7 @@
 // whatever the number of readers; a reader holds a lease while it encodes, and a
 // leased buffer is never refilled. Buffers are reused: no allocation per frame.
 import type { Frame } from './frame.js';
-import { PictureRing } from './pictures.js';
+import { largerSize, PictureRing, type PictureSize } from './pictures.js';
 
 export interface StoredFrame extends Omit<Frame, 'data'> {
   data: Buffer;
@@ -51,9 +51,13 @@ export class FrameStore {
   need(reader: string): void {
     this.readers.add(reader);
   }
-  /** Asks for pictures at the source's size, the last `seconds` of them kept. */
-  wantPictures(seconds: number): PictureRing {
-    this.pictures ??= new PictureRing(seconds);
+  /** Asks for pictures at `size` (the source's, or fitted within a box), the last `seconds` of them kept; several askers share the larger. */
+  wantPictures(seconds: number, size: PictureSize = 'source'): PictureRing {
+    if (!this.pictures) this.pictures = new PictureRing(seconds, size);
+    else {
+      this.pictures.seconds = Math.max(this.pictures.seconds, seconds);
+      this.pictures.size = largerSize(this.pictures.size, size);
+    }
     return this.pictures;
   }
 

@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -253,5 +254,56 @@ test(
       await run.exit;
       await broker.stop();
     }
+  },
+);
+
+test(
+  "snapshots at the camera's resolution (SNAPSHOT_SIZE=source) and fitted within a size; evidence photos fitted within EVIDENCE_SIZE",
+  { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 90_000 },
+  async () => {
+    const sizes: Record<string, string> = {};
+    for (const [size, evidence] of [
+      ['source', 'source'],
+      ['640x480', '480x480'],
+    ] as const) {
+      // A broker of its own: the other run's retained snapshots are not in it.
+      const broker = await startMosquitto();
+      try {
+        const state = mkdtempSync(join(tmpdir(), 'edgecam-snapshot-size-'));
+        const run = edgecam([], {
+          MQTT_URL: broker.url,
+          STATE_DIR: state,
+          SNAPSHOT_CLASSES: 'car,person,dog,bicycle',
+          SNAPSHOT_SIZE: size,
+          SNAPSHOT_MAX_BYTES: '1000000',
+          LINES: 'mid:480,540;480,0',
+          EVIDENCE_CLASSES: 'car,person,dog,bicycle,sheep,horse,cow,cat',
+          EVIDENCE_SIZE: evidence,
+          SOURCE_LOOP: 'false',
+          DETECT_THREADS: '1',
+        });
+        const client = await mqtt.connectAsync(broker.url);
+        const got: Buffer[] = [];
+        client.on('message', (_t, payload) => got.push(payload));
+        await client.subscribeAsync('snapshot/+');
+        try {
+          assert.equal((await run.exit).code, 0, run.stderr());
+          await until(() => got.length >= 1, 10_000, 'a snapshot');
+          const meta = await Promise.all(got.map((p) => sharp(p).metadata()));
+          sizes[`snapshot ${size}`] = [...new Set(meta.map((m) => `${m.width}x${m.height}`))].join(',');
+          const photos = readdirSync(join(state, 'evidence'));
+          assert.ok(photos.length >= 1);
+          const photoMeta = await Promise.all(photos.map((f) => sharp(join(state, 'evidence', f)).metadata()));
+          sizes[`evidence ${evidence}`] = [...new Set(photoMeta.map((m) => `${m.width}x${m.height}`))].join(',');
+        } finally {
+          await client.endAsync();
+          run.child.kill('SIGKILL');
+        }
+      } finally {
+        await broker.stop();
+      }
+    }
+    // The bundled sample is 960x540: the source's size; within 640x480, 640x360 (the aspect kept); within 480x480, 480x270.
+    assert.deepEqual(sizes, { 'snapshot source': '960x540', 'evidence source': '960x540', 'snapshot 640x480': '640x360', 'evidence 480x480': '480x270' });
   },
 );

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { JpegSplitter, jpegSize, PictureRing } from '../../agent/frames/pictures.js';
-import { renderEvidence } from '../../agent/evidence/render.js';
+import { renderEvidence } from '../../agent/frames/photo.js';
 import { EvidenceFiles } from '../../agent/evidence/files.js';
 import { bestView } from '../../agent/evidence/index.js';
 import { FIXTURES } from '../helpers/paths.js';

@@ -1,10 +1,14 @@
-// An evidence photo: the picture at the camera's resolution with its subject's box, a
-// caption burned in (class, speed ± error, direction, line, local time), and people
-// pixelated for privacy (every other person, or the subject too).
+// A photo from a picture at the camera's resolution: its subject's box, optionally a
+// caption burned in (an evidence photo's class, speed ± error, direction, line, local
+// time) and people pixelated for privacy; fitted within a size when one is given.
 import sharp, { type OverlayOptions } from 'sharp';
-import type { Picture } from '../frames/pictures.js';
+import type { Picture } from './pictures.js';
 
 type Box = [number, number, number, number];
+
+// libvips' operation cache keeps decoded images for reuse; every picture here is new, so it
+// would only hold memory (tens of MB at 1080p). The setting is the process's, for every use.
+sharp.cache(false);
 
 export interface EvidenceScene {
   picture: Picture;
@@ -14,7 +18,10 @@ export interface EvidenceScene {
   subject: Box;
   /** People to pixelate. */
   blur: Box[];
-  caption: string;
+  /** Burned in along the bottom; none on a snapshot. */
+  caption?: string;
+  /** The photo fitted within this box (never enlarged); the picture's size without it. */
+  fit?: { width: number; height: number };
 }
 
 const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -29,11 +36,13 @@ function onPicture(box: Box, sx: number, sy: number, width: number, height: numb
 }
 
 export async function renderEvidence(scene: EvidenceScene, quality = 85): Promise<Buffer> {
-  const { picture } = scene;
-  const { width, height } = picture;
+  const { picture, fit } = scene;
+  let decoded = sharp(picture.jpeg).removeAlpha();
+  if (fit && (picture.width > fit.width || picture.height > fit.height)) decoded = decoded.resize({ ...fit, fit: 'inside' });
+  const { data, info } = await decoded.raw().toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
   const sx = width / scene.sourceWidth;
   const sy = height / scene.sourceHeight;
-  const { data } = await sharp(picture.jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const raw = { raw: { width, height, channels: 3 as const } };
   const layers: OverlayOptions[] = [];
   for (const box of scene.blur) {
@@ -57,8 +66,10 @@ export async function renderEvidence(scene: EvidenceScene, quality = 85): Promis
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     (s ? `<rect x="${s.left}" y="${s.top}" width="${s.width}" height="${s.height}" fill="none" stroke="#ffea00" stroke-width="${stroke}"/>` : '') +
-    `<rect x="0" y="${height - band}" width="${width}" height="${band}" fill="#000" fill-opacity="0.7"/>` +
-    `<text x="${Math.round(band / 3)}" y="${height - Math.round(band * 0.28)}" font-family="sans-serif" font-size="${Math.round(band * 0.62)}" fill="#fff">${escapeXml(scene.caption)}</text>` +
+    (scene.caption
+      ? `<rect x="0" y="${height - band}" width="${width}" height="${band}" fill="#000" fill-opacity="0.7"/>` +
+        `<text x="${Math.round(band / 3)}" y="${height - Math.round(band * 0.28)}" font-family="sans-serif" font-size="${Math.round(band * 0.62)}" fill="#fff">${escapeXml(scene.caption)}</text>`
+      : '') +
     `</svg>`;
   layers.push({ input: Buffer.from(svg), left: 0, top: 0 });
   return sharp(data, raw).composite(layers).jpeg({ quality, mozjpeg: false }).toBuffer();
