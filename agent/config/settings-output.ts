@@ -112,11 +112,11 @@ export const outputSettings = {
     .describe('Classes whose new tracks publish a JPEG of the frame, with the box drawn, retained on <prefix>snapshot/<class>. Empty: no snapshots.')
     .meta({ examples: ['person,car'] }),
   SNAPSHOT_SIZE: pictureSizeSetting(['model', 'source'])
-    .default('model')
+    .default('source')
     .describe(
-      "Size of snapshots: model (the frame the model saw, as wide as its input), source (the camera's full resolution) or WIDTHxHEIGHT to fit them within. Larger sizes cost FFmpeg a JPEG encode of each processed frame (docs/history.md).",
+      "Size of snapshots: source (the camera's full resolution, made smaller only when SNAPSHOT_MAX_BYTES needs it), WIDTHxHEIGHT to fit them within, or model (the frame the model saw, as wide as its input: no extra cost). With snapshots on, source and WIDTHxHEIGHT cost FFmpeg a JPEG encode of each processed frame (docs/history.md).",
     )
-    .meta({ examples: ['source'] }),
+    .meta({ examples: ['1280x720'] }),
   SNAPSHOT_MAX_BYTES: number({ min: 4096, max: 10_000_000, int: true })
     .default(131072)
     .describe('Largest snapshot; bigger ones are re-encoded smaller.')

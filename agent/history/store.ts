@@ -7,11 +7,26 @@
 // each transaction only. A process killed inside one leaves that directory behind; one
 // older than STALE_LOCK_MS is taken for such a leftover and removed, and SQLite then rolls
 // the interrupted transaction back from its journal.
-import sqlite, { type Database as DatabaseType, type SQLiteValue } from 'node-sqlite3-wasm';
+import type { Database as DatabaseType, SQLiteValue } from 'node-sqlite3-wasm';
 import { rmdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { COLUMNS, SCHEMA, type Row, type TableName } from './schema.js';
 
-const { Database } = sqlite;
+let sqlite: typeof import('node-sqlite3-wasm') | undefined;
+/**
+ * SQLite's WebAssembly, loaded when a database is first opened (an agent without history
+ * never pays for it), and compiled by V8's baseline compiler only: its optimising tier
+ * would hold some 30 MB more for a few milliseconds' work every two seconds (measured
+ * with bench:history). The flag is the process's; SQLite is its only WebAssembly.
+ */
+function Database(): typeof import('node-sqlite3-wasm').Database {
+  if (!sqlite) {
+    setFlagsFromString('--liftoff-only');
+    sqlite = createRequire(import.meta.url)('node-sqlite3-wasm') as typeof import('node-sqlite3-wasm');
+  }
+  return sqlite.Database;
+}
 
 /** No transaction of ours holds the lock this long: a lock older is a killed process's. */
 export const STALE_LOCK_MS = 30_000;
@@ -41,7 +56,7 @@ export class HistoryStore {
   /** Opens (or creates, unless `readOnly`) the database; `busyMs` is how long a statement waits for another process's transaction. */
   static open(file: string, options: { readOnly?: boolean; busyMs?: number } = {}): HistoryStore {
     removeStaleLock(file);
-    const db = new Database(file, { readOnly: options.readOnly ?? false, fileMustExist: options.readOnly ?? false });
+    const db = new (Database())(file, { readOnly: options.readOnly ?? false, fileMustExist: options.readOnly ?? false });
     const store = new HistoryStore(db, file);
     try {
       db.exec(`PRAGMA busy_timeout = ${options.busyMs ?? 250}`);

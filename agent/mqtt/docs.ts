@@ -145,8 +145,8 @@ const statusValues = () => TOPIC_SCHEMAS.status.options.map((v) => `\`${v}\``).j
 const SNAPSHOTS = [
   '## `<prefix>snapshot/<class>`',
   '',
-  "With `SNAPSHOT_CLASSES=person,car`: on each new track of those classes, a JPEG of the frame with the object's box, retained (QoS 1, not queued in the outbox: the newest one is what matters). The frame is the one the model saw, as wide as its input; with `SNAPSHOT_SIZE=source` it is the camera's full resolution (or, with `WIDTHxHEIGHT`, fitted within that).",
-  'The payload is the JPEG itself (MQTT 5: content type `image/jpeg`), at most `SNAPSHOT_MAX_BYTES`; a larger one is re-encoded at lower quality, and dropped with a warning if it still does not fit.',
+  "With `SNAPSHOT_CLASSES=person,car`: on each new track of those classes, a JPEG of the frame with the object's box, retained (QoS 1, not queued in the outbox: the newest one is what matters). The picture is at the camera's full resolution (`SNAPSHOT_SIZE`: or fitted within `WIDTHxHEIGHT`, or the frame the model saw with `model`).",
+  'The payload is the JPEG itself (MQTT 5: content type `image/jpeg`), at most `SNAPSHOT_MAX_BYTES`; a larger one is re-encoded at lower quality, then at half, a quarter and an eighth of its size, and dropped with a warning if it still does not fit.',
   "Save one with `mosquitto_sub -C 1 -t 'snapshot/person' > person.jpg`.",
   '',
   '## `<prefix>line/<name>/evidence`',

@@ -39,10 +39,21 @@ export class Snapshots {
     const picture = size ? frames.pictures?.at(result.pts) : undefined;
     const lease = picture ? undefined : frames.lease(result.index);
     if (!picture && !lease) return;
-    const render = (d: (typeof fresh)[number], quality: number) =>
+    const asked = size === 'source' ? picture && { width: picture.width, height: picture.height } : size;
+    // Lower qualities first; a picture that still does not fit is made smaller, down to an eighth.
+    const attempts = [80, 60, 40, 25].map((quality) => ({ quality, scale: 1 }));
+    if (picture) attempts.push({ quality: 60, scale: 1 / 2 }, { quality: 60, scale: 1 / 4 }, { quality: 60, scale: 1 / 8 });
+    const render = (d: (typeof fresh)[number], quality: number, scale: number) =>
       picture
         ? renderEvidence(
-            { picture, sourceWidth: result.sourceWidth, sourceHeight: result.sourceHeight, subject: d.box, blur: [], fit: size === 'source' ? undefined : size },
+            {
+              picture,
+              sourceWidth: result.sourceWidth,
+              sourceHeight: result.sourceHeight,
+              subject: d.box,
+              blur: [],
+              fit: { width: Math.round(asked!.width * scale), height: Math.round(asked!.height * scale) },
+            },
             quality,
           )
         : renderJpeg(lease!.frame, [d], quality);
@@ -50,8 +61,8 @@ export class Snapshots {
     void (async () => {
       for (const d of fresh) {
         let jpeg: Buffer | undefined;
-        for (const quality of [80, 60, 40, 25]) {
-          jpeg = await render(d, quality);
+        for (const { quality, scale } of attempts) {
+          jpeg = await render(d, quality, scale);
           if (jpeg.length <= this.options.maxBytes) break;
         }
         if (jpeg && jpeg.length <= this.options.maxBytes) this.options.publish(d.className, jpeg);
