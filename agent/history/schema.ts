@@ -71,44 +71,14 @@ export const SCHEMA = [
   CREATE INDEX zone_stats_start ON zone_stats (start);`,
 ];
 
+const SPEED_STATS = ['speed_mean', 'speed_p85', 'speed_max', 'speed_samples', 'speed_histogram', 'over_limit'] as const;
+
 /** Every column of each table, in order (the export's columns). */
 export const COLUMNS = {
   crossings: ['id', 'time', 'pts', 'line', 'direction', 'track_id', 'class_name', 'speed', 'unit', 'error_estimate', 'evidence'],
   zone_events: ['id', 'time', 'pts', 'zone', 'event', 'track_id', 'class_name', 'dwell_s', 'speed', 'unit', 'error_estimate', 'evidence'],
-  line_stats: [
-    'id',
-    'start',
-    'end',
-    'line',
-    'direction',
-    'class_name',
-    'count',
-    'speed_mean',
-    'speed_p85',
-    'speed_max',
-    'speed_samples',
-    'speed_histogram',
-    'over_limit',
-    'unit',
-    'speed_bin',
-  ],
-  zone_stats: [
-    'id',
-    'start',
-    'end',
-    'zone',
-    'occupancy_peak',
-    'occupancy_mean',
-    'entered',
-    'dwell_mean_s',
-    'speed_mean',
-    'speed_p85',
-    'speed_max',
-    'speed_samples',
-    'speed_histogram',
-    'over_limit',
-    'unit',
-  ],
+  line_stats: ['id', 'start', 'end', 'line', 'direction', 'class_name', 'count', ...SPEED_STATS, 'unit', 'speed_bin'],
+  zone_stats: ['id', 'start', 'end', 'zone', 'occupancy_peak', 'occupancy_mean', 'entered', 'dwell_mean_s', ...SPEED_STATS, 'unit'],
 } as const;
 
 export type TableName = keyof typeof COLUMNS;

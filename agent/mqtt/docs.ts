@@ -3,6 +3,16 @@
 import { z } from 'zod';
 import { TOPIC_SCHEMAS } from './payloads.js';
 
+const THREE_CARS = {
+  count: 3,
+  speed_mean: 41.2,
+  speed_p85: 46.1,
+  speed_max: 47.3,
+  speed_samples: 3,
+  speed_histogram: [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  over_limit: 2,
+};
+
 export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
   class: {
     class_name: ['person', 'dog'],
@@ -76,26 +86,8 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     speed_limit: 40,
     lines: {
       stopline: {
-        northbound: {
-          count: 3,
-          speed_mean: 41.2,
-          speed_p85: 46.1,
-          speed_max: 47.3,
-          speed_samples: 3,
-          speed_histogram: [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-          over_limit: 2,
-          classes: {
-            car: {
-              count: 3,
-              speed_mean: 41.2,
-              speed_p85: 46.1,
-              speed_max: 47.3,
-              speed_samples: 3,
-              speed_histogram: [0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-              over_limit: 2,
-            },
-          },
-        },
+        // Only cars crossed: the direction's figures are the cars'.
+        northbound: { ...THREE_CARS, classes: { car: THREE_CARS } },
         southbound: { count: 0, classes: {} },
       },
     },

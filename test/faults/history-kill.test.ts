@@ -4,11 +4,12 @@
 // integrity_check and hold whole intervals only: every batch committed, never a part of one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, utimesSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HistoryStore, STALE_LOCK_MS } from '../../agent/history/store.js';
+import { HistoryStore } from '../../agent/history/store.js';
 import { edgecam, sleep, until } from '../helpers/agent.js';
+import { ageLock } from '../helpers/history.js';
 
 const LINES = Array.from({ length: 300 }, (_, i) => `l${i}:${i * 3},2;${i * 3 + 2},2`).join('|');
 const ROWS_PER_INTERVAL = 600;
@@ -30,11 +31,7 @@ test('kill -9 of the agent in a burst of history writes: the database opens, pas
       run.child.kill('SIGKILL');
     }
     const file = join(state, 'history.sqlite');
-    // A lock left by the killed writer is taken for stale once it is old enough; age it, as time would.
-    if (existsSync(`${file}.lock`)) {
-      const old = (Date.now() - STALE_LOCK_MS - 1000) / 1000;
-      utimesSync(`${file}.lock`, old, old);
-    }
+    ageLock(file);
     const store = HistoryStore.open(file);
     try {
       assert.equal(store.integrity(), 'ok');

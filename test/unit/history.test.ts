@@ -14,6 +14,7 @@ import { exportRequest, writeExport } from '../../agent/history/export.js';
 import { Recorder } from '../../agent/history/recorder.js';
 import { IntervalStats } from '../../agent/analytics/stats.js';
 import { memoryLogger } from '../helpers/log.js';
+import { ageLock } from '../helpers/history.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-history-'));
 let n = 0;
@@ -235,11 +236,7 @@ test('SIGKILL in the middle of a burst of writes: the database opens, passes int
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   const committed = Math.max(...out.split('\n').filter(Boolean).map(Number));
-  // The lock the killed writer held is stale only after STALE_LOCK_MS: age it, as time would.
-  if (existsSync(`${file}.lock`)) {
-    const old = (Date.now() - STALE_LOCK_MS - 1000) / 1000;
-    utimesSync(`${file}.lock`, old, old);
-  }
+  ageLock(file);
   const store = HistoryStore.open(file);
   try {
     assert.equal(store.integrity(), 'ok');
