@@ -3,16 +3,16 @@
 // evidence thumbnails load; without the token, neither the page nor its data is served.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 import sharp from 'sharp';
 import { edgecam, httpBase, untilAsync } from '../helpers/agent.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 interface StatsRow {
   direction: string;
@@ -45,11 +45,7 @@ test(
       assert.equal((await fetch(`${base}/history`)).status, 401);
       assert.equal((await fetch(`${base}/api/stats.json`)).status, 401);
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(`${base}/?token=${token}`);
       await page.waitForFunction(() => !(document.getElementById('history') as HTMLAnchorElement).hidden, null, { timeout: 30_000 });

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 import { freePort, hasBinary, MOSQUITTO, needs, startMosquitto, subscribe, type Mosquitto } from '../helpers/net.js';
 import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
@@ -15,7 +16,6 @@ import { FIXTURES } from '../helpers/paths.js';
 import { makeCarClip, stillClip } from '../helpers/clips.js';
 import { edgecam, metric, sleep, until, untilAsync, type Run } from '../helpers/agent.js';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = join(PACKAGE_ROOT, 'test-artifacts');
 
 describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', timeout: 120_000 }, () => {
@@ -99,11 +99,7 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
   test("the page in chromium: live video, boxes of the sample's objects, updating numbers", { skip: CHROMIUM ? false : 'chromium is not installed' }, async () => {
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
       await page.goto(`${base}/?token=${token}`);
       await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 60_000 });
@@ -322,7 +318,7 @@ async function withViewer(env: Record<string, string>, query: string, body: (pag
   let browser: Browser | undefined;
   try {
     await until(() => agent.lines().some((l) => l.msg === 'HTTP server listening'), 30_000, 'the viewer');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(`http://127.0.0.1:${port}/${query}`);
     await body(page, port);
