@@ -3,12 +3,12 @@
 // models/centernet-int8.onnx by static INT8 quantization (scripts/quantize.ts),
 // calibrated on images in this repository. Both manifests record their model's hash.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { convert, loadTfjsModel, type DynamicInput } from './tfjs-to-onnx.js';
 import { BUNDLED_MODELS as MODEL_FILES, MODELS_DIR } from '../agent/paths.js';
-import { quantize, type Calibration, type QuantizeReport } from './quantize.js';
+import { quantize, type ActivationParams, type Calibration, type QuantizeReport } from './quantize.js';
 import { FIXTURE_PHOTOS, photo, sampleFrames } from './model-images.js';
 
 export interface BundledModel {
@@ -69,6 +69,36 @@ export const INT8 = {
   tail: 'extremes' as const,
 };
 
+/**
+ * The INT8 model trained with its quantization in the loop (`npm run models:distill`,
+ * scripts/distill.py): the float graph quantize.ts prepares, with the distilled weights,
+ * and each activation's learned uint8 scale and zero point.
+ */
+export const DISTILLED = {
+  weights: join(MODELS_DIR, 'distill', 'centernet.onnx'),
+  params: join(MODELS_DIR, 'distill', 'centernet.json'),
+};
+
+export interface DistilledParams {
+  activations: Record<string, ActivationParams>;
+}
+
+/**
+ * The INT8 graph from distilled weights and learned parameters: no calibration (every
+ * activation's parameters are given), no bias correction (the training saw the weights'
+ * rounding). Throws if the parameters do not name exactly the activations quantize.ts
+ * places Q/DQ pairs on.
+ */
+export async function quantizeDistilled(weights: Uint8Array, distilled: DistilledParams) {
+  const params = new Map(Object.entries(distilled.activations));
+  const none = { ranges: new Map(), channelMeans: new Map(), extremes: new Map() };
+  const result = await quantize(weights, [], { ...INT8, params, biasCorrection: false, statistics: none, producerName: 'edgecam scripts/quantize.ts' });
+  const placed = [...result.plan.activations.keys()];
+  const unknown = [...params.keys()].filter((n) => !result.plan.activations.has(n));
+  if (placed.length !== params.size || unknown.length) throw new Error(`the distilled parameters do not match the graph: ${unknown.slice(0, 3).join(', ')}`);
+  return result;
+}
+
 export async function calibrationInputs(size = 512) {
   const images = [...(await Promise.all(FIXTURE_PHOTOS.map((p) => photo(p, size, size)))), ...(await sampleFrames(size, size, 1))];
   return images.map((i) => ({ data: i.rgb, dims: [1, size, size, 3] }));
@@ -89,20 +119,38 @@ function writeManifest(path: string, update: Record<string, unknown>): void {
   writeFileSync(path, JSON.stringify({ ...manifest, ...update }, null, 2) + '\n');
 }
 
+/** The INT8 model as `npm run models` builds it: from the distilled weights when they are committed, else by calibration. */
+export async function buildInt8(fp32: Uint8Array): Promise<{ bytes: Uint8Array; report: QuantizeReport; manifest: Record<string, unknown> }> {
+  if (existsSync(DISTILLED.weights) && existsSync(DISTILLED.params)) {
+    const distilled = JSON.parse(readFileSync(DISTILLED.params, 'utf8')) as DistilledParams & { images: string; command: string };
+    const { bytes, report } = await quantizeDistilled(readFileSync(DISTILLED.weights), distilled);
+    return {
+      bytes,
+      report,
+      manifest: {
+        description: DISTILLED_DESCRIPTION,
+        calibration: `none: trained with its quantization in the loop against the float model (${distilled.command}) on ${distilled.images}; each activation's scale learned`,
+      },
+    };
+  }
+  const { bytes, report } = await quantizeBundled(fp32);
+  return { bytes, report, manifest: { calibration: `${INT8.calibrationImages}; ${INT8.rangeMethod}` } };
+}
+
+const DISTILLED_DESCRIPTION =
+  'The bundled CenterNet (centernet.json) in INT8: a QDQ graph that onnxruntime runs with integer kernels, built by scripts/quantize.ts (npm run models) from weights distilled with the quantization in the loop (scripts/distill.py, npm run models:distill; models/distill/). Weights int8, symmetric, one scale per output channel; activations uint8 per tensor, at learned scales. The first convolution stays in float.';
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const fp32 = convertBundled(BUNDLED_MODELS[0]!);
   writeFileSync(MODEL_FILES['centernet-fp32'], fp32);
   writeManifest(join(MODELS_DIR, 'centernet.json'), { sha256: sha256(fp32) });
   console.log(`${MODEL_FILES['centernet-fp32']}  ${fp32.length} bytes  sha256 ${sha256(fp32)}`);
   const started = performance.now();
-  const { bytes, report } = await quantizeBundled(fp32);
+  const { bytes, report, manifest } = await buildInt8(fp32);
   writeFileSync(MODEL_FILES['centernet-int8'], bytes);
-  writeManifest(join(MODELS_DIR, 'centernet-int8.json'), {
-    sha256: sha256(bytes),
-    calibration: `${INT8.calibrationImages}; ${INT8.rangeMethod}`,
-  });
+  writeManifest(join(MODELS_DIR, 'centernet-int8.json'), { sha256: sha256(bytes), ...manifest });
   console.log(`${MODEL_FILES['centernet-int8']}  ${bytes.length} bytes  sha256 ${sha256(bytes)}`);
   console.log(
-    `  ${report.quantized} of ${report.convs} convolutions int8, ${report.activations} activations calibrated, in ${Math.round((performance.now() - started) / 1000)} s; float: ${report.keptFloat.length} convolutions`,
+    `  ${report.quantized} of ${report.convs} convolutions int8, ${report.activations} activations, in ${Math.round((performance.now() - started) / 1000)} s; float: ${report.keptFloat.length} convolutions`,
   );
 }

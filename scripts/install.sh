@@ -76,7 +76,8 @@ release_files() {
   (cd "$src" && {
     printf '%s\n' package.json package-lock.json .npmrc .env.example README.md docs/counting-and-speed.md
     find dist/agent dist/scripts -type f -name '*.js'
-    find models agent/viewer/public agent/history/public systemd -type f
+    find models -path models/distill -prune -o -type f -print
+    find agent/viewer/public agent/history/public systemd -type f
   })
 }
 while IFS= read -r file; do

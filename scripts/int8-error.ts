@@ -9,8 +9,11 @@
 //     channels whose levels differ a hundredfold: printed).
 // `--sweep` also quantizes each activation alone (weights int8, everything else float)
 // and lists the ones whose rounding costs the most; about 3 s per activation.
+// `--checkpoints DIR`: instead, the curve of a distillation (`npm run models:distill --
+// --checkpoints DIR`): each checkpoint's INT8 build compared as above, then the committed
+// distilled build timed side by side with the bundled one.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../agent/detect/no-telemetry.js';
@@ -21,13 +24,13 @@ import type { Candidate } from '../agent/detect/decoders/index.js';
 import { percentile } from '../agent/analytics/geometry.js';
 import { iou } from '../agent/frames/frame.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
-import { INT8, calibrationInputs } from './build-models.js';
+import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilled, type DistilledParams } from './build-models.js';
 import { compareDetections, detectAll } from './model-accuracy.js';
 import { BUNDLED_ACCURACY, evaluationImages } from './model-images.js';
 import { activationParams, quantize, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
 
 const { onnx } = onnxProto;
-const { values } = parseArgs({ options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' } } });
+const { values } = parseArgs({ options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' }, checkpoints: { type: 'string' } } });
 
 const fp32 = readFileSync(BUNDLED_MODELS['centernet-fp32']);
 const inputs = await calibrationInputs();
@@ -114,7 +117,59 @@ async function channelLevels(name: string): Promise<number[]> {
   return sums.map((s) => Math.sqrt(s / count));
 }
 
-try {
+/** One build's comparison with the float model, on the test's images and decoding. */
+async function compare(label: string, bytes: Uint8Array) {
+  const path = join(dir, `${label.replace(/\W+/g, '-')}.onnx`);
+  writeFileSync(path, bytes);
+  const got = await detectAll(path, images, loose);
+  const r = compareDetections(
+    images.map((i) => i.name),
+    reference,
+    got,
+    BUNDLED_ACCURACY.scoreThreshold,
+  );
+  return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra };
+}
+
+const row = (b: Awaited<ReturnType<typeof compare>>, speed = '') =>
+  `| ${b.label} | ${(b.recall * 100).toFixed(1)} % | ${b.scoreDiff.toFixed(3)} | ${(b.extra * 100).toFixed(1)} % | ${b.error.toFixed(3)} |${speed}`;
+
+async function curve(folder: string) {
+  const steps = readdirSync(folder)
+    .map((f) => /^step-(\d+)\.onnx$/.exec(f)?.[1])
+    .filter((s): s is string => !!s)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const rows = [await compare('calibrated (no training)', (await quantizeBundled(fp32)).bytes)];
+  for (const step of steps) {
+    const params = JSON.parse(readFileSync(join(folder, `step-${step}.json`), 'utf8')) as DistilledParams;
+    rows.push(await compare(`distilled, step ${step}`, (await quantizeDistilled(readFileSync(join(folder, `step-${step}.onnx`)), params)).bytes));
+  }
+  if (existsSync(DISTILLED.weights)) {
+    const params = JSON.parse(readFileSync(DISTILLED.params, 'utf8')) as DistilledParams;
+    rows.push(await compare('distilled, committed', (await quantizeDistilled(readFileSync(DISTILLED.weights), params)).bytes));
+  }
+  const timed = [rows[0]!, rows.at(-1)!];
+  const [two, one] = [
+    await speeds(
+      timed.map((b) => b.path),
+      2,
+    ),
+    await speeds(
+      timed.map((b) => b.path),
+      1,
+    ),
+  ];
+  console.log('| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  rows.forEach((b, k) => {
+    const t = k === 0 ? 0 : k === rows.length - 1 ? 1 : -1;
+    console.log(row(b, t < 0 ? ' | | |' : ` ${two[t]!.toFixed(2)} | ${one[t]!.toFixed(2)} |`));
+  });
+}
+
+/** Where the calibrated build's error comes from (the default). */
+async function study() {
   const stem = /^tower_0\/MobilenetV3\/Conv\//;
   const builds = [await build('as bundled'), await build('weights int8, activations float', () => true), await build("first convolution's hard swish float", (n) => stem.test(n))];
   const [two, one] = [
@@ -155,6 +210,10 @@ try {
     console.log('| --- | --- | --- |');
     for (const r of rows.sort((a, b) => b.error - a.error).slice(0, Number(values.top))) console.log(`| ${r.name} | ${r.error.toFixed(3)} | ${(r.recall * 100).toFixed(1)} % |`);
   }
+}
+
+try {
+  await (values.checkpoints ? curve(values.checkpoints) : study());
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -75,6 +75,17 @@ export interface QuantizeOptions {
   floatActivations?: (name: string) => boolean;
   /** Statistics of an earlier run over the same model, inputs and method, instead of calibrating again. */
   statistics?: Statistics;
+  /**
+   * Activations' uint8 scales and zero points taken as they are instead of from the
+   * calibrated ranges: those learned by training with the quantization in the loop
+   * (scripts/distill.py). An activation not named here is calibrated.
+   */
+  params?: Map<string, ActivationParams>;
+  /**
+   * Take the weights' rounding error out of the biases (on by default). Off for weights
+   * trained with their rounding in the loop, which have learned it already.
+   */
+  biasCorrection?: boolean;
   producerName?: string;
 }
 
@@ -105,6 +116,21 @@ export async function simplify(model: Uint8Array): Promise<ModelProto> {
 interface Range {
   min: number;
   max: number;
+}
+
+export interface ActivationParams {
+  scale: number;
+  zeroPoint: number;
+}
+
+/** What the integer graph is built from, for training with its quantization in the loop. */
+export interface QuantizationPlan {
+  /** The float graph every Q/DQ pair is placed on (simplified, folded; ONNX bytes). */
+  prepared: Uint8Array;
+  /** Each quantized activation of `prepared` with its uint8 parameters. */
+  activations: Map<string, ActivationParams>;
+  /** Names of the convolutions of `prepared` whose weights become int8. */
+  convs: string[];
 }
 
 export interface Statistics {
@@ -341,7 +367,7 @@ export async function quantize(
   floatModel: Uint8Array,
   inputs: CalibrationInput[],
   options: QuantizeOptions,
-): Promise<{ bytes: Uint8Array; report: QuantizeReport; statistics: Statistics; activations: string[] }> {
+): Promise<{ bytes: Uint8Array; report: QuantizeReport; statistics: Statistics; activations: string[]; plan: QuantizationPlan }> {
   const model = await simplify(floatModel);
   const graph = model.graph!;
   toGlobalAveragePool(graph);
@@ -350,6 +376,7 @@ export async function quantize(
   // over this graph warns of them.
   const used = new Set(graph.node!.flatMap((n) => n.input!));
   graph.initializer = graph.initializer!.filter((t) => used.has(t.name!));
+  const prepared = onnx.ModelProto.encode(model).finish();
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
   const consumers = new Map<string, NodeProto[]>();
   for (const n of graph.node!) for (const i of n.input!) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -453,12 +480,14 @@ export async function quantize(
 
   const added: NodeProto[] = [];
   const newInits: TensorProto[] = [];
-  const params = new Map<string, { scale: string; zp: string; scaleValue: number }>();
-  const qParams = (name: string, range = ranges.get(name)!) => {
+  const params = new Map<string, { scale: string; zp: string; scaleValue: number; zeroPoint: number }>();
+  const qParams = (name: string, range = ranges.get(name)) => {
     let p = params.get(name);
     if (!p) {
-      const { scale, zeroPoint } = activationParams(range);
-      p = { scale: `${name}/scale`, zp: `${name}/zero_point`, scaleValue: scale };
+      const given = options.params?.get(name);
+      if (!given && !range) throw new Error(`no range for ${name}: not calibrated, and not among the given parameters`);
+      const { scale, zeroPoint } = given ?? activationParams(range!);
+      p = { scale: `${name}/scale`, zp: `${name}/zero_point`, scaleValue: scale, zeroPoint };
       newInits.push(tensor(p.scale, DT.FLOAT, [], new Float32Array([scale])), tensor(p.zp, DT.UINT8, [], new Uint8Array([zeroPoint])));
       params.set(name, p);
     }
@@ -544,7 +573,7 @@ export async function quantize(
     // turn that into a visible offset, so it is taken out of the bias.
     const float = floatValues(w);
     const b = Float32Array.from(floatBias);
-    const means = channelMeans.get(input);
+    const means = options.biasCorrection === false ? undefined : channelMeans.get(input);
     if (means) {
       const per = float.length / outChannels;
       const [, inPerGroup, kh, kw] = w.dims!.map(Number) as [number, number, number, number];
@@ -596,6 +625,13 @@ export async function quantize(
     report: { convs: convs.length, quantized: quantizedConvs, keptFloat: [...keptFloat].filter((n) => n.opType === 'Conv').map((n) => n.name!), activations: names.length },
     statistics,
     activations: names,
+    plan: {
+      prepared,
+      activations: new Map(
+        names.filter((n) => !graphOutputs.has(n) && !options.floatActivations?.(n)).map((n) => [n, { scale: params.get(n)!.scaleValue, zeroPoint: params.get(n)!.zeroPoint }]),
+      ),
+      convs: quantizedNodes.filter((n) => n.opType === 'Conv').map((n) => n.name!),
+    },
   };
 }
 

@@ -90,6 +90,7 @@ describe('installer', { timeout: 360_000 }, () => {
       assert.ok(existsSync(join(prefix, f)), f);
     assert.ok(!existsSync(join(prefix, 'node_modules', 'typescript')), 'no dev dependencies');
     assert.ok(!existsSync(join(prefix, 'dist', 'test')), 'no tests');
+    assert.ok(!existsSync(join(prefix, 'models', 'distill')), 'not the distilled float weights the INT8 model is built from');
     // Only this machine's native onnxruntime library, and the installer says where and how big.
     const ort = join(prefix, 'node_modules/onnxruntime-node/bin/napi-v6');
     assert.deepEqual(readdirSync(ort), ['linux']);

@@ -169,3 +169,26 @@ test('quantizer: an 18-channel depthwise convolution is padded to 32 channels, w
   const worst = Math.max(...want.map((v, i) => Math.abs(v - got[i]!)));
   assert.ok(worst < range * 0.03, `largest difference ${worst} of a range of ${range}`);
 });
+
+test('quantizer: the plan names every Q/DQ pair; parameters given for them are taken as they are, with no calibration', async () => {
+  const float = model();
+  const { plan } = await quantize(float, calibration, { calibration: { method: 'minmax' } });
+  assert.ok(plan.activations.size >= 4, `${plan.activations.size} activations`);
+  assert.deepEqual([...plan.convs].sort(), ['c', 'dead', 'h', 'swish'], 'every convolution, named by its node');
+  // As a distillation hands them back: one activation's scale learned wider.
+  const [widened] = [...plan.activations.keys()];
+  const params = new Map([...plan.activations].map(([n, p]) => [n, n === widened ? { ...p, scale: Math.fround(p.scale * 2) } : p]));
+  const none = { ranges: new Map(), channelMeans: new Map(), extremes: new Map() };
+  const options = { calibration: { method: 'minmax' as const }, params, biasCorrection: false, statistics: none };
+  const built = await quantize(plan.prepared, [], options);
+  const scales = new Map(onnx.ModelProto.decode(built.bytes).graph!.initializer!.map((t) => [t.name!, t]));
+  for (const [name, p] of params) assert.equal(new Float32Array(new Uint8Array(scales.get(`${name}/scale`)!.rawData!).slice().buffer)[0], p.scale, name);
+  assert.deepEqual(built.plan.activations, params);
+  const x = values(C * H * H, 200);
+  const [want, got] = [await run(float, x), await run(built.bytes, x)];
+  const range = Math.max(...want.swish!) - Math.min(...want.swish!);
+  assert.ok(Math.max(...want.swish!.map((v, i) => Math.abs(v - got.swish![i]!))) < range * 0.05);
+  // An activation with neither a range nor given parameters is an error, not a guess.
+  params.delete(widened!);
+  await assert.rejects(quantize(plan.prepared, [], options), /no range for/);
+});

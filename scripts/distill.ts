@@ -1,0 +1,153 @@
+// `npm run models:distill [-- --steps N --threads N]`: the INT8 model trained with its
+// quantization in the loop, against the float model as teacher (scripts/distill.py, on
+// Debian's python3-torch and python3-onnx; dev-time only).
+//
+//   1. The plan: the float graph quantize.ts places its Q/DQ pairs on, each activation's
+//      starting uint8 parameters (calibrated on training images, never on the images the
+//      INT8 model is compared on) and the convolutions whose weights become int8.
+//   2. The training images, decoded once: opencv-doc's example photos and frames of its
+//      cartoon and outdoor clips (TRAINING_SOURCES). None of the comparison images
+//      (Debian darknet's photos, the bundled sample clip, python3-skimage's photos) and
+//      not vtest.avi, on which identity is measured.
+//   3. The training, then models/distill/centernet.onnx (the prepared graph with the
+//      learned weights) and models/distill/centernet.json (the learned parameters and how
+//      they were made), from which `npm run models` builds models/centernet-int8.onnx.
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
+import { BUNDLED_MODELS } from '../agent/paths.js';
+import { DISTILLED, INT8 } from './build-models.js';
+import { quantize } from './quantize.js';
+
+const OPENCV_DATA = process.env.OPENCV_DATA ?? '/usr/share/doc/opencv-doc/examples/data';
+/** Where the training images come from, and how each clip is sampled. */
+export const TRAINING_SOURCES = {
+  photos: `${OPENCV_DATA}/*.jpg, *.png (Debian opencv-doc; at least 200x200 px)`,
+  clips: [
+    { file: 'Megamind.avi', every: 1 },
+    { file: 'tree.avi', every: 1 },
+  ],
+};
+const PYTHON = '/usr/bin/python3';
+const LONG_SIDE = 640;
+
+interface Image {
+  name: string;
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+async function photos(): Promise<Image[]> {
+  const out: Image[] = [];
+  for (const f of readdirSync(OPENCV_DATA).sort()) {
+    if (!/\.(jpg|png)$/.test(f)) continue;
+    const img = sharp(join(OPENCV_DATA, f));
+    const meta = await img.metadata();
+    if ((meta.width ?? 0) < 200 || (meta.height ?? 0) < 200) continue;
+    const { data, info } = await img
+      .resize(LONG_SIDE, LONG_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels === 3) out.push({ name: f, rgb: data, width: info.width, height: info.height });
+  }
+  return out;
+}
+
+/** One frame every `every` seconds, as PPM images from FFmpeg. */
+async function clipFrames(file: string, every: number): Promise<Image[]> {
+  const job = runFfmpeg({
+    binary: findFfmpeg(),
+    input: join(OPENCV_DATA, file),
+    inputOptions: [],
+    outputOptions: ['-vf', `fps=1/${every},scale='min(${LONG_SIDE},iw)':-2`, '-f', 'image2pipe', '-vcodec', 'ppm'],
+    output: 'pipe:1',
+  });
+  const chunks: Buffer[] = [];
+  job.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const exit = await job.exited;
+  if (exit.code !== 0) throw new Error(`FFmpeg could not decode ${file}: ${exit.tail.join(' ')}`);
+  const all = Buffer.concat(chunks);
+  const out: Image[] = [];
+  for (let pos = 0; pos < all.length;) {
+    const header = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(all.subarray(pos, pos + 32).toString('latin1'));
+    if (!header) throw new Error(`${file}: not a PPM frame at byte ${pos}`);
+    const [width, height] = [Number(header[1]), Number(header[2])];
+    const start = pos + header[0].length;
+    out.push({ name: `${file}@${out.length * every}`, rgb: all.subarray(start, start + width * height * 3), width, height });
+    pos = start + width * height * 3;
+  }
+  return out;
+}
+
+export async function trainingImages(): Promise<Image[]> {
+  const clips = await Promise.all(TRAINING_SOURCES.clips.map((c) => clipFrames(c.file, c.every)));
+  return [...(await photos()), ...clips.flat()];
+}
+
+/** The training images stretched to the model's input, for the starting ranges. */
+async function planInputs(images: Image[], size = 512) {
+  return Promise.all(
+    images
+      .filter((_, k) => k % 4 === 0)
+      .map(async (i) => {
+        const data = await sharp(i.rgb, { raw: { width: i.width, height: i.height, channels: 3 } })
+          .resize(size, size, { fit: 'fill' })
+          .raw()
+          .toBuffer();
+        return { data: new Uint8Array(data), dims: [1, size, size, 3] };
+      }),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: { steps: { type: 'string', default: '500' }, threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' }, checkpoints: { type: 'string' } },
+  });
+  if (!existsSync(PYTHON) || !existsSync(OPENCV_DATA)) {
+    console.error('models:distill needs Debian packages: apt-get install python3-torch python3-onnx opencv-doc');
+    process.exit(1);
+  }
+  const work = mkdtempSync(join(tmpdir(), 'edgecam-distill-'));
+  try {
+    const images = await trainingImages();
+    const fd = openSync(join(work, 'images.rgb'), 'w');
+    for (const i of images) writeSync(fd, i.rgb);
+    closeSync(fd);
+    writeFileSync(join(work, 'images.rgb.json'), JSON.stringify({ images: images.map(({ name, width, height }) => ({ name, width, height })) }));
+    const { plan } = await quantize(readFileSync(BUNDLED_MODELS['centernet-fp32']), await planInputs(images), INT8);
+    writeFileSync(join(work, 'prepared.onnx'), plan.prepared);
+    writeFileSync(join(work, 'plan.json'), JSON.stringify({ activations: Object.fromEntries(plan.activations), convs: plan.convs }));
+    console.log(`${images.length} training images; ${plan.convs.length} int8 convolutions, ${plan.activations.size} quantized activations`);
+    mkdirSync(dirname(DISTILLED.weights), { recursive: true });
+    const args = ['--model', join(work, 'prepared.onnx'), '--plan', join(work, 'plan.json'), '--images', join(work, 'images.rgb')];
+    const options = [
+      '--steps',
+      values.steps,
+      '--threads',
+      values.threads,
+      '--seed',
+      values.seed,
+      ...(values.checkpoints ? ['--checkpoints', values.checkpoints, '--checkpoint-every', '100'] : []),
+    ];
+    execFileSync(PYTHON, [join(import.meta.dirname, '..', '..', 'scripts', 'distill.py'), ...args, ...options, '--out', DISTILLED.weights, '--params', join(work, 'params.json')], {
+      stdio: 'inherit',
+    });
+    const learned = JSON.parse(readFileSync(join(work, 'params.json'), 'utf8')) as { activations: unknown };
+    const provenance = {
+      teacher: 'models/centernet.onnx',
+      images: `${images.length}: ${TRAINING_SOURCES.photos}; ${TRAINING_SOURCES.clips.map((c) => `${c.file} at one frame every ${c.every} s`).join(', ')}`,
+      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}`,
+    };
+    writeFileSync(DISTILLED.params, JSON.stringify({ ...provenance, activations: learned.activations }, null, 1) + '\n');
+    console.log(`${DISTILLED.weights}, ${DISTILLED.params}: now \`npm run models\` builds the INT8 model from them`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
