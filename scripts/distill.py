@@ -270,18 +270,18 @@ def augment(image, size, rng):
 
 
 def losses(student, teacher, weights):
-    """The score map where it matters, in two halves of equal say: the positions where the
-    teacher scores a class over 0.1 (its detections and their slopes: a few dozen of the
+    """The score map where it matters, in two halves: the positions where the teacher
+    scores a class over 0.1 (its detections and their slopes: a few dozen of the
     80 x H x W) and the positions where only the student does (what would become a new
     detection), each averaged over its own count, so neither the many empty positions nor
-    the few peaks outweigh the other. The logits at the teacher's positions too; box sizes
+    the few peaks outweigh the other; the second weighs weights[3]. The logits at the teacher's positions too; box sizes
     weigh by the teacher's score where it sees something."""
     s_heat, s_logits, s_sizes = student[:3]
     t_heat, t_logits, t_sizes = teacher[:3]
     seen = (t_heat > 0.1).float() * (1 + 4 * t_heat)
     spurious = ((s_heat.detach() > 0.1) & (t_heat <= 0.1)).float()
     err = (s_heat - t_heat) ** 2
-    heat = ((err * seen).sum() / (seen.sum() + 1e-6) + (err * spurious).sum() / (spurious.sum() + 1)) * weights[0]
+    heat = ((err * seen).sum() / (seen.sum() + 1e-6) + weights[3] * (err * spurious).sum() / (spurious.sum() + 1)) * weights[0]
     logits = (((s_logits.clamp(-8, 8) - t_logits.clamp(-8, 8)) ** 2) * seen).sum() / (seen.sum() + 1e-6) * weights[1]
     weight = t_heat.amax(1)  # N, H, W: where the teacher sees something
     weight = torch.where(weight > 0.1, weight, torch.zeros_like(weight)).unsqueeze(-1)
@@ -310,7 +310,7 @@ def main():
     parser.add_argument('--log', type=int, default=25)
     parser.add_argument('--checkpoints', help='a folder for the weights and parameters every --checkpoint-every steps, for the curve')
     parser.add_argument('--checkpoint-every', type=int, default=300)
-    parser.add_argument('--weights', default='10,0.01,0.005', help='of the score map, the logits and the box sizes (pixels) in the loss')
+    parser.add_argument('--weights', default='10,0.01,0.005,0.25', help="of the score map, the logits and the box sizes (pixels) in the loss, and of the student's own detections within the score map's")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)

@@ -12,7 +12,7 @@
 //   3. The training, then models/distill/centernet.onnx (the prepared graph with the
 //      learned weights) and models/distill/centernet.json (the learned parameters and how
 //      they were made), from which `npm run models` builds models/centernet-int8.onnx.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -108,9 +108,16 @@ async function planInputs(images: Image[], size = 512) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { steps: { type: 'string', default: '500' }, threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' }, checkpoints: { type: 'string' } },
+    options: {
+      steps: { type: 'string', default: '500' },
+      threads: { type: 'string', default: '2' },
+      seed: { type: 'string', default: '1' },
+      checkpoints: { type: 'string' },
+      weights: { type: 'string' },
+    },
   });
-  if (!existsSync(PYTHON) || !existsSync(OPENCV_DATA)) {
+  const python = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
+  if (!python || !existsSync(OPENCV_DATA)) {
     console.error('models:distill needs Debian packages: apt-get install python3-torch python3-onnx opencv-doc');
     process.exit(1);
   }
@@ -135,6 +142,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       '--seed',
       values.seed,
       ...(values.checkpoints ? ['--checkpoints', values.checkpoints, '--checkpoint-every', '100'] : []),
+      ...(values.weights ? ['--weights', values.weights] : []),
     ];
     execFileSync(PYTHON, [join(import.meta.dirname, '..', '..', 'scripts', 'distill.py'), ...args, ...options, '--out', DISTILLED.weights, '--params', join(work, 'params.json')], {
       stdio: 'inherit',
@@ -143,7 +151,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const provenance = {
       teacher: 'models/centernet.onnx',
       images: `${images.length}: ${TRAINING_SOURCES.photos}; ${TRAINING_SOURCES.clips.map((c) => `${c.file} at one frame every ${c.every} s`).join(', ')}`,
-      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}`,
+      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}${values.weights ? ` --weights ${values.weights}` : ''}`,
     };
     writeFileSync(DISTILLED.params, JSON.stringify({ ...provenance, activations: learned.activations }, null, 1) + '\n');
     console.log(`${DISTILLED.weights}, ${DISTILLED.params}: now \`npm run models\` builds the INT8 model from them`);

@@ -63,14 +63,10 @@ function detectionError(got: Candidate[][]): number {
   return sum / n;
 }
 
-let statistics: Statistics | undefined;
-let activations: string[] = [];
-async function build(label: string, floatActivations?: QuantizeOptions['floatActivations']) {
-  const result = await quantize(fp32, inputs, { ...INT8, floatActivations, statistics });
-  statistics = result.statistics;
-  activations = result.activations;
+/** One build's comparison with the float model, on the test's images and decoding. */
+async function compare(label: string, bytes: Uint8Array) {
   const path = join(dir, `${label.replace(/\W+/g, '-')}.onnx`);
-  writeFileSync(path, result.bytes);
+  writeFileSync(path, bytes);
   const got = await detectAll(path, images, loose);
   const r = compareDetections(
     images.map((i) => i.name),
@@ -79,6 +75,15 @@ async function build(label: string, floatActivations?: QuantizeOptions['floatAct
     BUNDLED_ACCURACY.scoreThreshold,
   );
   return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra };
+}
+
+let statistics: Statistics | undefined;
+let activations: string[] = [];
+async function build(label: string, floatActivations?: QuantizeOptions['floatActivations']) {
+  const result = await quantize(fp32, inputs, { ...INT8, floatActivations, statistics });
+  statistics = result.statistics;
+  activations = result.activations;
+  return compare(label, result.bytes);
 }
 
 /** Throughput ratios to the float model at 512×512: 10 rounds of 10 inferences, models alternating. */
@@ -117,20 +122,6 @@ async function channelLevels(name: string): Promise<number[]> {
   return sums.map((s) => Math.sqrt(s / count));
 }
 
-/** One build's comparison with the float model, on the test's images and decoding. */
-async function compare(label: string, bytes: Uint8Array) {
-  const path = join(dir, `${label.replace(/\W+/g, '-')}.onnx`);
-  writeFileSync(path, bytes);
-  const got = await detectAll(path, images, loose);
-  const r = compareDetections(
-    images.map((i) => i.name),
-    reference,
-    got,
-    BUNDLED_ACCURACY.scoreThreshold,
-  );
-  return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra };
-}
-
 const row = (b: Awaited<ReturnType<typeof compare>>, speed = '') =>
   `| ${b.label} | ${(b.recall * 100).toFixed(1)} % | ${b.scoreDiff.toFixed(3)} | ${(b.extra * 100).toFixed(1)} % | ${b.error.toFixed(3)} |${speed}`;
 
@@ -164,7 +155,7 @@ async function curve(folder: string) {
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   rows.forEach((b, k) => {
     const t = k === 0 ? 0 : k === rows.length - 1 ? 1 : -1;
-    console.log(row(b, t < 0 ? ' | | |' : ` ${two[t]!.toFixed(2)} | ${one[t]!.toFixed(2)} |`));
+    console.log(row(b, t < 0 ? ' | |' : ` ${two[t]!.toFixed(2)} | ${one[t]!.toFixed(2)} |`));
   });
 }
 
