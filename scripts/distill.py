@@ -3,8 +3,8 @@
 
 Dev-time only: Debian's python3-torch (CPU) and python3-onnx, never a run-time dependency.
 
-The float graph that scripts/quantize.ts places its Q/DQ pairs on (`--plan`: the prepared
-ONNX graph, the uint8 scale and zero point of each quantized activation, the convolutions
+The float graph that scripts/quantize.ts places its Q/DQ pairs on (`--model`; `--plan`
+names the uint8 scale and zero point of each quantized activation and the convolutions
 whose weights become int8) is loaded into PyTorch node by node. The student runs it with
 the quantization onnxruntime will apply: int8 weights, symmetric, one scale per output
 channel (the channel's largest |w| over 127, as quantize.ts takes it); uint8 activations,
