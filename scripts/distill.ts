@@ -114,6 +114,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       seed: { type: 'string', default: '1' },
       checkpoints: { type: 'string' },
       weights: { type: 'string' },
+      'ranges-and-biases': { type: 'boolean' },
     },
   });
   const python = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
@@ -143,6 +144,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       values.seed,
       ...(values.checkpoints ? ['--checkpoints', values.checkpoints, '--checkpoint-every', '100'] : []),
       ...(values.weights ? ['--weights', values.weights] : []),
+      ...(values['ranges-and-biases'] ? ['--ranges-and-biases'] : []),
     ];
     execFileSync(PYTHON, [join(import.meta.dirname, '..', '..', 'scripts', 'distill.py'), ...args, ...options, '--out', DISTILLED.weights, '--params', join(work, 'params.json')], {
       stdio: 'inherit',
@@ -151,7 +153,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const provenance = {
       teacher: 'models/centernet.onnx',
       images: `${images.length}: ${TRAINING_SOURCES.photos}; ${TRAINING_SOURCES.clips.map((c) => `${c.file} at one frame every ${c.every} s`).join(', ')}`,
-      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}${values.weights ? ` --weights ${values.weights}` : ''}`,
+      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}${values.weights ? ` --weights ${values.weights}` : ''}${values['ranges-and-biases'] ? ' --ranges-and-biases' : ''}`,
     };
     writeFileSync(DISTILLED.params, JSON.stringify({ ...provenance, activations: learned.activations }, null, 1) + '\n');
     console.log(`${DISTILLED.weights}, ${DISTILLED.params}: now \`npm run models\` builds the INT8 model from them`);
