@@ -24,7 +24,7 @@ import type { Candidate } from '../agent/detect/decoders/index.js';
 import { percentile } from '../agent/analytics/geometry.js';
 import { iou } from '../agent/frames/frame.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
-import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilled, type DistilledParams } from './build-models.js';
+import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilledFiles } from './build-models.js';
 import { compareDetections, detectAll } from './model-accuracy.js';
 import { BUNDLED_ACCURACY, evaluationImages } from './model-images.js';
 import { activationParams, quantize, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
@@ -133,13 +133,9 @@ async function curve(folder: string) {
     .sort((a, b) => a - b);
   const rows = [await compare('calibrated (no training)', (await quantizeBundled(fp32)).bytes)];
   for (const step of steps) {
-    const params = JSON.parse(readFileSync(join(folder, `step-${step}.json`), 'utf8')) as DistilledParams;
-    rows.push(await compare(`distilled, step ${step}`, (await quantizeDistilled(readFileSync(join(folder, `step-${step}.onnx`)), params)).bytes));
+    rows.push(await compare(`distilled, step ${step}`, (await quantizeDistilledFiles(join(folder, `step-${step}.onnx`), join(folder, `step-${step}.json`))).bytes));
   }
-  if (existsSync(DISTILLED.weights)) {
-    const params = JSON.parse(readFileSync(DISTILLED.params, 'utf8')) as DistilledParams;
-    rows.push(await compare('distilled, committed', (await quantizeDistilled(readFileSync(DISTILLED.weights), params)).bytes));
-  }
+  if (existsSync(DISTILLED.weights)) rows.push(await compare('distilled, committed', (await quantizeDistilledFiles(DISTILLED.weights, DISTILLED.params)).bytes));
   const timed = [rows[0]!, rows.at(-1)!];
   const [two, one] = [
     await speeds(

@@ -193,6 +193,7 @@ export async function calibrate(model: ModelProto, inputs: CalibrationInput[], t
         }
       }
       for (const name of tensors) {
+        if (!ranges.has(name)) continue; // no input: nothing seen, no range
         const { min, max } = ranges.get(name)!;
         const h = hist.get(name)!;
         const width = (max - min) / bins || 1;
@@ -426,7 +427,9 @@ export async function quantize(
     }
   }
   const names = [...activations];
-  const statistics = options.statistics ?? (await calibrate(model, inputs, names, options.calibration));
+  // Activations whose parameters are given need no calibration; with all of them given, none runs.
+  const uncalibrated = names.filter((n) => !options.params?.has(n));
+  const statistics = options.statistics ?? (await calibrate(model, inputs, uncalibrated, options.calibration));
   // Rewritten below (bounds, shared scales): a copy, so the statistics can serve another run.
   const ranges = new Map(statistics.ranges);
   const { extremes: seen } = statistics;

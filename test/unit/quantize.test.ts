@@ -178,8 +178,7 @@ test('quantizer: the plan names every Q/DQ pair; parameters given for them are t
   // As a distillation hands them back: one activation's scale learned wider.
   const [widened] = [...plan.activations.keys()];
   const params = new Map([...plan.activations].map(([n, p]) => [n, n === widened ? { ...p, scale: Math.fround(p.scale * 2) } : p]));
-  const none = { ranges: new Map(), channelMeans: new Map(), extremes: new Map() };
-  const options = { calibration: { method: 'minmax' as const }, params, biasCorrection: false, statistics: none };
+  const options = { calibration: { method: 'minmax' as const }, params, biasCorrection: false };
   const built = await quantize(plan.prepared, [], options);
   const scales = new Map(onnx.ModelProto.decode(built.bytes).graph!.initializer!.map((t) => [t.name!, t]));
   for (const [name, p] of params) assert.equal(new Float32Array(new Uint8Array(scales.get(`${name}/scale`)!.rawData!).slice().buffer)[0], p.scale, name);
