@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
 import { DISTILLED, INT8 } from './build-models.js';
+import { ffmpegOutput } from './model-images.js';
 import { quantize } from './quantize.js';
 
 const OPENCV_DATA = process.env.OPENCV_DATA ?? '/usr/share/doc/opencv-doc/examples/data';
@@ -62,18 +62,7 @@ async function photos(): Promise<Image[]> {
 
 /** One frame every `every` seconds, as PPM images from FFmpeg. */
 async function clipFrames(file: string, every: number): Promise<Image[]> {
-  const job = runFfmpeg({
-    binary: findFfmpeg(),
-    input: join(OPENCV_DATA, file),
-    inputOptions: [],
-    outputOptions: ['-vf', `fps=1/${every},scale='min(${LONG_SIDE},iw)':-2`, '-f', 'image2pipe', '-vcodec', 'ppm'],
-    output: 'pipe:1',
-  });
-  const chunks: Buffer[] = [];
-  job.stdout!.on('data', (c: Buffer) => chunks.push(c));
-  const exit = await job.exited;
-  if (exit.code !== 0) throw new Error(`FFmpeg could not decode ${file}: ${exit.tail.join(' ')}`);
-  const all = Buffer.concat(chunks);
+  const all = await ffmpegOutput(join(OPENCV_DATA, file), [], ['-vf', `fps=1/${every},scale='min(${LONG_SIDE},iw)':-2`, '-f', 'image2pipe', '-vcodec', 'ppm']);
   const out: Image[] = [];
   for (let pos = 0; pos < all.length;) {
     const header = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(all.subarray(pos, pos + 32).toString('latin1'));

@@ -33,20 +33,19 @@ export async function photo(path: string, width: number, height: number): Promis
   return { name: path.split('/').pop()!, rgb: new Uint8Array(data), width, height };
 }
 
-/** Frames of the bundled sample clip at `fps`, starting `offset` seconds in. */
-export async function sampleFrames(width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
-  const job = runFfmpeg({
-    binary: findFfmpeg(),
-    input: BUNDLED_SAMPLE,
-    inputOptions: offset ? ['-ss', String(offset)] : [],
-    outputOptions: ['-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
-    output: 'pipe:1',
-  });
+/** What FFmpeg writes to stdout for `input` with these options; throws with its last lines if it fails. */
+export async function ffmpegOutput(input: string, inputOptions: string[], outputOptions: string[]): Promise<Buffer> {
+  const job = runFfmpeg({ binary: findFfmpeg(), input, inputOptions, outputOptions, output: 'pipe:1' });
   const chunks: Buffer[] = [];
   job.stdout!.on('data', (c: Buffer) => chunks.push(c));
   const exit = await job.exited;
-  if (exit.code !== 0) throw new Error(`FFmpeg could not decode ${BUNDLED_SAMPLE}: ${exit.tail.join(' ')}`);
-  const all = Buffer.concat(chunks);
+  if (exit.code !== 0) throw new Error(`FFmpeg could not decode ${input}: ${exit.tail.join(' ')}`);
+  return Buffer.concat(chunks);
+}
+
+/** Frames of the bundled sample clip at `fps`, starting `offset` seconds in. */
+export async function sampleFrames(width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
+  const all = await ffmpegOutput(BUNDLED_SAMPLE, offset ? ['-ss', String(offset)] : [], ['-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
   const size = width * height * 3;
   const frames: ModelImage[] = [];
   for (let i = 0; (i + 1) * size <= all.length; i++) {
