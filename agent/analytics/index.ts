@@ -13,8 +13,8 @@ import type { LinePayload, LineTotalsPayload, StatsPayload, ZoneEventPayload, Zo
 import { calibrationOf, groundMapping, SPEED_UNITS } from '../track/index.js';
 import { Counter, type Crossing, type CounterUpdate, type Occupancy, type ZoneEvent } from './counter.js';
 import { DEFAULT_SPEED_BIN, IntervalStats } from './stats.js';
+import { round } from '../round.js';
 
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 const TOTALS_FILE = 'line-totals.json';
 const totalsFile = z.object({ since: z.string(), lines: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.number().int().nonnegative()))) });
 

@@ -6,8 +6,7 @@
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Crossing, ZoneEvent } from './counter.js';
 import { percentile } from './geometry.js';
-
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+import { round } from '../round.js';
 
 /** Bins of a speed histogram; the last holds every speed from 15 bin widths up. */
 export const HISTOGRAM_BINS = 16;

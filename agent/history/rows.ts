@@ -3,22 +3,23 @@
 import type { Crossing, Stamped, ZoneEvent } from '../bus.js';
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Row, TableName } from './schema.js';
+import { round } from '../round.js';
 
 export interface Pending {
   table: TableName;
   row: Row;
 }
 
-const round = (v: number | undefined, digits: number) => (v === undefined ? undefined : Math.round(v * 10 ** digits) / 10 ** digits);
+const roundOptional = (v: number | undefined, digits: number) => (v === undefined ? undefined : round(v, digits));
 
-const speedColumns = (speed: Crossing['speed']) => (speed ? { speed: round(speed.value, 2), unit: speed.unit, error_estimate: round(speed.errorEstimate, 2) } : {});
+const speedColumns = (speed: Crossing['speed']) => (speed ? { speed: roundOptional(speed.value, 2), unit: speed.unit, error_estimate: roundOptional(speed.errorEstimate, 2) } : {});
 
 export function crossingRow(c: Crossing & Stamped): Pending {
   return {
     table: 'crossings',
     row: {
       time: c.timestamp,
-      pts: round(c.pts, 3),
+      pts: roundOptional(c.pts, 3),
       line: c.line,
       direction: c.direction,
       track_id: c.trackId,
@@ -34,12 +35,12 @@ export function zoneEventRow(e: ZoneEvent & Stamped): Pending {
     table: 'zone_events',
     row: {
       time: e.timestamp,
-      pts: round(e.pts, 3),
+      pts: roundOptional(e.pts, 3),
       zone: e.zone,
       event: e.event,
       track_id: e.trackId,
       class_name: e.className,
-      dwell_s: round(e.dwell, 1),
+      dwell_s: roundOptional(e.dwell, 1),
       ...speedColumns(e.speed),
       evidence: e.evidence,
     },

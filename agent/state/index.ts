@@ -6,9 +6,9 @@
 import type { Feature, FeatureContext } from '../feature.js';
 import { CAPTURE_STATES } from '../capture/states.js';
 import type { StatePayload } from '../mqtt/payloads.js';
+import { round } from '../round.js';
 
 const REFRESH_MS = 10_000;
-const round1 = (v: number) => Math.round(v * 10) / 10;
 
 export function fromConfig({ bus, mqtt, health }: FeatureContext): Feature {
   const name = 'state';
@@ -19,7 +19,7 @@ export function fromConfig({ bus, mqtt, health }: FeatureContext): Feature {
 
   const publish = () => {
     const camera_restarts = health.counter<{ restarts: number }>('capture')?.restarts ?? 0;
-    const payload: StatePayload = { ...state, fps: round1(health.fps), inference_ms: round1(health.inferenceMs), camera_restarts, timestamp };
+    const payload: StatePayload = { ...state, fps: round(health.fps, 1), inference_ms: round(health.inferenceMs, 1), camera_restarts, timestamp };
     mqtt.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
   };
   /** A change that changes nothing (the same counts as the last frame) sends nothing; a change while disconnected goes out on reconnect. */

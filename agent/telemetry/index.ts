@@ -5,8 +5,7 @@ import type { FrameResult } from '../bus.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { ClassPayload, SpeedPayload } from '../mqtt/payloads.js';
 import type { SpeedReport } from '../track/index.js';
-
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+import { round } from '../round.js';
 
 export function classPayloadOf(result: Pick<FrameResult, 'index' | 'pts' | 'detections'>, now = new Date()): ClassPayload {
   const counts: Record<string, number> = {};

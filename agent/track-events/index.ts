@@ -6,8 +6,7 @@ import type { FrameResult } from '../bus.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import { classTopicPart, type TrackPayload } from '../mqtt/payloads.js';
 import { NewTracks } from '../track/new-tracks.js';
-
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+import { round } from '../round.js';
 
 export function trackPayloadsOf(result: FrameResult, tracks: NewTracks, now = new Date()): TrackPayload[] {
   return tracks.take(result.detections).map((d) => ({

@@ -23,6 +23,7 @@ import { inputOverrides } from '../detect/overrides.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { redactUrl } from '../log.js';
 import type { SpeedReport } from '../track/index.js';
+import { round } from '../round.js';
 
 const PUBLIC = join(PACKAGE_ROOT, 'agent', 'viewer', 'public');
 /** The only files served: a fixed map, so no request path ever reaches the file system. */
@@ -34,7 +35,6 @@ const STATIC: Record<string, { file: string; type: string }> = {
 /** The section of docs/counting-and-speed.md the page links to when speeds need a calibration. */
 const CALIBRATION_HELP = /^### Calibrating a real road\n[\s\S]*?(?=\n## |\n### )/m;
 const BOUNDARY = 'edgecamframe';
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 export class Viewer {
   /** The newest processed frame whose pixels are still kept, leased until the next one. */
