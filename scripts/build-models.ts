@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { convert, loadTfjsModel, type DynamicInput } from './tfjs-to-onnx.js';
 import { BUNDLED_MODELS as MODEL_FILES, MODELS_DIR } from '../agent/paths.js';
-import { quantize, type ActivationParams, type Calibration, type QuantizeReport } from './quantize.js';
+import { quantize, type ActivationParams, type Calibration, type CalibrationInput, type QuantizeReport } from './quantize.js';
+import { equalizeHardSwishes } from './equalize.js';
 import { FIXTURE_PHOTOS, photo, sampleFrames } from './model-images.js';
 
 export interface BundledModel {
@@ -67,6 +68,12 @@ export const INT8 = {
   keepFloat: (node: { name?: string | null }) => /^tower_0\/MobilenetV3\/Conv\/BatchNorm\/FusedBatchNorm\/Conv$/.test(node.name ?? ''),
   floatTail: (node: { name?: string | null }) => /centernet_(cls|wh)_output\/BiasAdd\/Conv$/.test(node.name ?? ''),
   tail: 'extremes' as const,
+  /**
+   * The first convolution's hard swish, whose 16 channels differ a hundredfold in level, is
+   * equalised (scripts/equalize.ts): quiet channels raised up to 4 times, measured best of
+   * 2, 4, 8 and 64 (docs/models.md).
+   */
+  prepare: (model: Parameters<typeof equalizeHardSwishes>[0], inputs: CalibrationInput[]) => equalizeHardSwishes(model, INT8.keepFloat, inputs, 4),
 };
 
 /**
@@ -114,6 +121,7 @@ export async function quantizeBundled(fp32: Uint8Array): Promise<{ bytes: Uint8A
     keepFloat: INT8.keepFloat,
     floatTail: INT8.floatTail,
     tail: INT8.tail,
+    prepare: INT8.prepare,
     producerName: 'edgecam scripts/quantize.ts',
   });
 }
@@ -137,8 +145,11 @@ export async function buildInt8(fp32: Uint8Array): Promise<{ bytes: Uint8Array; 
     };
   }
   const { bytes, report } = await quantizeBundled(fp32);
-  return { bytes, report, manifest: { calibration: `${INT8.calibrationImages}; ${INT8.rangeMethod}` } };
+  return { bytes, report, manifest: { description: CALIBRATED_DESCRIPTION, calibration: `${INT8.calibrationImages}; ${INT8.rangeMethod}` } };
 }
+
+const CALIBRATED_DESCRIPTION =
+  "The bundled CenterNet (centernet.json) quantized to INT8 by scripts/quantize.ts (npm run models): a QDQ graph that onnxruntime runs with integer kernels. Weights int8, symmetric, one scale per output channel, biases corrected for the weights' rounding; activations uint8 per tensor, the first hard swish's channels evened out first (scripts/equalize.ts). The first convolution stays in float.";
 
 const DISTILLED_DESCRIPTION =
   'The bundled CenterNet (centernet.json) in INT8: a QDQ graph that onnxruntime runs with integer kernels, built by scripts/quantize.ts (npm run models) from weights distilled with the quantization in the loop (scripts/distill.py, npm run models:distill; models/distill/). Weights int8, symmetric, one scale per output channel; activations uint8 per tensor, at learned scales. The first convolution stays in float.';

@@ -86,6 +86,12 @@ export interface QuantizeOptions {
    * trained with their rounding in the loop, which have learned it already.
    */
   biasCorrection?: boolean;
+  /**
+   * A rewrite of the simplified graph, exact in float, before anything is calibrated or
+   * planned (scripts/equalize.ts). Not run when no calibration inputs are given: a graph
+   * made by an earlier plan (distilled weights) has had it already.
+   */
+  prepare?: (model: ModelProto, inputs: CalibrationInput[]) => Promise<unknown>;
   producerName?: string;
 }
 
@@ -282,7 +288,7 @@ export function quantizeWeights(w: Float32Array, outChannels: number, minScales?
   return { q, scales };
 }
 
-function floatValues(t: TensorProto): Float32Array {
+export function floatValues(t: TensorProto): Float32Array {
   if (t.rawData?.length) return new Float32Array(new Uint8Array(t.rawData).buffer);
   return Float32Array.from(t.floatData ?? []);
 }
@@ -299,7 +305,7 @@ function attrInt(node: NodeProto, name: string, fallback: number): number {
 type Initializers = Map<string, TensorProto>;
 
 /** A Mul or Add of one activation and one constant scalar: the activation's name and the scalar. */
-function scalarOperand(n: NodeProto, inits: Initializers): { x: string; c: number } | undefined {
+export function scalarOperand(n: NodeProto, inits: Map<string, TensorProto>): { x: string; c: number } | undefined {
   const constant = n.input!.find((i) => inits.has(i));
   const x = n.input!.find((i) => !inits.has(i));
   if (!constant || !x) return undefined;
@@ -377,6 +383,7 @@ export async function quantize(
   // over this graph warns of them.
   const used = new Set(graph.node!.flatMap((n) => n.input!));
   graph.initializer = graph.initializer!.filter((t) => used.has(t.name!));
+  if (options.prepare && inputs.length) await options.prepare(model, inputs);
   const prepared = onnx.ModelProto.encode(model).finish();
   const inits = new Map(graph.initializer!.map((t) => [t.name!, t]));
   const consumers = new Map<string, NodeProto[]>();
