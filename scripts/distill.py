@@ -12,7 +12,9 @@ one scale and zero point per tensor, at the same tensors. Rounding passes gradie
 straight through; each activation's scale is learned (LSQ). The teacher is the same graph
 in float with the original weights. The student learns the teacher's score map and box
 sizes on unlabeled images (`--images`: raw RGB frames written by scripts/distill.ts), with
-augmentation: scale, crop, flip, colour, noise.
+augmentation: scale, crop, flip, colour, noise; with `--features`, every quantized
+activation as well; with `--bias-correction`, from biases corrected for the weights'
+rounding as a calibrated build's.
 
 Written back: the prepared graph with the learned float weights (`--out`), from which
 quantize.ts builds the integer graph byte for byte, and the learned activation parameters
@@ -167,6 +169,11 @@ class OnnxGraph(torch.nn.Module):
                 if inp in self.quantizer_of:
                     self.quantizer_of[out] = self.quantizer_of[inp]
 
+        # The tensors `forward` reports with `features`: the quantized ones.
+        self.watched = set(self.quantizer_of)
+        # A dict while the convolutions' mean inputs are being gathered (`correct_biases`).
+        self.input_means = None
+
     def value(self, values, name):
         if name in self.key:
             return self.weights[self.key[name]]
@@ -174,9 +181,15 @@ class OnnxGraph(torch.nn.Module):
             return self.constants[name]
         return values[name]
 
-    def forward(self, image, quantized=False):
+    def forward(self, image, quantized=False, features=None):
+        """The outputs; with `features` (a dict), also every quantized activation's value into it."""
         values = {self.input_name: image}
-        for n in self.nodes:
+        self.run(self.nodes, values, quantized, features)
+        return [values[o] for o in self.outputs]
+
+    def run(self, nodes, values, quantized=False, features=None):
+        """Computes `nodes` in order into `values` (which holds their inputs)."""
+        for n in nodes:
             x = [self.value(values, i) if i else None for i in n.input]
             a = attrs(n)
             op = n.op_type
@@ -186,6 +199,8 @@ class OnnxGraph(torch.nn.Module):
                 y = x[0].permute(*a['perm'])
             elif op == 'Conv':
                 w, b = x[1], x[2] if len(x) > 2 else None
+                if self.input_means is not None:
+                    self.input_means.setdefault(n.name, []).append(x[0].detach().mean((0, 2, 3)))
                 if quantized and n.name in self.int8_convs:
                     w = weight_fake_quant(w)
                 kernel, stride = list(w.shape[2:]), a.get('strides', [1, 1])
@@ -225,13 +240,36 @@ class OnnxGraph(torch.nn.Module):
             if quantized and out in self.quantizer_of:
                 y = self.quantizers[self.quantizer_of[out]](y)
             values[out] = y
-        return [values[o] for o in self.outputs]
+            if features is not None and out in self.watched:
+                features[out] = y
 
     def write_back(self, model):
         """The learned weights into `model`'s initializers (float32)."""
         for t in model.graph.initializer:
             if t.name in self.key:
                 t.CopyFrom(numpy_helper.from_array(self.weights[self.key[t.name]].detach().numpy().astype(np.float32), t.name))
+
+
+def correct_biases(student, teacher, batches):
+    """The student's biases take out the shift its weights' rounding makes at each
+    convolution's mean input (Wq - W)·E[x], as quantize.ts corrects a calibrated build: the
+    means are the float model's, over `batches`."""
+    teacher.input_means = {}
+    with torch.no_grad():
+        for batch in batches:
+            teacher(batch)
+        means = {k: torch.stack(v).mean(0) for k, v in teacher.input_means.items()}
+        teacher.input_means = None
+        convs = {n.name: n for n in student.nodes if n.op_type == 'Conv'}
+        for name in student.int8_convs:
+            n = convs[name]
+            if len(n.input) < 3 or not n.input[2]:
+                continue
+            w, b = student.weights[student.key[n.input[1]]], student.weights[student.key[n.input[2]]]
+            groups = attrs(n).get('group', 1)
+            out_channels, per_group = w.shape[0], w.shape[1]
+            m = means[name].view(groups, 1, per_group).expand(groups, out_channels // groups, per_group).reshape(out_channels, per_group)
+            b -= ((weight_fake_quant(w) - w).sum((2, 3)) * m).sum(1)
 
 
 def load_images(path):
@@ -267,6 +305,15 @@ def augment(image, size, rng):
     if rng.random() < 0.3:
         x = x + torch.randn_like(x) * rng.uniform(0, 6)
     return torch.round(x.clamp(0, 255)).permute(0, 2, 3, 1)
+
+
+def feature_loss(student, teacher):
+    """Each quantized activation against the teacher's, its squared error relative to the
+    teacher's own mean square, averaged over the activations: every layer's output is a
+    target (as block-wise reconstruction has it), not only the last, so one image teaches
+    a few hundred things instead of a few dozen peaks."""
+    terms = [((student[k] - t) ** 2).mean() / ((t ** 2).mean() + 1e-6) for k, t in teacher.items() if k in student]
+    return torch.stack(terms).mean()
 
 
 def losses(student, teacher, weights):
@@ -310,6 +357,8 @@ def main():
     parser.add_argument('--log', type=int, default=25)
     parser.add_argument('--checkpoints', help='a folder for the weights and parameters every --checkpoint-every steps, for the curve')
     parser.add_argument('--checkpoint-every', type=int, default=300)
+    parser.add_argument('--bias-correction', action='store_true', help="start from biases corrected for the weights' rounding, as a calibrated build's")
+    parser.add_argument('--features', type=float, default=0.0, help='weight of every quantized activation matching the teacher\'s (relative squared error)')
     parser.add_argument('--weights', default='10,0.01,0.005,0.25', help="of the score map, the logits and the box sizes (pixels) in the loss, and of the student's own detections within the score map's")
     args = parser.parse_args()
 
@@ -325,7 +374,10 @@ def main():
     student = OnnxGraph(model, outputs, plan)
     for p in teacher.parameters():
         p.requires_grad_(False)
+    teacher.watched = student.watched
     names, images = load_images(args.images)
+    if args.bias_correction:
+        correct_biases(student, teacher, [augment(images[k], args.size, random.Random(k)) for k in range(0, len(images), 4)])
     print(f'{len(images)} images, {len(student.int8_convs)} int8 convolutions, {len(student.quantizers)} activation quantizers', flush=True)
 
     optimizer = torch.optim.Adam(
@@ -345,16 +397,18 @@ def main():
     average = [p.detach().clone() for p in learned]
     for step in range(1, args.steps + 1):
         optimizer.zero_grad()
-        parts = torch.zeros(4)
+        parts = torch.zeros(5)
         for _ in range(args.accumulate):
             batch = torch.cat([augment(images[rng.randrange(len(images))], args.size, rng) for _ in range(args.batch)])
+            t_features, s_features = ({}, {}) if args.features else (None, None)
             with torch.no_grad():
-                target = teacher(batch)
-            got = student(batch, quantized=True)
+                target = teacher(batch, features=t_features)
+            got = student(batch, quantized=True, features=s_features)
             heat, logits, sizes = losses(got, target, [float(w) for w in args.weights.split(',')])
-            loss = (heat + logits + sizes) / args.accumulate
+            features = feature_loss(s_features, t_features) * args.features if args.features else torch.zeros(())
+            loss = (heat + logits + sizes + features) / args.accumulate
             loss.backward()
-            parts += torch.stack([loss * args.accumulate, heat, logits, sizes]).detach() / args.accumulate
+            parts += torch.stack([loss * args.accumulate, heat, logits, sizes, features]).detach() / args.accumulate
         optimizer.step()
         schedule.step()
         with torch.no_grad():
@@ -363,7 +417,7 @@ def main():
         running = parts if running is None else 0.9 * running + 0.1 * parts
         if step % args.log == 0 or step == args.steps:
             r = running.tolist()
-            print(f'step {step}/{args.steps}  loss {r[0]:.5f}  heat {r[1]:.5f}  logits {r[2]:.5f}  sizes {r[3]:.5f}  {time.time() - started:.0f} s', flush=True)
+            print(f'step {step}/{args.steps}  loss {r[0]:.5f}  heat {r[1]:.5f}  logits {r[2]:.5f}  sizes {r[3]:.5f}  features {r[4]:.5f}  {time.time() - started:.0f} s', flush=True)
         if args.checkpoints and step % args.checkpoint_every == 0 and step < args.steps:
             with swapped(learned, average):
                 save(student, onnx.load(args.model), plan, f'{args.checkpoints}/step-{step}.onnx', f'{args.checkpoints}/step-{step}.json')

@@ -1,6 +1,9 @@
-// `npm run models:distill [-- --steps N --threads N]`: the INT8 model trained with its
-// quantization in the loop, against the float model as teacher (scripts/distill.py, on
-// Debian's python3-torch and python3-onnx; dev-time only).
+// `npm run models:distill [-- --steps N --threads N --seed N --checkpoints DIR --weights W
+// --ranges-and-biases --features W --bias-correction --blockwise]`: the INT8 model trained
+// with its quantization in the loop, against the float model as teacher
+// (scripts/distill.py; block by block with --blockwise, scripts/reconstruct.py; on
+// Debian's python3-torch and python3-onnx; dev-time only). docs/models.md says what each
+// option does and what each reached.
 //
 //   1. The plan: the float graph quantize.ts places its Q/DQ pairs on, each activation's
 //      starting uint8 parameters (calibrated on training images, never on the images the
@@ -98,12 +101,15 @@ async function planInputs(images: Image[], size = 512) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
     options: {
-      steps: { type: 'string', default: '500' },
+      steps: { type: 'string' },
       threads: { type: 'string', default: '2' },
       seed: { type: 'string', default: '1' },
       checkpoints: { type: 'string' },
       weights: { type: 'string' },
       'ranges-and-biases': { type: 'boolean' },
+      features: { type: 'string' },
+      'bias-correction': { type: 'boolean' },
+      blockwise: { type: 'boolean' },
     },
   });
   const python = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
@@ -124,25 +130,29 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`${images.length} training images; ${plan.convs.length} int8 convolutions, ${plan.activations.size} quantized activations`);
     mkdirSync(dirname(DISTILLED.weights), { recursive: true });
     const args = ['--model', join(work, 'prepared.onnx'), '--plan', join(work, 'plan.json'), '--images', join(work, 'images.rgb')];
-    const options = [
-      '--steps',
-      values.steps,
-      '--threads',
-      values.threads,
-      '--seed',
-      values.seed,
-      ...(values.checkpoints ? ['--checkpoints', values.checkpoints, '--checkpoint-every', '100'] : []),
-      ...(values.weights ? ['--weights', values.weights] : []),
-      ...(values['ranges-and-biases'] ? ['--ranges-and-biases'] : []),
-    ];
-    execFileSync(PYTHON, [join(import.meta.dirname, '..', '..', 'scripts', 'distill.py'), ...args, ...options, '--out', DISTILLED.weights, '--params', join(work, 'params.json')], {
-      stdio: 'inherit',
-    });
+    // --blockwise: scripts/reconstruct.py fits block by block instead (its --steps are per block).
+    const options = values.blockwise
+      ? [...(values.steps ? ['--steps', values.steps] : []), '--threads', values.threads, '--seed', values.seed]
+      : [
+          '--steps',
+          values.steps ?? '500',
+          '--threads',
+          values.threads,
+          '--seed',
+          values.seed,
+          ...(values.checkpoints ? ['--checkpoints', values.checkpoints, '--checkpoint-every', '100'] : []),
+          ...(values.weights ? ['--weights', values.weights] : []),
+          ...(values['ranges-and-biases'] ? ['--ranges-and-biases'] : []),
+          ...(values.features ? ['--features', values.features] : []),
+          ...(values['bias-correction'] ? ['--bias-correction'] : []),
+        ];
+    const script = join(import.meta.dirname, '..', '..', 'scripts', values.blockwise ? 'reconstruct.py' : 'distill.py');
+    execFileSync(PYTHON, [script, ...args, ...options, '--out', DISTILLED.weights, '--params', join(work, 'params.json')], { stdio: 'inherit' });
     const learned = JSON.parse(readFileSync(join(work, 'params.json'), 'utf8')) as { activations: unknown };
     const provenance = {
       teacher: 'models/centernet.onnx',
       images: `${images.length}: ${TRAINING_SOURCES.photos}; ${TRAINING_SOURCES.clips.map((c) => `${c.file} at one frame every ${c.every} s`).join(', ')}`,
-      command: `npm run models:distill -- --steps ${values.steps} --threads ${values.threads} --seed ${values.seed}${values.weights ? ` --weights ${values.weights}` : ''}${values['ranges-and-biases'] ? ' --ranges-and-biases' : ''}`,
+      command: ['npm run models:distill', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     };
     writeFileSync(DISTILLED.params, JSON.stringify({ ...provenance, activations: learned.activations }, null, 1) + '\n');
     console.log(`${DISTILLED.weights}, ${DISTILLED.params}: now \`npm run models\` builds the INT8 model from them`);

@@ -1,12 +1,15 @@
 // `npm run models:error [-- --sweep]`: where the INT8 model's error comes from, measured.
 // The INT8 model is rebuilt as `npm run models` builds it, then with some of its
 // activations left in float, and each build is compared with the float model on the
-// images and with the decoding of test/integration/int8.test.ts, and timed against it
+// images and with the decoding of test/integration/int8.test.ts (and on images held out
+// from every build: python3-skimage's photos, vtest.avi every 4 s), and timed against it
 // side by side (alternating rounds, same threads):
 //   - as bundled;
+//   - without the first hard swish's equalisation (scripts/equalize.ts);
 //   - weights int8, every activation float: the weights' rounding alone;
 //   - the first convolution's hard swish in float (its output is one uint8 scale for
-//     channels whose levels differ a hundredfold: printed).
+//     channels whose levels differ a hundredfold: printed);
+// then the equalisation with each limit of `--limits` (default 2,3,4,6,8,16).
 // `--sweep` also quantizes each activation alone (weights int8, everything else float)
 // and lists the ones whose rounding costs the most; about 3 s per activation.
 // `--checkpoints DIR`: instead, the curve of a distillation (`npm run models:distill --
@@ -26,11 +29,14 @@ import { iou } from '../agent/frames/frame.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
 import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilledFiles } from './build-models.js';
 import { compareDetections, detectAll } from './model-accuracy.js';
-import { BUNDLED_ACCURACY, evaluationImages } from './model-images.js';
+import { BUNDLED_ACCURACY, evaluationImages, heldOutImages } from './model-images.js';
+import { equalizeHardSwishes } from './equalize.js';
 import { activationParams, quantize, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
 
 const { onnx } = onnxProto;
-const { values } = parseArgs({ options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' }, checkpoints: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' }, checkpoints: { type: 'string' }, limits: { type: 'string', default: '2,3,4,6,8,16' } },
+});
 
 const fp32 = readFileSync(BUNDLED_MODELS['centernet-fp32']);
 const inputs = await calibrationInputs();
@@ -38,6 +44,10 @@ const images = await evaluationImages();
 const loose = { ...BUNDLED_ACCURACY, scoreThreshold: BUNDLED_ACCURACY.scoreThreshold - 0.05 };
 const reference = await detectAll(BUNDLED_MODELS['centernet-fp32'], images, loose);
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-int8-error-'));
+// Images held out from every build (python3-skimage's photos, vtest.avi every 4 s), compared beside the test's.
+const heldOutSet = await heldOutImages();
+const heldOut = { images: heldOutSet, reference: await detectAll(BUNDLED_MODELS['centernet-fp32'], heldOutSet, loose) };
+const HELD_OUT_COLUMNS = ' held out: recall | score difference | images with a new detection |';
 
 /**
  * One number per build, finer than recall: for each float detection above the threshold,
@@ -63,8 +73,8 @@ function detectionError(got: Candidate[][]): number {
   return sum / n;
 }
 
-/** One build's comparison with the float model, on the test's images and decoding. */
-async function compare(label: string, bytes: Uint8Array) {
+/** One build's comparison with the float model, on the test's images and decoding (and on `also`, when given). */
+async function compare(label: string, bytes: Uint8Array, also?: { images: typeof images; reference: typeof reference }) {
   const path = join(dir, `${label.replace(/\W+/g, '-')}.onnx`);
   writeFileSync(path, bytes);
   const got = await detectAll(path, images, loose);
@@ -74,16 +84,33 @@ async function compare(label: string, bytes: Uint8Array) {
     got,
     BUNDLED_ACCURACY.scoreThreshold,
   );
-  return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra };
+  const o =
+    also &&
+    compareDetections(
+      also.images.map((i) => i.name),
+      also.reference,
+      await detectAll(path, also.images, loose),
+      BUNDLED_ACCURACY.scoreThreshold,
+    );
+  const heldOut = o && ` ${(o.recall * 100).toFixed(1)} % | ${o.meanScoreDiff.toFixed(3)} | ${(o.imagesWithExtra * 100).toFixed(1)} % |`;
+  return { label, path, error: detectionError(got), recall: r.recall, scoreDiff: r.meanScoreDiff, extra: r.imagesWithExtra, heldOut };
 }
 
 let statistics: Statistics | undefined;
 let activations: string[] = [];
-async function build(label: string, floatActivations?: QuantizeOptions['floatActivations']) {
+/** A build as `npm run models` makes it, with some activations float; its calibration serves the next such build. */
+async function build(label: string, floatActivations?: QuantizeOptions['floatActivations'], withHeldOut = true) {
   const result = await quantize(fp32, inputs, { ...INT8, floatActivations, statistics });
   statistics = result.statistics;
   activations = result.activations;
-  return compare(label, result.bytes);
+  return compare(label, result.bytes, withHeldOut ? heldOut : undefined);
+}
+
+/** A build with the first hard swish equalised up to `limit` (0: not at all), calibrated on its own. */
+async function equalized(label: string, limit: number) {
+  const prepare: QuantizeOptions['prepare'] = limit ? (model, i) => equalizeHardSwishes(model, INT8.keepFloat, i, limit) : undefined;
+  const result = await quantize(fp32, inputs, { ...INT8, prepare });
+  return { ...(await compare(label, result.bytes, heldOut)), result };
 }
 
 /** Throughput ratios to the float model at 512×512: 10 rounds of 10 inferences, models alternating. */
@@ -131,11 +158,11 @@ async function curve(folder: string) {
     .filter((s): s is string => !!s)
     .map(Number)
     .sort((a, b) => a - b);
-  const rows = [await compare('calibrated (no training)', (await quantizeBundled(fp32)).bytes)];
+  const rows = [await compare('calibrated (no training)', (await quantizeBundled(fp32)).bytes, heldOut)];
   for (const step of steps) {
-    rows.push(await compare(`distilled, step ${step}`, (await quantizeDistilledFiles(join(folder, `step-${step}.onnx`), join(folder, `step-${step}.json`))).bytes));
+    rows.push(await compare(`distilled, step ${step}`, (await quantizeDistilledFiles(join(folder, `step-${step}.onnx`), join(folder, `step-${step}.json`))).bytes, heldOut));
   }
-  if (existsSync(DISTILLED.weights)) rows.push(await compare('distilled, committed', (await quantizeDistilledFiles(DISTILLED.weights, DISTILLED.params)).bytes));
+  if (existsSync(DISTILLED.weights)) rows.push(await compare('distilled, committed', (await quantizeDistilledFiles(DISTILLED.weights, DISTILLED.params)).bytes, heldOut));
   const timed = [rows[0]!, rows.at(-1)!];
   const [two, one] = [
     await speeds(
@@ -147,18 +174,27 @@ async function curve(folder: string) {
       1,
     ),
   ];
-  console.log('| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    `the test's ${images.length} images, then ${heldOutSet.length} held out from every build (${heldOut.reference.flat().filter((d) => d.score >= BUNDLED_ACCURACY.scoreThreshold).length} float detections)`,
+  );
+  console.log(`| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |${HELD_OUT_COLUMNS}`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   rows.forEach((b, k) => {
     const t = k === 0 ? 0 : k === rows.length - 1 ? 1 : -1;
-    console.log(row(b, t < 0 ? ' | |' : ` ${two[t]!.toFixed(2)} | ${one[t]!.toFixed(2)} |`));
+    console.log(row(b, t < 0 ? ' | |' : ` ${two[t]!.toFixed(2)} | ${one[t]!.toFixed(2)} |`) + (b.heldOut ?? ''));
   });
 }
 
 /** Where the calibrated build's error comes from (the default). */
 async function study() {
   const stem = /^tower_0\/MobilenetV3\/Conv\//;
-  const builds = [await build('as bundled'), await build('weights int8, activations float', () => true), await build("first convolution's hard swish float", (n) => stem.test(n))];
+  const plain = await equalized('without the equalisation', 0);
+  const builds = [
+    await build('as bundled'),
+    plain,
+    await build('weights int8, activations float', () => true),
+    await build("first convolution's hard swish float", (n) => stem.test(n)),
+  ];
   const [two, one] = [
     await speeds(
       builds.map((b) => b.path),
@@ -170,27 +206,32 @@ async function study() {
     ),
   ];
   console.log(
-    `${images.length} images, ${reference.flat().filter((d) => d.score >= BUNDLED_ACCURACY.scoreThreshold).length} float detections; the accuracy line: recall ≥ 95 %, score difference ≤ 0.05, new detections on ≤ 2 % of images`,
+    `${images.length} images, ${reference.flat().filter((d) => d.score >= BUNDLED_ACCURACY.scoreThreshold).length} float detections; the accuracy line: recall ≥ 95 %, score difference ≤ 0.05, new detections on ≤ 2 % of images; ${heldOutSet.length} images held out from every build`,
   );
-  console.log('| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  builds.forEach((b, k) =>
-    console.log(
-      `| ${b.label} | ${(b.recall * 100).toFixed(1)} % | ${b.scoreDiff.toFixed(3)} | ${(b.extra * 100).toFixed(1)} % | ${b.error.toFixed(3)} | ${two[k]!.toFixed(2)} | ${one[k]!.toFixed(2)} |`,
-    ),
-  );
-  const stemOutput = activations.filter((n) => stem.test(n)).at(-1)!;
+  console.log(`| build | recall | score difference | images with a new detection | detection error | × FP32, 2 threads | × FP32, 1 thread |${HELD_OUT_COLUMNS}`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  builds.forEach((b, k) => console.log(row(b, ` ${two[k]!.toFixed(2)} | ${one[k]!.toFixed(2)} |`) + (b.heldOut ?? '')));
+  // The first hard swish's output, as the graph without the equalisation has it.
+  const stemOutput = plain.result.activations.filter((n) => stem.test(n)).at(-1)!;
   const levels = await channelLevels(stemOutput);
-  const step = activationParams(statistics!.ranges.get(stemOutput)!).scale;
+  const step = activationParams(plain.result.statistics.ranges.get(stemOutput)!).scale;
   const live = levels.filter((l) => l > 1e-3).sort((a, b) => a - b);
   console.log(
     `${stemOutput}: ${levels.length} channels, RMS level ${live[0]!.toPrecision(2)} to ${live.at(-1)!.toPrecision(3)} (${live.filter((l) => l < 4 * step).length} channels under 4 steps), one uint8 step of ${step.toFixed(3)}`,
   );
+  const limits = values.limits.split(',').map(Number);
+  console.log(`\nThe first hard swish equalised with each limit (each build calibrated on its own)`);
+  console.log(`| limit | recall | score difference | images with a new detection | detection error |${HELD_OUT_COLUMNS}`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const limit of limits) {
+    const b = await equalized(String(limit), limit);
+    console.log(row(b) + (b.heldOut ?? ''));
+  }
   if (values.sweep) {
     const rows = [];
     // The score map and its max-pooled copy are compared for equality to find the peaks:
     // one quantized without the other finds none, so the pooled copy is not swept alone.
-    for (const name of activations.filter((n) => !/max_pooling2d/.test(n))) rows.push({ ...(await build(`only ${name}`, (n) => n !== name)), name });
+    for (const name of activations.filter((n) => !/max_pooling2d/.test(n))) rows.push({ ...(await build(`only ${name}`, (n) => n !== name, false)), name });
     const base = builds[1]!.error;
     console.log(`\nEach activation quantized alone (weights int8); detection error with none: ${base.toFixed(3)}`);
     console.log('| activation | detection error | recall |');

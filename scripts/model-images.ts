@@ -1,7 +1,7 @@
 // Real images as model inputs, for calibrating the INT8 model and for comparing it with
 // the float one: still photos scaled by sharp, and frames of the bundled sample clip
 // decoded and scaled by FFmpeg (as capture does).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
@@ -69,4 +69,37 @@ export const BUNDLED_ACCURACY = {
  */
 export async function evaluationImages(size = 512): Promise<ModelImage[]> {
   return [...(await Promise.all(darknetPhotos().map((p) => photo(p, size, size)))), ...(await sampleFrames(size, size, 2, 0.25))];
+}
+
+export const SKIMAGE_DATA = process.env.SKIMAGE_DATA ?? '/usr/lib/python3/dist-packages/skimage/data';
+export const VTEST = join(process.env.OPENCV_DATA ?? '/usr/share/doc/opencv-doc/examples/data', 'vtest.avi');
+
+/**
+ * Images no INT8 build is calibrated or trained on, nor near any that is: Debian
+ * python3-skimage's photos (at least 200x200 px; a file sharp cannot read is passed over)
+ * and one frame every 4 s of opencv-doc's pedestrian CCTV clip `vtest.avi`. Empty where
+ * the packages are not installed.
+ */
+export async function heldOutImages(size = 512): Promise<ModelImage[]> {
+  const out: ModelImage[] = [];
+  for (const f of existsSync(SKIMAGE_DATA) ? readdirSync(SKIMAGE_DATA).sort() : []) {
+    if (!/\.(png|jpg)$/.test(f)) continue;
+    const image = sharp(join(SKIMAGE_DATA, f));
+    const meta = await image.metadata().catch(() => undefined);
+    if (!meta || (meta.width ?? 0) < 200 || (meta.height ?? 0) < 200) continue;
+    const decoded = await image
+      .resize(size, size, { fit: 'fill' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true })
+      .catch(() => undefined);
+    if (decoded?.info.channels === 3) out.push({ name: f, rgb: new Uint8Array(decoded.data), width: size, height: size });
+  }
+  if (!existsSync(VTEST)) return out;
+  const all = await ffmpegOutput(VTEST, [], ['-vf', `fps=1/4,scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
+  const bytes = size * size * 3;
+  for (let i = 0; (i + 1) * bytes <= all.length; i++)
+    out.push({ name: `vtest.avi@${i * 4}`, rgb: new Uint8Array(all.subarray(i * bytes, (i + 1) * bytes)), width: size, height: size });
+  return out;
 }
