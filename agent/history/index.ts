@@ -44,6 +44,8 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
         recorder.flush();
         res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': CONTENT_TYPES[format], 'Cache-Control': 'no-store' });
         if (req.method === 'HEAD') return void res.end();
+        // Its own read-only connection: the export streams at the client's pace while the
+        // recorder goes on writing on the other, and a read-only handle cannot alter the file.
         const store = HistoryStore.open(file, { readOnly: true, busyMs: 1000 });
         try {
           await writeExport(store, request, res, redactUrl);
