@@ -48,13 +48,14 @@ function plan(graph: onnxProto.onnx.IGraphProto, conv: NodeProto) {
   const x = conv.output![0]!;
   const xr = readers(x);
   const add = xr.find((n) => n.opType === 'Add' && scalarOperand(n, inits)?.c === 3);
+  const [clip] = add ? readers(add.output![0]!) : [];
+  if (xr.length !== 2 || !add || clip?.opType !== 'Clip' || !own(conv)) return undefined;
+  // (x · 1/6) · relu6(x + 3), or x · relu6(x + 3) where the 1/6 went into the next weights.
   const sixth = xr.find((n) => n.opType === 'Mul' && scalarOperand(n, inits) !== undefined);
-  if (xr.length !== 2 || !add || !sixth || !own(conv)) return undefined;
-  const [clip] = readers(add.output![0]!);
-  const product = readers(sixth.output![0]!)[0];
-  if (clip?.opType !== 'Clip' || product?.opType !== 'Mul' || !product.input!.includes(clip.output![0]!)) return undefined;
+  const product = sixth ? readers(sixth.output![0]!)[0] : xr.find((n) => n.opType === 'Mul');
+  if (product?.opType !== 'Mul' || !product.input!.includes(clip.output![0]!)) return undefined;
   // A value the graph gives out cannot change scale.
-  if ([x, sixth.output![0]!, product.output![0]!].some((t) => outputs.has(t))) return undefined;
+  if ([x, sixth?.output![0], product.output![0]!].some((t) => t && outputs.has(t))) return undefined;
   // Where k comes back out: convolutions reading the product, or a residual addition whose
   // other side a convolution writes, read in turn only by convolutions.
   const divide: NodeProto[] = [];

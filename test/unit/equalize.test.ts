@@ -34,9 +34,10 @@ const node = (opType: string, input: string[], output: string, attribute: onnxPr
 /**
  * x → conv a (channel c at LEVELS[c]) → h; y = (h · 1/6) · relu6(h + 3); y → depthwise d
  * → Relu → conv p; z = y + p → conv e → `out`. d and e weigh channel c by 1 / LEVELS[c].
- * With `alsoOut`, y is a graph output too.
+ * With `alsoOut`, y is a graph output too; without `residual`, z is p alone (y's only
+ * reader is then the depthwise convolution, which takes the 1/6 into its weights).
  */
-function model(alsoOut = false): Uint8Array {
+function model(alsoOut = false, residual = true): Uint8Array {
   const perRow = (v: Float32Array, rows: number, f: (r: number) => number) => Float32Array.from(v, (x, i) => x * f(Math.floor(i / (v.length / rows))));
   const perColumn = (v: Float32Array, f: (c: number) => number) => Float32Array.from(v, (x, i) => x * f(i % C));
   const graph = onnx.GraphProto.create({
@@ -85,7 +86,7 @@ function model(alsoOut = false): Uint8Array {
       ]),
       node('Relu', ['d'], 'dr'),
       node('Conv', ['dr', 'p_w', 'p_b'], 'p'),
-      node('Add', ['y', 'p'], 'z'),
+      residual ? node('Add', ['y', 'p'], 'z') : node('Identity', ['p'], 'z'),
       node('Conv', ['z', 'e_w', 'e_b'], 'out'),
     ],
   });
@@ -126,6 +127,23 @@ test('equalize: the INT8 graph built over it is closer to float than without', a
   const even = await quantize(float, calibration, { ...options, prepare: (m, inputs) => equalizeHardSwishes(m, (n) => n.name === 'h', inputs, 16) });
   assert.equal(even.plan.activations.size, plain.plan.activations.size + 1, 'one more quantized value: x on its way into the clip');
   const x = values(C * H * H, 300);
+  const want = await run(float, x);
+  const [a, b] = [worst(want, await run(plain.bytes, x)), worst(want, await run(even.bytes, x))];
+  assert.ok(b < a / 2, `largest difference equalised ${b}, plain ${a}`);
+});
+
+test('equalize: a hard swish whose 1/6 went into the next weights, x · relu6(x + 3), likewise', async () => {
+  const float = model(false, false);
+  const options = { calibration: { method: 'minmax' as const } };
+  const plain = await quantize(float, calibration, options);
+  let done: Awaited<ReturnType<typeof equalizeHardSwishes>> = [];
+  const even = await quantize(float, calibration, {
+    ...options,
+    prepare: async (m, inputs) => (done = await equalizeHardSwishes(m, (n) => n.name === 'h', inputs, 16)),
+  });
+  assert.equal(done.length, 1);
+  assert.ok(!onnx.ModelProto.decode(even.plan.prepared).graph!.node!.some((n) => n.opType === 'Mul' && n.input!.includes('sixth')), 'the 1/6 was folded first');
+  const x = values(C * H * H, 400);
   const want = await run(float, x);
   const [a, b] = [worst(want, await run(plain.bytes, x)), worst(want, await run(even.bytes, x))];
   assert.ok(b < a / 2, `largest difference equalised ${b}, plain ${a}`);
