@@ -336,6 +336,18 @@ def losses(student, teacher, weights):
     return heat, logits, sizes
 
 
+def start(args):
+    """Seeds and threads as `args` say; the graph, the plan, and the float teacher and quantized student over them."""
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    model = onnx.load(args.model)
+    plan = json.load(open(args.plan))
+    # The max-pooled score map is not learned from, but computed so that its quantizer
+    # (the scores' own) is written out with the others.
+    outputs = [HEAT, LOGITS, SIZES, PEAKS]
+    return random.Random(args.seed), model, plan, OnnxGraph(model, outputs), OnnxGraph(model, outputs, plan)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True, help='the prepared float graph (ONNX)')
@@ -362,16 +374,7 @@ def main():
     parser.add_argument('--weights', default='10,0.01,0.005,0.25', help="of the score map, the logits and the box sizes (pixels) in the loss, and of the student's own detections within the score map's")
     args = parser.parse_args()
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    rng = random.Random(args.seed)
-    model = onnx.load(args.model)
-    plan = json.load(open(args.plan))
-    # The max-pooled score map is not learned from, but computed so that its quantizer
-    # (the scores' own) is written out with the others.
-    outputs = [HEAT, LOGITS, SIZES, PEAKS]
-    teacher = OnnxGraph(model, outputs)
-    student = OnnxGraph(model, outputs, plan)
+    rng, model, plan, teacher, student = start(args)
     for p in teacher.parameters():
         p.requires_grad_(False)
     teacher.watched = student.watched

@@ -12,16 +12,13 @@ asks far fewer images than the whole network: its target is every value it outpu
 a few dozen peaks of a score map.
 """
 import argparse
-import json
 import math
-import random
 import sys
 import time
 
-import onnx
 import torch
 
-from distill import HEAD_PARAMS, HEAT, LOGITS, PEAKS, SIZES, OnnxGraph, augment, correct_biases, load_images, save
+from distill import HEAT, PEAKS, SIZES, augment, correct_biases, load_images, save, start
 
 
 def block_key(name):
@@ -104,14 +101,7 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    rng = random.Random(args.seed)
-    model = onnx.load(args.model)
-    plan = json.load(open(args.plan))
-    outputs = [HEAT, LOGITS, SIZES, PEAKS]
-    teacher = OnnxGraph(model, outputs)
-    student = OnnxGraph(model, outputs, plan)
+    rng, model, plan, teacher, student = start(args)
     for p in student.parameters():
         p.requires_grad_(False)
     _, images = load_images(args.images)

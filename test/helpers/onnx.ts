@@ -49,3 +49,35 @@ export function constantOutputModel(input: { name: string; dims: number[]; type?
   const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'edgecam tests', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 18 })], graph });
   return onnx.ModelProto.encode(model).finish();
 }
+
+/** Deterministic values in [-1, 1): a linear congruential sequence from `seed`. */
+export function seededValues(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648) * 2 - 1;
+  });
+}
+
+/** A float32 initializer. */
+export function floatInit(name: string, dims: number[], data: Float32Array | number[]): onnxProto.onnx.TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
+}
+
+/** A node named after its one output. */
+export function namedNode(opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []): onnxProto.onnx.NodeProto {
+  return onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
+}
+
+/** A hard swish as the TF export writes it, out = (x · 1/6) · relu6(x + 3): its constants and nodes (one per graph: the constants' names are fixed). */
+export function hardSwish(x: string, out: string): { initializer: onnxProto.onnx.TensorProto[]; node: onnxProto.onnx.NodeProto[] } {
+  return {
+    initializer: [floatInit('sixth', [], [1 / 6]), floatInit('three', [], [3]), floatInit('zero', [], [0]), floatInit('six', [], [6])],
+    node: [
+      namedNode('Mul', [x, 'sixth'], `${x}_sixth`),
+      namedNode('Add', [x, 'three'], `${x}_plus3`),
+      namedNode('Clip', [`${x}_plus3`, 'zero', 'six'], `${x}_relu6`),
+      namedNode('Mul', [`${x}_sixth`, `${x}_relu6`], out),
+    ],
+  };
+}

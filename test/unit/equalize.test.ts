@@ -10,26 +10,13 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { equalizeHardSwishes } from '../../scripts/equalize.js';
 import { quantize, type CalibrationInput } from '../../scripts/quantize.js';
-import { valueInfo } from '../helpers/onnx.js';
+import { floatInit as init, hardSwish, namedNode as node, seededValues as values, valueInfo } from '../helpers/onnx.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const C = 4;
 const H = 8;
 const LEVELS = [30, 10, 0.05, 20];
-
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648) * 2 - 1;
-  });
-}
-
-const init = (name: string, dims: number[], data: Float32Array | number[]) =>
-  onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
-const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) =>
-  onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
 
 /**
  * x → conv a (channel c at LEVELS[c]) → h; y = (h · 1/6) · relu6(h + 3); y → depthwise d
@@ -40,6 +27,7 @@ const node = (opType: string, input: string[], output: string, attribute: onnxPr
 function model(alsoOut = false, residual = true): Uint8Array {
   const perRow = (v: Float32Array, rows: number, f: (r: number) => number) => Float32Array.from(v, (x, i) => x * f(Math.floor(i / (v.length / rows))));
   const perColumn = (v: Float32Array, f: (c: number) => number) => Float32Array.from(v, (x, i) => x * f(i % C));
+  const swish = hardSwish('h', 'y');
   const graph = onnx.GraphProto.create({
     name: 'equalize-test',
     input: [valueInfo('x', FLOAT, [1, C, H, H])],
@@ -69,17 +57,11 @@ function model(alsoOut = false, residual = true): Uint8Array {
         perColumn(values(C * C, 7), (c) => 1 / LEVELS[c]!),
       ),
       init('e_b', [C], values(C, 8)),
-      init('sixth', [], [1 / 6]),
-      init('three', [], [3]),
-      init('zero', [], [0]),
-      init('six', [], [6]),
+      ...swish.initializer,
     ],
     node: [
       node('Conv', ['x', 'a_w', 'a_b'], 'h'),
-      node('Mul', ['h', 'sixth'], 's'),
-      node('Add', ['h', 'three'], 'h3'),
-      node('Clip', ['h3', 'zero', 'six'], 'r'),
-      node('Mul', ['s', 'r'], 'y'),
+      ...swish.node,
       node('Conv', ['y', 'd_w', 'd_b'], 'd', [
         onnx.AttributeProto.create({ name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: C }),
         onnx.AttributeProto.create({ name: 'pads', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1, 1, 1] }),

@@ -8,26 +8,13 @@ import '../../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { quantize, type CalibrationInput } from '../../scripts/quantize.js';
-import { valueInfo } from '../helpers/onnx.js';
+import { floatInit as init, hardSwish, namedNode as node, seededValues as values, valueInfo } from '../helpers/onnx.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const C = 4;
 const H = 6;
 
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648) * 2 - 1;
-  });
-}
-
-const init = (name: string, dims: number[], data: Float32Array | number[]) =>
-  onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
-const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) =>
-  onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute });
 const info = (name: string, dims: number[]) => valueInfo(name, FLOAT, dims);
 
 /**
@@ -35,6 +22,7 @@ const info = (name: string, dims: number[]) => valueInfo(name, FLOAT, dims);
  * x → conv c (weights ~1e-6) → Relu → conv d (bias 1.85) → `dead`.
  */
 function model(): Uint8Array {
+  const swish = hardSwish('h', 'z');
   const graph = onnx.GraphProto.create({
     name: 'quantize-test',
     input: [info('x', [1, C, H, H])],
@@ -52,17 +40,11 @@ function model(): Uint8Array {
       init('c_b', [C], [0, 0, 0, 0]),
       init('d_w', [C, C, 1, 1], values(C * C, 6)),
       init('d_b', [C], [1.85, -1.85, 0.5, 1.85]),
-      init('sixth', [], [1 / 6]),
-      init('three', [], [3]),
-      init('zero', [], [0]),
-      init('six', [], [6]),
+      ...swish.initializer,
     ],
     node: [
       node('Conv', ['x', 'a_w', 'a_b'], 'h'),
-      node('Mul', ['h', 'sixth'], 's'),
-      node('Add', ['h', 'three'], 'h3'),
-      node('Clip', ['h3', 'zero', 'six'], 'r'),
-      node('Mul', ['s', 'r'], 'z'),
+      ...swish.node,
       node('Conv', ['z', 'b_w', 'b_b'], 'swish'),
       node('Conv', ['x', 'c_w', 'c_b'], 'c'),
       node('Relu', ['c'], 'cr'),
