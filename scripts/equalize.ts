@@ -17,10 +17,8 @@
 // step is exact in float. The quantized tensors are u (levels evened out) and the
 // product; x itself is quantized only on its way into the clip, where a step's error
 // matters against the clip's span of 6, not against the channel's own level.
-import '../agent/detect/no-telemetry.js';
-import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { floatValues, scalarOperand } from './quantize.js';
+import { floatValues, runOver, scalarOperand, setFloatValues, type CalibrationInput } from './quantize.js';
 
 const { onnx } = onnxProto;
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
@@ -31,11 +29,6 @@ export interface Equalization {
   conv: string;
   /** Each output channel's factor k. */
   factors: number[];
-}
-
-function store(t: TensorProto, v: Float32Array): void {
-  t.rawData = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  t.floatData = [];
 }
 
 /** The hard swish reading conv's output, and where its factor must be taken back; undefined if the graph is not of that shape. */
@@ -80,10 +73,10 @@ function scaleOutputs(conv: NodeProto, k: Float32Array, inits: Map<string, Tenso
   const v = floatValues(w);
   const per = v.length / k.length;
   for (let i = 0; i < v.length; i++) v[i]! *= k[Math.floor(i / per)]!;
-  store(w, v);
+  setFloatValues(w, v);
   const b = conv.input![2] ? inits.get(conv.input![2]) : undefined;
   if (b)
-    store(
+    setFloatValues(
       b,
       Float32Array.from(floatValues(b), (v, c) => v * k[c]!),
     );
@@ -100,27 +93,19 @@ function divideInputs(conv: NodeProto, k: Float32Array, inits: Map<string, Tenso
       const channel = Math.floor(o / outPerGroup) * inPerGroup + i;
       for (let p = 0; p < kh * kw; p++) v[(o * inPerGroup + i) * kh * kw + p]! /= k[channel]!;
     }
-  store(w, v);
+  setFloatValues(w, v);
 }
 
 /** Each channel's largest |value| of `tensor` over the inputs. */
-async function channelPeaks(model: ModelProto, tensor: string, inputs: { data: Uint8Array | Float32Array; dims: number[] }[]): Promise<Float64Array> {
-  const probe = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
-  probe.graph!.output!.push(onnx.ValueInfoProto.create({ name: tensor }));
-  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(probe).finish(), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 2 });
+async function channelPeaks(model: ModelProto, tensor: string, inputs: CalibrationInput[]): Promise<Float64Array> {
   let peaks = new Float64Array(0);
-  try {
-    for (const input of inputs) {
-      const type = input.data instanceof Uint8Array ? 'uint8' : 'float32';
-      const t = (await session.run({ [session.inputNames[0]!]: new ort.Tensor(type, input.data, input.dims) }, [tensor]))[tensor]!;
-      const [, channels, h, w] = t.dims as [number, number, number, number];
-      if (!peaks.length) peaks = new Float64Array(channels);
-      const data = t.data as Float32Array;
-      for (let c = 0; c < channels; c++) for (let i = c * h * w; i < (c + 1) * h * w; i++) peaks[c] = Math.max(peaks[c]!, Math.abs(data[i]!));
-    }
-  } finally {
-    await session.release();
-  }
+  await runOver(model, [tensor], inputs, (out) => {
+    const t = out[tensor]!;
+    const [, channels, h, w] = t.dims as [number, number, number, number];
+    if (!peaks.length) peaks = new Float64Array(channels);
+    const data = t.data as Float32Array;
+    for (let c = 0; c < channels; c++) for (let i = c * h * w; i < (c + 1) * h * w; i++) peaks[c] = Math.max(peaks[c]!, Math.abs(data[i]!));
+  });
   return peaks;
 }
 
@@ -132,12 +117,7 @@ async function channelPeaks(model: ModelProto, tensor: string, inputs: { data: U
  * Returns what was done; a convolution whose graph around it is not of the expected
  * shape is left alone.
  */
-export async function equalizeHardSwishes(
-  model: ModelProto,
-  select: (conv: NodeProto) => boolean,
-  inputs: { data: Uint8Array | Float32Array; dims: number[] }[],
-  limit: number,
-): Promise<Equalization[]> {
+export async function equalizeHardSwishes(model: ModelProto, select: (conv: NodeProto) => boolean, inputs: CalibrationInput[], limit: number): Promise<Equalization[]> {
   const graph = model.graph!;
   const done: Equalization[] = [];
   for (const conv of graph.node!.filter((n) => n.opType === 'Conv' && select(n))) {
@@ -151,7 +131,7 @@ export async function equalizeHardSwishes(
     for (const c of p.divide) divideInputs(c, k, p.inits);
     const name = `${conv.name}/equalized`;
     const inverse = onnx.TensorProto.create({ name: `${name}/inverse`, dataType: onnx.TensorProto.DataType.FLOAT, dims: [1, k.length, 1, 1] });
-    store(
+    setFloatValues(
       inverse,
       Float32Array.from(k, (v) => 1 / v),
     );

@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
-import onnxProto from 'onnx-proto';
 import { sessionOptions } from '../agent/detect/index.js';
 import type { Candidate } from '../agent/detect/decoders/index.js';
 import { percentile } from '../agent/analytics/geometry.js';
@@ -31,9 +30,8 @@ import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilledF
 import { compareDetections, detectAll } from './model-accuracy.js';
 import { BUNDLED_ACCURACY, evaluationImages, heldOutImages } from './model-images.js';
 import { equalizeHardSwishes } from './equalize.js';
-import { activationParams, quantize, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
+import { activationParams, quantize, runOver, simplify, type QuantizeOptions, type Statistics } from './quantize.js';
 
-const { onnx } = onnxProto;
 const { values } = parseArgs({
   options: { sweep: { type: 'boolean' }, top: { type: 'string', default: '15' }, checkpoints: { type: 'string' }, limits: { type: 'string', default: '2,3,4,6,8,16' } },
 });
@@ -133,19 +131,15 @@ async function speeds(paths: string[], threads: number): Promise<number[]> {
 
 /** Each channel's root mean square over the calibration images, for one activation of the simplified graph. */
 async function channelLevels(name: string): Promise<number[]> {
-  const model = await simplify(fp32);
-  model.graph!.output!.push(onnx.ValueInfoProto.create({ name }));
-  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
   const sums: number[] = [];
   let count = 0;
-  for (const input of inputs) {
-    const t = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('uint8', input.data as Uint8Array, input.dims) }, [name]))[name]!;
+  await runOver(await simplify(fp32), [name], inputs, (out) => {
+    const t = out[name]!;
     const [, channels, h, w] = t.dims as [number, number, number, number];
     const data = t.data as Float32Array;
     for (let c = 0; c < channels; c++) for (let i = c * h * w; i < (c + 1) * h * w; i++) sums[c] = (sums[c] ?? 0) + data[i]! ** 2;
     count += h * w;
-  }
-  await session.release();
+  });
   return sums.map((s) => Math.sqrt(s / count));
 }
 

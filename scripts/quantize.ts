@@ -149,82 +149,93 @@ export interface Statistics {
 
 /** The ranges and channel means of `tensors`, measured by running `model` over the calibration inputs. */
 export async function calibrate(model: ModelProto, inputs: CalibrationInput[], tensors: string[], calibration: Calibration): Promise<Statistics> {
+  const ranges = new Map<string, Range>();
+  const seenExtremes = new Map<string, Range>();
+  const channelMeans = new Map<string, Float64Array>();
+  const bins = 2048;
+  const hist = new Map(tensors.map((t) => [t, new Float64Array(bins)]));
+  /** Each tensor's range, extremes and channel means. */
+  const measure = (out: Outputs) => {
+    for (const name of tensors) {
+      const t = out[name]!;
+      const data = t.data as Float32Array;
+      const e = extremes(data);
+      const r = calibration.method === 'minmax' ? e : percentileRange(data, calibration.percentile ?? 99.99);
+      const seen = ranges.get(name);
+      ranges.set(name, seen ? { min: Math.min(seen.min, r.min), max: Math.max(seen.max, r.max) } : r);
+      const seenE = seenExtremes.get(name);
+      seenExtremes.set(name, seenE ? { min: Math.min(seenE.min, e.min), max: Math.max(seenE.max, e.max) } : e);
+      if (t.dims.length === 4) {
+        const [, channels, h, w] = t.dims as [number, number, number, number];
+        const means = channelMeans.get(name) ?? new Float64Array(channels);
+        for (let c = 0; c < channels; c++) {
+          let sum = 0;
+          for (let i = c * h * w; i < (c + 1) * h * w; i++) sum += data[i]!;
+          means[c]! += sum / (h * w) / inputs.length;
+        }
+        channelMeans.set(name, means);
+      }
+    }
+  };
+  /** Each tensor's histogram over its whole range (for `mse`). */
+  const histogram = (out: Outputs) => {
+    for (const name of tensors) {
+      const data = out[name]!.data as Float32Array;
+      const { min, max } = ranges.get(name)!;
+      const h = hist.get(name)!;
+      const width = (max - min) / bins || 1;
+      for (let i = 0; i < data.length; i++) h[Math.min(bins - 1, Math.floor((data[i]! - min) / width))]!++;
+    }
+  };
+  await runOver(model, tensors, inputs, measure, ...(calibration.method === 'mse' ? [histogram] : []));
+  if (calibration.method === 'mse') {
+    // The clipping range with the least expected squared error (clipping plus rounding).
+    for (const name of tensors) {
+      if (!ranges.has(name)) continue; // no input: nothing seen, no range
+      const { min, max } = ranges.get(name)!;
+      const h = hist.get(name)!;
+      const width = (max - min) / bins || 1;
+      let best = { min, max };
+      let bestError = Infinity;
+      for (let k = 100; k >= 10; k--) {
+        const lo = Math.min(0, min) * (k / 100);
+        const hi = Math.max(0, max) * (k / 100);
+        const step = (hi - lo) / 255 || 1;
+        let error = 0;
+        for (let b = 0; b < bins; b++) {
+          if (!h[b]) continue;
+          const v = min + (b + 0.5) * width;
+          const clipped = Math.min(hi, Math.max(lo, v));
+          error += h[b]! * ((v - clipped) ** 2 + (step * step) / 12);
+        }
+        if (error < bestError) [bestError, best] = [error, { min: lo, max: hi }];
+      }
+      ranges.set(name, best);
+    }
+  }
+  return { ranges, channelMeans, extremes: seenExtremes };
+}
+
+type Outputs = ort.InferenceSession.OnnxValueMapType;
+/**
+ * Runs `model` over `inputs` with `tensors` made graph outputs too (no optimisation, so
+ * every one of them is computed as named), handing each input's outputs to the first of
+ * `passes`, then, over the inputs again in the same session, to the next.
+ */
+export async function runOver(model: ModelProto, tensors: string[], inputs: CalibrationInput[], ...passes: ((out: Outputs) => void)[]): Promise<void> {
   const probe = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const existing = new Set(probe.graph!.output!.map((o) => o.name));
   for (const name of tensors) if (!existing.has(name)) probe.graph!.output!.push(onnx.ValueInfoProto.create({ name }));
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(probe).finish(), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 2 });
-  const inputName = session.inputNames[0]!;
-  const ranges = new Map<string, Range>();
-  const seenExtremes = new Map<string, Range>();
-  const channelMeans = new Map<string, Float64Array>();
   try {
-    for (const input of inputs) {
-      const type = input.data instanceof Uint8Array ? 'uint8' : 'float32';
-      const out = await session.run({ [inputName]: new ort.Tensor(type, input.data, input.dims) }, tensors);
-      for (const name of tensors) {
-        const t = out[name]!;
-        const data = t.data as Float32Array;
-        const e = extremes(data);
-        const r = calibration.method === 'minmax' ? e : percentileRange(data, calibration.percentile ?? 99.99);
-        const seen = ranges.get(name);
-        ranges.set(name, seen ? { min: Math.min(seen.min, r.min), max: Math.max(seen.max, r.max) } : r);
-        const seenE = seenExtremes.get(name);
-        seenExtremes.set(name, seenE ? { min: Math.min(seenE.min, e.min), max: Math.max(seenE.max, e.max) } : e);
-        if (t.dims.length === 4) {
-          const [, channels, h, w] = t.dims as [number, number, number, number];
-          const means = channelMeans.get(name) ?? new Float64Array(channels);
-          for (let c = 0; c < channels; c++) {
-            let sum = 0;
-            for (let i = c * h * w; i < (c + 1) * h * w; i++) sum += data[i]!;
-            means[c]! += sum / (h * w) / inputs.length;
-          }
-          channelMeans.set(name, means);
-        }
-      }
-    }
-    if (calibration.method === 'mse') {
-      // A second pass: each tensor's histogram over its whole range, then the clipping
-      // range with the least expected squared error (clipping plus rounding).
-      const bins = 2048;
-      const hist = new Map(tensors.map((t) => [t, new Float64Array(bins)]));
+    for (const each of passes)
       for (const input of inputs) {
         const type = input.data instanceof Uint8Array ? 'uint8' : 'float32';
-        const out = await session.run({ [inputName]: new ort.Tensor(type, input.data, input.dims) }, tensors);
-        for (const name of tensors) {
-          const data = out[name]!.data as Float32Array;
-          const { min, max } = ranges.get(name)!;
-          const h = hist.get(name)!;
-          const width = (max - min) / bins || 1;
-          for (let i = 0; i < data.length; i++) h[Math.min(bins - 1, Math.floor((data[i]! - min) / width))]!++;
-        }
+        each(await session.run({ [session.inputNames[0]!]: new ort.Tensor(type, input.data, input.dims) }, tensors));
       }
-      for (const name of tensors) {
-        if (!ranges.has(name)) continue; // no input: nothing seen, no range
-        const { min, max } = ranges.get(name)!;
-        const h = hist.get(name)!;
-        const width = (max - min) / bins || 1;
-        let best = { min, max };
-        let bestError = Infinity;
-        for (let k = 100; k >= 10; k--) {
-          const lo = Math.min(0, min) * (k / 100);
-          const hi = Math.max(0, max) * (k / 100);
-          const step = (hi - lo) / 255 || 1;
-          let error = 0;
-          for (let b = 0; b < bins; b++) {
-            if (!h[b]) continue;
-            const v = min + (b + 0.5) * width;
-            const clipped = Math.min(hi, Math.max(lo, v));
-            error += h[b]! * ((v - clipped) ** 2 + (step * step) / 12);
-          }
-          if (error < bestError) [bestError, best] = [error, { min: lo, max: hi }];
-        }
-        ranges.set(name, best);
-      }
-    }
   } finally {
     await session.release();
   }
-  return { ranges, channelMeans, extremes: seenExtremes };
 }
 
 function extremes(data: Float32Array): Range {
@@ -293,6 +304,12 @@ export function floatValues(t: TensorProto): Float32Array {
   return Float32Array.from(t.floatData ?? []);
 }
 
+/** `t` holds `values` from now on (as raw data). */
+export function setFloatValues(t: TensorProto, values: Float32Array): void {
+  t.rawData = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  t.floatData = [];
+}
+
 function tensor(name: string, dataType: number, dims: number[], view: ArrayBufferView): TensorProto {
   return onnx.TensorProto.create({ name, dataType, dims, rawData: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) });
 }
@@ -353,9 +370,10 @@ function foldScalarMultiplications(graph: onnxProto.onnx.IGraphProto): void {
     if (!convs.every((c) => c.opType === 'Conv' && c.input![0] === target && inits.has(c.input![1]!) && readers(c.input![1]!).length === 1)) continue;
     for (const conv of convs) {
       const w = inits.get(conv.input![1]!)!;
-      const scaled = Float32Array.from(floatValues(w), (v) => v * factor);
-      w.rawData = new Uint8Array(scaled.buffer);
-      w.floatData = [];
+      setFloatValues(
+        w,
+        Float32Array.from(floatValues(w), (v) => v * factor),
+      );
     }
     if (through) through.input = through.input!.map((i) => (i === y ? x : i));
     else for (const conv of convs) conv.input![0] = x;
@@ -667,8 +685,7 @@ function padDepthwiseChannels(
     const old = floatValues(t);
     const out = new Float32Array((old.length / run) * (run + block));
     for (let k = 0; k < old.length / run; k++) out.set(old.subarray(k * run, (k + 1) * run), k * (run + block));
-    t.rawData = new Uint8Array(out.buffer);
-    t.floatData = [];
+    setFloatValues(t, out);
     t.dims = dims;
   };
   for (const d of graph.node!) {
