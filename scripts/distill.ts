@@ -16,14 +16,14 @@
 //      learned weights) and models/distill/centernet.json (the learned parameters and how
 //      they were made), from which `npm run models` builds models/centernet-int8.onnx.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { BUNDLED_MODELS } from '../agent/paths.js';
 import { DISTILLED, INT8 } from './build-models.js';
-import { ffmpegOutput } from './model-images.js';
+import { ffmpegOutput, photosIn, type ModelImage } from './model-images.js';
 import { quantize } from './quantize.js';
 
 const OPENCV_DATA = process.env.OPENCV_DATA ?? '/usr/share/doc/opencv-doc/examples/data';
@@ -38,35 +38,13 @@ export const TRAINING_SOURCES = {
 const PYTHON = '/usr/bin/python3';
 const LONG_SIDE = 640;
 
-interface Image {
-  name: string;
-  rgb: Buffer;
-  width: number;
-  height: number;
-}
-
-async function photos(): Promise<Image[]> {
-  const out: Image[] = [];
-  for (const f of readdirSync(OPENCV_DATA).sort()) {
-    if (!/\.(jpg|png)$/.test(f)) continue;
-    const img = sharp(join(OPENCV_DATA, f));
-    const meta = await img.metadata();
-    if ((meta.width ?? 0) < 200 || (meta.height ?? 0) < 200) continue;
-    const { data, info } = await img
-      .resize(LONG_SIDE, LONG_SIDE, { fit: 'inside', withoutEnlargement: true })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels === 3) out.push({ name: f, rgb: data, width: info.width, height: info.height });
-  }
-  return out;
-}
+/** opencv-doc's photos, the long side at most LONG_SIDE. */
+const photos = () => photosIn(OPENCV_DATA, { width: LONG_SIDE, height: LONG_SIDE, fit: 'inside', withoutEnlargement: true });
 
 /** One frame every `every` seconds, as PPM images from FFmpeg. */
-async function clipFrames(file: string, every: number): Promise<Image[]> {
+async function clipFrames(file: string, every: number): Promise<ModelImage[]> {
   const all = await ffmpegOutput(join(OPENCV_DATA, file), [], ['-vf', `fps=1/${every},scale='min(${LONG_SIDE},iw)':-2`, '-f', 'image2pipe', '-vcodec', 'ppm']);
-  const out: Image[] = [];
+  const out: ModelImage[] = [];
   for (let pos = 0; pos < all.length;) {
     const header = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(all.subarray(pos, pos + 32).toString('latin1'));
     if (!header) throw new Error(`${file}: not a PPM frame at byte ${pos}`);
@@ -78,13 +56,13 @@ async function clipFrames(file: string, every: number): Promise<Image[]> {
   return out;
 }
 
-export async function trainingImages(): Promise<Image[]> {
+export async function trainingImages(): Promise<ModelImage[]> {
   const clips = await Promise.all(TRAINING_SOURCES.clips.map((c) => clipFrames(c.file, c.every)));
   return [...(await photos()), ...clips.flat()];
 }
 
 /** The training images stretched to the model's input, for the starting ranges. */
-async function planInputs(images: Image[], size = 512) {
+async function planInputs(images: ModelImage[], size = 512) {
   return Promise.all(
     images
       .filter((_, k) => k % 4 === 0)

@@ -2,8 +2,8 @@
 // the float one: still photos scaled by sharp, and frames of the bundled sample clip
 // decoded and scaled by FFmpeg (as capture does).
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import sharp from 'sharp';
+import { basename, join } from 'node:path';
+import sharp, { type ResizeOptions } from 'sharp';
 import { findFfmpeg, runFfmpeg } from '../agent/ffmpeg/process.js';
 import { readManifest } from '../agent/detect/manifest.js';
 import { BUNDLED_MODELS, BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
@@ -43,15 +43,43 @@ export async function ffmpegOutput(input: string, inputOptions: string[], output
   return Buffer.concat(chunks);
 }
 
-/** Frames of the bundled sample clip at `fps`, starting `offset` seconds in. */
-export async function sampleFrames(width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
-  const all = await ffmpegOutput(BUNDLED_SAMPLE, offset ? ['-ss', String(offset)] : [], ['-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
+/** Frames of a clip at `fps`, starting `offset` seconds in, scaled to width x height; each named `<file>@<seconds>`. */
+export async function videoFrames(file: string, width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
+  const all = await ffmpegOutput(file, offset ? ['-ss', String(offset)] : [], ['-vf', `fps=${fps},scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
   const size = width * height * 3;
   const frames: ModelImage[] = [];
   for (let i = 0; (i + 1) * size <= all.length; i++) {
-    frames.push({ name: `sample.mp4@${(offset + i / fps).toFixed(2)}`, rgb: new Uint8Array(all.subarray(i * size, (i + 1) * size)), width, height });
+    frames.push({ name: `${basename(file)}@${(offset + i / fps).toFixed(2)}`, rgb: new Uint8Array(all.subarray(i * size, (i + 1) * size)), width, height });
   }
   return frames;
+}
+
+/** Frames of the bundled sample clip at `fps`, starting `offset` seconds in. */
+export async function sampleFrames(width: number, height: number, fps: number, offset = 0): Promise<ModelImage[]> {
+  return videoFrames(BUNDLED_SAMPLE, width, height, fps, offset);
+}
+
+/**
+ * The photos (.jpg, .png) of a folder, at least 200x200 px, as RGB resized by `resize`,
+ * in name order; a file sharp cannot read is passed over.
+ */
+export async function photosIn(dir: string, resize: ResizeOptions): Promise<ModelImage[]> {
+  const out: ModelImage[] = [];
+  for (const f of existsSync(dir) ? readdirSync(dir).sort() : []) {
+    if (!/\.(png|jpg)$/.test(f)) continue;
+    const image = sharp(join(dir, f));
+    const meta = await image.metadata().catch(() => undefined);
+    if (!meta || (meta.width ?? 0) < 200 || (meta.height ?? 0) < 200) continue;
+    const decoded = await image
+      .resize(resize)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true })
+      .catch(() => undefined);
+    if (decoded?.info.channels === 3) out.push({ name: f, rgb: new Uint8Array(decoded.data), width: decoded.info.width, height: decoded.info.height });
+  }
+  return out;
 }
 
 const bundled = readManifest(BUNDLED_MODELS['centernet-fp32'])!;
@@ -81,25 +109,6 @@ export const VTEST = join(process.env.OPENCV_DATA ?? '/usr/share/doc/opencv-doc/
  * the packages are not installed.
  */
 export async function heldOutImages(size = 512): Promise<ModelImage[]> {
-  const out: ModelImage[] = [];
-  for (const f of existsSync(SKIMAGE_DATA) ? readdirSync(SKIMAGE_DATA).sort() : []) {
-    if (!/\.(png|jpg)$/.test(f)) continue;
-    const image = sharp(join(SKIMAGE_DATA, f));
-    const meta = await image.metadata().catch(() => undefined);
-    if (!meta || (meta.width ?? 0) < 200 || (meta.height ?? 0) < 200) continue;
-    const decoded = await image
-      .resize(size, size, { fit: 'fill' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true })
-      .catch(() => undefined);
-    if (decoded?.info.channels === 3) out.push({ name: f, rgb: new Uint8Array(decoded.data), width: size, height: size });
-  }
-  if (!existsSync(VTEST)) return out;
-  const all = await ffmpegOutput(VTEST, [], ['-vf', `fps=1/4,scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
-  const bytes = size * size * 3;
-  for (let i = 0; (i + 1) * bytes <= all.length; i++)
-    out.push({ name: `vtest.avi@${i * 4}`, rgb: new Uint8Array(all.subarray(i * bytes, (i + 1) * bytes)), width: size, height: size });
-  return out;
+  const photos = await photosIn(SKIMAGE_DATA, { width: size, height: size, fit: 'fill' });
+  return existsSync(VTEST) ? [...photos, ...(await videoFrames(VTEST, size, size, 1 / 4))] : photos;
 }
