@@ -122,8 +122,11 @@ def main():
                 float_values.setdefault(t, []).append(values[t])
     float_values = {t: torch.cat(v) for t, v in float_values.items()}
     quantized_values = {teacher.input_name: float_values[teacher.input_name]}
+    chunks = [list(range(k, min(k + 8, len(views)))) for k in range(0, len(views), 8)]
     started = time.time()
     for b, ((name, nodes), (ins, outs)) in enumerate(zip(parts, edges)):
+        # The max-pooled score map is the score map's copy: not scored apart.
+        scored = [o for o in outs if o != PEAKS]
         # Each weight tensor moves in steps of its own size: a tenth of its int8 step (the
         # largest |w| over 127) at most per update at the start, a bias a thousandth of its
         # mean level. The float first convolution is not learned.
@@ -154,10 +157,10 @@ def main():
                     q = torch.where(torch.rand_like(q) < drop, f, q)
                 values[i] = q
             student.run(nodes, values, quantized=True)
-            return torch.stack([block_loss(o, values[o], float_values[o][idx], float_values[HEAT][idx]) for o in outs if o != PEAKS]).mean()
+            return torch.stack([block_loss(o, values[o], float_values[o][idx], float_values[HEAT][idx]) for o in scored]).mean()
 
         with torch.no_grad():
-            before = sum(loss_on(list(range(k, min(k + 8, len(views)))), 0).item() for k in range(0, len(views), 8)) / math.ceil(len(views) / 8)
+            before = sum(loss_on(idx, 0).item() for idx in chunks) / len(chunks)
         if optimizer:
             for step in range(args.steps):
                 optimizer.zero_grad()
@@ -168,15 +171,14 @@ def main():
         for p in learned:
             p.requires_grad_(False)
         with torch.no_grad():
-            for k in range(0, len(views), 8):
-                idx = list(range(k, min(k + 8, len(views))))
+            for idx in chunks:
                 values = {i: quantized_values[i][idx] for i in ins}
                 student.run(nodes, values, quantized=True)
                 for o in outs:
                     quantized_values.setdefault(o + '#parts', []).append(values[o])
             for o in outs:
                 quantized_values[o] = torch.cat(quantized_values.pop(o + '#parts'))
-            after = sum(block_loss(o, quantized_values[o], float_values[o], float_values[HEAT]).item() for o in outs if o != PEAKS) / len([o for o in outs if o != PEAKS])
+            after = sum(block_loss(o, quantized_values[o], float_values[o], float_values[HEAT]).item() for o in scored) / len(scored)
         # Values no later block reads are let go.
         later = {t for i2, _ in edges[b + 1:] for t in i2}
         for t in list(quantized_values):
