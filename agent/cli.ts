@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// edgecam command line: run (default), detect, check-config, calibrate.
+// edgecam command line: run (default), detect, check-config, calibrate, capacity, export.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { calibrationOf, groundMapping } from './track/index.js';
 import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
 import { exportCommand } from './history/export.js';
 import { HISTORY_FILE } from './history/index.js';
+import { capacityCommand } from './capacity/index.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
 
@@ -26,6 +27,11 @@ Usage:
                               print the ground-plane calibration: homography, metres per
                               pixel at the frame corners, speed resolution at DETECT_FPS
                               (the frame size is read from SOURCE unless --size is given)
+  edgecam capacity [--seconds S]
+                              measure this box: inferences a second of the bundled models at
+                              the configured input size and threads (S seconds each, default 3)
+                              and the cost of decoding SOURCE; print how many cameras it takes
+                              at DETECT_FPS
   edgecam export crossings|zones|stats|zone-stats [--from ISO] [--to ISO]
                  [--line NAME] [--zone NAME] [--class NAME] [--latest N] [--format csv|json]
                               the recorded history to stdout (docs/history.md)
@@ -38,7 +44,7 @@ Options:
 Every setting is an environment variable; see .env.example and docs/configuration.md.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command or option.`;
 
-const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'export'];
+const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'export'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       'env-file': { type: 'string' },
       size: { type: 'string' },
+      seconds: { type: 'string' },
       ...Object.fromEntries(['from', 'to', 'line', 'zone', 'class', 'format', 'latest'].map((o) => [o, { type: 'string' } as const])),
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -71,6 +78,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'calibrate':
       return calibrate(config(), values.size);
+    case 'capacity': {
+      const seconds = Number(values.seconds ?? 3);
+      if (!(seconds > 0 && seconds <= 60)) throw new UserError(`--seconds ${values.seconds}: expected a number of seconds from 1 to 60, e.g. --seconds 3`);
+      const c = config();
+      return capacityCommand(c, seconds, createLogger({ level: 'error', pretty: false, destination: process.stderr }));
+    }
     case 'export':
       return exportCommand(join(config().STATE_DIR, HISTORY_FILE), args[0], values as Record<string, string | undefined>);
     case 'detect': {

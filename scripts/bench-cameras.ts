@@ -7,17 +7,32 @@
 // leaving capture (edgecam_frame_latency_ms). The largest N where every agent keeps up is
 // found for each model, with the default threads (one per core in every agent) and with
 // DETECT_THREADS=1.
+//
+// With --instances N, N agents at their defaults as systemd instances instead
+// (scripts/instances.ts), measured from their start; --viewer turns their viewers on,
+// --model sets MODEL, --still gives every camera a still scene (what an idle camera costs).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedBroker } from '../agent/mqtt/broker.js';
 import { createLogger } from '../agent/log.js';
-import { make720pClip, scrapeMetrics, spawnClipAgent, stopAgents, waitForMetrics, type ClipAgent } from './clips.js';
+import { printInstances, runInstances } from './instances.js';
+import { makeStill720pClip, make720pClip, scrapeMetrics, spawnClipAgent, stopAgents, waitForMetrics, type ClipAgent } from './clips.js';
 
-const { values } = parseArgs({ options: { max: { type: 'string', default: '8' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    max: { type: 'string', default: '8' },
+    seconds: { type: 'string' },
+    json: { type: 'string' },
+    instances: { type: 'string' },
+    viewer: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    still: { type: 'boolean', default: false },
+  },
+});
 const maxN = Number(values.max);
-const seconds = Number(values.seconds);
+const seconds = Number(values.seconds ?? (values.instances ? 45 : 20));
 const FPS = 5;
 const WARMUP_S = 8;
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-cameras-'));
@@ -69,9 +84,22 @@ async function runCameras(n: number, clip: string, mqttUrl: string, env: Record<
   }
 }
 
-const clip = make720pClip(dir);
+const clip = values.still ? makeStill720pClip(dir) : make720pClip(dir);
 const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', log });
 const mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
+if (values.instances) {
+  const n = Number(values.instances);
+  const env = { VIEWER_ENABLED: String(values.viewer), ...(values.model ? { MODEL: values.model } : {}) };
+  try {
+    const r = await runInstances(n, seconds, clip, mqttUrl, dir, env);
+    printInstances(n, seconds, `${values.model ?? 'the default model'}, viewer ${values.viewer ? 'on' : 'off'}${values.still ? ', a still scene' : ''}`, r);
+    if (values.json) writeFileSync(values.json, JSON.stringify({ instances: n, seconds, env, ...r }, null, 2));
+  } finally {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 const configs = [
   { model: 'centernet-fp32', threads: 'default' },
   { model: 'centernet-fp32', threads: '1' },

@@ -15,6 +15,15 @@ export function make720pClip(dir: string): string {
   return out;
 }
 
+/** A still 720p H.264 camera: the sample's first frame held for 12 s at 15 fps (an idle scene). */
+export function makeStill720pClip(dir: string): string {
+  const out = join(dir, 'still-720p.mp4');
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', BUNDLED_SAMPLE, '-vf', 'trim=end_frame=1,loop=loop=179:size=1:start=0,setpts=N/15/TB,scale=1280:720', '-r', '15'];
+  const r = spawnSync(findFfmpeg(), [...args, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', out]);
+  if (r.status !== 0) throw new Error(`FFmpeg could not make the still clip: ${r.stderr.toString()}`);
+  return out;
+}
+
 /** The counters the benchmarks read from an agent's /metrics. */
 export interface Scrape {
   framesIn: number;
@@ -26,8 +35,13 @@ export interface Scrape {
   within400: number;
 }
 
+/** The agent's /metrics page. */
+export async function metricsText(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
 export async function scrapeMetrics(port: number): Promise<Scrape> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await metricsText(port);
   const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   return {
     framesIn: value(/^edgecam_frames_in_total (\d+)/m),

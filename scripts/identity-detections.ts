@@ -27,7 +27,7 @@ export interface ClipDetections {
 export async function clipDetections(clip: string, env: Record<string, string>, log: Logger): Promise<ClipDetections> {
   const config = loadConfig({ env: { SOURCE: clip, SOURCE_REALTIME: 'false', MOTION_GATING: 'false', ...env }, cwd: tmpdir() });
   const key = createHash('sha256')
-    .update(JSON.stringify([clip, statSync(clip).size, statSync(config.MODEL).size, env]))
+    .update(JSON.stringify([clip, statSync(clip).size, statSync(config.MODEL).size, statSync(config.MODEL).mtimeMs, env]))
     .digest('hex')
     .slice(0, 16);
   const dir = join(tmpdir(), 'edgecam-identity-cache');

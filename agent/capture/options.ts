@@ -1,5 +1,6 @@
 // The capture's options, and how the config sets them.
 import type { Config } from '../config/index.js';
+import { decoderThreads } from '../cores.js';
 import { cameraOptions, type CameraOptions } from './rpicam.js';
 import type { Logger } from '../log.js';
 import type { ResizeMode } from '../frames/frame.js';
@@ -45,7 +46,7 @@ export interface CaptureStats {
 /** The capture's options from the config, for a model input of `input`'s size. */
 export function captureOptions(config: Config, input: { width: number; height: number; resize: ResizeMode }, onState: CaptureOptions['onState'], log: Logger): CaptureOptions {
   return {
-    source: sourceSpec(config),
+    source: { ...sourceSpec(config), decoderThreads: decoderThreads() },
     width: input.width,
     height: input.height,
     resize: input.resize,

@@ -48,9 +48,9 @@ export const configSchema = z.object({
     .meta({ examples: ['vaapi'] }),
   MODEL: optionalString()
     .describe(
-      'ONNX detector model: a bundled model by name (centernet, the default; centernet-fp32; centernet-int8) or the path of an .onnx file. A manifest with the same name and .json beside it describes input and decoding; without one the decoder is detected from the output shapes.',
+      'ONNX detector model: empty for the default, the bundled INT8 model (centernet-int8); centernet (or centernet-fp32) for the float one; or the path of an .onnx file. A manifest with the same name and .json beside it describes input and decoding; without one the decoder is detected from the output shapes.',
     )
-    .meta({ examples: ['centernet-int8', '/opt/models/yolov8n.onnx'] }),
+    .meta({ examples: ['centernet', '/opt/models/yolov8n.onnx'] }),
   MODEL_DECODER: z
     .enum(['auto', ...DECODER_KEYS], { error: oneOf(['auto', ...DECODER_KEYS]) })
     .default('auto')

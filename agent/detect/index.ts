@@ -5,7 +5,7 @@ import './no-telemetry.js';
 import type ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest } from './worker.js';
-import { autoThreads } from './threads.js';
+import { autoThreads } from '../cores.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toSourceBox, type Frame } from '../frames/frame.js';

@@ -9,6 +9,8 @@ export interface SourceSpec {
   loop: boolean;
   /** Read a file at its native rate (-re). Live sources are always real time. */
   realtime: boolean;
+  /** The decoder's threads; undefined: FFmpeg's own choice. */
+  decoderThreads?: number;
 }
 
 export interface FfmpegInput {
@@ -22,6 +24,12 @@ export function sourceSpec(config: { SOURCE: string; SOURCE_KIND: SourceKind; SO
 }
 
 export function ffmpegInput(source: SourceSpec): FfmpegInput {
+  const input = inputOf(source);
+  if (source.decoderThreads && source.kind !== 'rpicam') input.options.unshift('-threads', String(source.decoderThreads));
+  return input;
+}
+
+function inputOf(source: SourceSpec): FfmpegInput {
   switch (source.kind) {
     case 'file': {
       const options = [];

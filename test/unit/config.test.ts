@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactedConfig, sourceKind } from '../../agent/config/index.js';
 import { BUNDLED_MODEL, BUNDLED_MODELS, BUNDLED_SAMPLE } from '../../agent/paths.js';
-import { autoThreads } from '../../agent/detect/threads.js';
+import { autoThreads, decoderThreads } from '../../agent/cores.js';
 
 const emptyDir = () => mkdtempSync(join(tmpdir(), 'edgecam-config-'));
 const load = (env: Record<string, string>, envFile?: string) => loadConfig({ env, cwd: emptyDir(), envFile });
@@ -21,7 +21,7 @@ function problems(env: Record<string, string>, envFile?: string): string[] {
 }
 
 test('MODEL takes a bundled model by name, or a path', () => {
-  assert.equal(load({ MODEL: 'centernet' }).MODEL, BUNDLED_MODEL);
+  assert.equal(load({ MODEL: 'centernet' }).MODEL, BUNDLED_MODELS['centernet-fp32'], 'the float model, one setting away');
   assert.equal(load({ MODEL: 'centernet-fp32' }).MODEL, BUNDLED_MODELS['centernet-fp32']);
   assert.equal(load({ MODEL: 'centernet-int8' }).MODEL, BUNDLED_MODELS['centernet-int8']);
   assert.equal(load({ MODEL: BUNDLED_MODELS['centernet-int8'] }).MODEL, BUNDLED_MODELS['centernet-int8']);
@@ -224,4 +224,8 @@ test('DETECT_THREADS=0 shares the cores among the systemd instances configured o
   assert.equal(autoThreads({ INSTANCE: 'gate' }, 8, etc), 2);
   assert.equal(autoThreads({}, 4, etc), 4, 'not an instance: every core');
   assert.equal(autoThreads({ INSTANCE: 'gate' }, 4, join(etc, 'missing')), 4, 'no config directory: every core');
+  // FFmpeg's decoder follows the same share, and keeps its own choice when the agent has the box.
+  assert.equal(decoderThreads({ INSTANCE: 'gate', EDGECAM_CONFIG_DIR: etc }, 2), 1);
+  assert.equal(decoderThreads({ INSTANCE: 'gate', EDGECAM_CONFIG_DIR: etc }, 8), 2);
+  assert.equal(decoderThreads({ EDGECAM_CONFIG_DIR: etc }, 2), undefined, 'not an instance: FFmpeg decides');
 });
