@@ -78,11 +78,13 @@ export interface ClipAgent {
 /**
  * `edgecam run` in a process of its own, as the systemd template runs it, on a looping
  * `clip` with motion gating off (every frame inferred: a busy scene), /metrics on a free
- * loopback port, no viewer; `env` adds the rest (MQTT_URL, DETECT_FPS, ...) or overrides.
+ * loopback port, no viewer; `env` adds the rest (MQTT_URL, DETECT_FPS, ...) or overrides;
+ * `prefix` runs it through another command (chrt, as the unit's scheduling policy).
  */
-export async function spawnClipAgent(clip: string, stateDir: string, env: Record<string, string>): Promise<ClipAgent> {
+export async function spawnClipAgent(clip: string, stateDir: string, env: Record<string, string>, prefix: string[] = []): Promise<ClipAgent> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'], {
+  const command = [...prefix, process.execPath, join(PACKAGE_ROOT, 'dist', 'agent', 'cli.js'), 'run'];
+  const child = spawn(command[0]!, command.slice(1), {
     env: {
       PATH: process.env.PATH,
       SOURCE: clip,

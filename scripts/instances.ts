@@ -1,8 +1,9 @@
 // `npm run bench:cameras -- --instances N [--seconds 45] [--viewer] [--json PATH]`: N
 // cameras as `scripts/install.sh --instance` makes them. Every agent runs with the
-// defaults (model, threads, motion gating) as a systemd instance does: INSTANCE is set and
+// defaults (model, threads, motion gating) as a systemd instance does: INSTANCE is set,
 // the configuration folder holds one env file per instance, so DETECT_THREADS=0 shares
-// the cores out. Each reads its own looping 720p H.264 clip in real time, all publish to
+// the cores out, and the unit's own environment (MALLOC_ARENA_MAX, NODE_ENV) and
+// scheduling policy (batch) are given. Each reads its own looping 720p H.264 clip in real time, all publish to
 // one broker on loopback, and the run is measured from the agents' start, start-up
 // included. Per agent: frames processed of those its FFmpeg delivered, p99 latency
 // (capture → broker's acknowledgement), peak RSS; and where the CPU went, per process
@@ -11,6 +12,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../agent/paths.js';
 import { metricsText, scrapeMetrics, spawnClipAgent, stopAgents, type ClipAgent } from './clips.js';
 
 export interface InstanceResult {
@@ -36,6 +38,17 @@ export interface CpuShares {
 }
 
 const TICKS = 100;
+const UNIT = readFileSync(join(PACKAGE_ROOT, 'systemd', 'edgecam@.service'), 'utf8');
+/** The environment the systemd unit gives every instance (systemd/edgecam@.service), but for its per-instance names. */
+const UNIT_ENV = Object.fromEntries(
+  UNIT.split('\n')
+    .filter((l) => l.startsWith('Environment='))
+    .flatMap((l) => l.slice('Environment='.length).split(/\s+/))
+    .map((kv) => kv.split('=') as [string, string])
+    .filter(([, v]) => !v.includes('%')),
+);
+/** The unit's scheduling policy, through chrt (util-linux). */
+const UNIT_SCHEDULING = /^CPUSchedulingPolicy=batch$/m.test(UNIT) ? ['chrt', '--batch', '0'] : [];
 const START_S = 15;
 
 /** CPU seconds of a process (or one of its threads) from /proc: utime + stime. */
@@ -119,16 +132,22 @@ export async function runInstances(
   try {
     for (const name of names)
       agents.push(
-        await spawnClipAgent(clip, join(dir, `state-${n}-${name}`), {
-          INSTANCE: name,
-          EDGECAM_CONFIG_DIR: configDir,
-          SOURCE_REALTIME: 'true',
-          MOTION_GATING: 'true',
-          MQTT_URL: mqttUrl,
-          TOPIC_PREFIX: `${name}/`,
-          DEVICE_ID: name,
-          ...env,
-        }),
+        await spawnClipAgent(
+          clip,
+          join(dir, `state-${n}-${name}`),
+          {
+            ...UNIT_ENV,
+            INSTANCE: name,
+            EDGECAM_CONFIG_DIR: configDir,
+            SOURCE_REALTIME: 'true',
+            MOTION_GATING: 'true',
+            MQTT_URL: mqttUrl,
+            TOPIC_PREFIX: `${name}/`,
+            DEVICE_ID: name,
+            ...env,
+          },
+          UNIT_SCHEDULING,
+        ),
       );
     const last = new Map<number, Usage>();
     const deadline = t0 + seconds * 1000;
@@ -171,13 +190,13 @@ export async function runInstances(
 export function printInstances(n: number, seconds: number, label: string, r: { agents: InstanceResult[]; cpu: CpuShares }): void {
   const shares = r.agents.map((a) => a.share);
   console.log(
-    `\n${label}: ${n} instances on ${availableParallelism()} cores, ${seconds} s from start: frames processed of those delivered ${(Math.min(...shares) * 100).toFixed(1)}–${(Math.max(...shares) * 100).toFixed(1)} %, p99 latency ${Math.max(...r.agents.map((a) => a.p99Ms))} ms at worst`,
+    `\n${label}: ${n} instances on ${availableParallelism()} cores, ${seconds} s from start: frames processed of those delivered ${(Math.min(...shares) * 100).toFixed(1)}–${(Math.max(...shares) * 100).toFixed(1)} %, p99 latency ${r.agents.some((a) => !Number.isNaN(a.p99Ms)) ? `${Math.max(...r.agents.filter((a) => !Number.isNaN(a.p99Ms)).map((a) => a.p99Ms))} ms at worst` : '— (nothing published)'}`,
   );
   console.log(`| instance | delivered | processed | share | share after ${START_S} s | p99 latency ms (bucket) | peak RSS MB agent / FFmpeg | agent Pss / private MB at the end |`);
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const a of r.agents)
     console.log(
-      `| ${a.name} | ${a.delivered} | ${a.processed} | ${(a.share * 100).toFixed(1)} % | ${(a.steadyShare * 100).toFixed(1)} % | ≤ ${a.p99Ms} | ${a.peakRssMb} / ${a.ffmpegPeakRssMb} | ${a.pssMb} / ${a.privateMb} |`,
+      `| ${a.name} | ${a.delivered} | ${a.processed} | ${(a.share * 100).toFixed(1)} % | ${(a.steadyShare * 100).toFixed(1)} % | ${Number.isNaN(a.p99Ms) ? '—' : `≤ ${a.p99Ms}`} | ${a.peakRssMb} / ${a.ffmpegPeakRssMb} | ${a.pssMb} / ${a.privateMb} |`,
     );
   const total = r.cpu.ffmpeg + r.cpu.agentMain + r.cpu.agentOther;
   console.log(

@@ -105,9 +105,10 @@ function childrenCpuSeconds(): number {
   return total;
 }
 
-/** The share of a core that FFmpeg takes to read SOURCE as the agent does (its filters, DETECT_FPS, in real time). */
+/** The share of a core that FFmpeg takes to read SOURCE as an instance among several does (its filters, DETECT_FPS, one decoding thread, in real time). */
 async function decodeCost(config: Config, input: Detector['spec']['input'], seconds: number, log: Logger): Promise<number> {
-  const capture = new Capture(captureOptions({ ...config, SOURCE_REALTIME: true }, input, undefined, log));
+  const options = captureOptions({ ...config, SOURCE_REALTIME: true }, input, undefined, log);
+  const capture = new Capture({ ...options, source: { ...options.source, decoderThreads: 1 } });
   await capture.start();
   try {
     // The first frame: the source is open and FFmpeg past its start.
