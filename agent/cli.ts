@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configNotices, loadConfig, redactedConfig, type Config } from './config/index.js';
-import { EX_CONFIG, UserError } from './errors.js';
+import { EX_CONFIG, EX_USAGE, UsageError, UserError } from './errors.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
 import { packageVersion } from './paths.js';
 import { startAgent } from './main.js';
@@ -180,7 +180,7 @@ main(process.argv.slice(2)).then(
     }
     if (err instanceof UserError) {
       console.error(`edgecam: ${redactUrl(err.message)}`);
-      process.exit(EX_CONFIG);
+      process.exit(err instanceof UsageError ? EX_USAGE : EX_CONFIG);
     }
     if (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
       console.error(`edgecam: ${err.message} (see edgecam --help)`);

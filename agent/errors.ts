@@ -7,4 +7,10 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
+/** A mistake in the command line itself (an unknown command, option or name): EX_USAGE (64). */
+export class UsageError extends UserError {
+  override name = 'UsageError';
+}
+
 export const EX_CONFIG = 78;
+export const EX_USAGE = 64;

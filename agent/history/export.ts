@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 import { COLUMNS, EXPORTS, type Row, type TableName } from './schema.js';
 import { HistoryStore, type Filter } from './store.js';
 
@@ -20,8 +20,9 @@ export interface ExportRequest {
 
 /** What to export, from `kind`, `format` and the filter's values (command-line options or query parameters); a mistake is a UserError naming it. */
 export function exportRequest(kind: string | undefined, format: string | undefined, values: Record<string, string | undefined>): ExportRequest {
-  const table = kind === undefined ? undefined : EXPORTS[kind];
-  if (!table) throw new UserError(`export: "${kind ?? ''}" is not something recorded; choose one of ${Object.keys(EXPORTS).join(', ')}`);
+  // Own keys only: "constructor" and the other names on Object's prototype are not tables.
+  const table = kind !== undefined && Object.hasOwn(EXPORTS, kind) ? EXPORTS[kind] : undefined;
+  if (!table) throw new UsageError(`export: "${kind ?? ''}" is not something recorded; choose one of ${Object.keys(EXPORTS).join(', ')}`);
   if (!FORMATS.includes(format as Format)) throw new UserError(`export: format "${format}" is not one of ${FORMATS.join(', ')}`);
   const time = (key: 'from' | 'to') => {
     const v = values[key];

@@ -164,7 +164,7 @@ test(
   },
 );
 
-test('edgecam export: a mistake in its options is one line and exit 78; no history yet says where it would be', () => {
+test('edgecam export: a mistake is one line, exit 64 for the command line and 78 for the rest; no history yet says where it would be', () => {
   const empty = mkdtempSync(join(tmpdir(), 'edgecam-history-none-'));
   const none = exportCli(empty, ['crossings']);
   assert.equal(none.status, 78);
@@ -172,9 +172,12 @@ test('edgecam export: a mistake in its options is one line and exit 78; no histo
     none.stderr,
     `edgecam: export: no history at ${join(empty, 'history.sqlite')}; it is recorded while the agent runs with LINES or ZONES set and HISTORY_DAYS above 0\n`,
   );
-  const wrong = exportCli(empty, ['cars']);
-  assert.equal(wrong.status, 78);
-  assert.equal(wrong.stderr, 'edgecam: export: "cars" is not something recorded; choose one of crossings, zones, stats, zone-stats\n');
+  // A name that is not a table is a mistake in the command line (64), Object's own names too.
+  for (const name of ['cars', 'constructor', 'toString', '__proto__']) {
+    const wrong = exportCli(empty, [name]);
+    assert.equal(wrong.status, 64, wrong.stderr);
+    assert.equal(wrong.stderr, `edgecam: export: "${name}" is not something recorded; choose one of crossings, zones, stats, zone-stats\n`);
+  }
   const option = exportCli(empty, ['crossings', '--since', 'x']);
   assert.equal(option.status, 64);
   assert.match(option.stderr, /^edgecam: Unknown option '--since'/);

@@ -101,6 +101,7 @@ test('crossings, zone events and statistics go in as the MQTT messages carry the
     assert.match(await exported(store, 'zone-stats', 'csv'), /^id,start,end,zone,occupancy_peak.*\n1,2026-12-01T10:00:00.000Z,2026-12-01T10:01:00.000Z,dock,0,0,0,/);
     assert.throws(() => exportRequest('crossings', 'csv', { from: 'last tuesday' }), /from "last tuesday" is not a date and time; write ISO 8601/);
     assert.throws(() => exportRequest('people', 'csv', {}), /"people" is not something recorded; choose one of crossings, zones, stats, zone-stats/);
+    assert.throws(() => exportRequest('constructor', 'csv', {}), /"constructor" is not something recorded/);
     assert.throws(() => exportRequest('crossings', 'xml', {}), /format "xml" is not one of csv, json/);
   } finally {
     store.close();
