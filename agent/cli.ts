@@ -42,7 +42,7 @@ Options:
                               variables already in the environment take precedence
 
 Every setting is an environment variable; see .env.example and docs/configuration.md.
-Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command or option.`;
+Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command, option or name.`;
 
 const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'export'];
 
@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       return calibrate(config(), values.size);
     case 'capacity': {
       const seconds = Number(values.seconds ?? 3);
-      if (!(seconds > 0 && seconds <= 60)) throw new UserError(`--seconds ${values.seconds}: expected a number of seconds from 1 to 60, e.g. --seconds 3`);
+      if (!(seconds >= 1 && seconds <= 60)) throw new UserError(`--seconds ${values.seconds}: expected a number of seconds from 1 to 60, e.g. --seconds 3`);
       const c = config();
       return capacityCommand(c, seconds, createLogger({ level: 'error', pretty: false, destination: process.stderr }));
     }

@@ -20,7 +20,7 @@ export function autoThreads(env: NodeJS.ProcessEnv = process.env, cores = availa
   return Math.max(1, Math.floor(cores / Math.max(1, instances)));
 }
 
-/** FFmpeg's decoding threads: its own choice when the agent has the box, the agent's share when instances share it (one thread decodes a 720p stream with 12 % less CPU than FFmpeg's default, `npm run bench:cameras -- --instances`). */
+/** FFmpeg's decoding threads: its own choice when the agent has the box, the agent's share when instances share it (one thread decodes a 720p stream with 12 % less CPU than FFmpeg's default: docs/performance.md, cameras per box). */
 export function decoderThreads(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number | undefined {
   const share = autoThreads(env, cores);
   return share < cores ? share : undefined;
