@@ -13,7 +13,7 @@ export const BUNDLED_MODELS = {
 } as const;
 export type BundledModelName = keyof typeof BUNDLED_MODELS | 'centernet';
 /**
- * The default model: the INT8 one, 1.6-1.9× the float one's speed and, on everything a user
+ * The default model: the INT8 one, 1.5-1.9× the float one's speed and, on everything a user
  * sees (counts, tracks, speeds on real footage and photos), the same
  * (test/integration/int8-users.test.ts). MODEL=centernet is the float model.
  */

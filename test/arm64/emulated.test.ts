@@ -37,41 +37,52 @@ describe('arm64 under emulation', { skip: existsSync(join(CACHE, 'node', 'bin', 
     assert.match(r.stdout, /^arm64 v\d+\.\d+\.\d+ aarch64$/m);
   });
 
-  test('edgecam detect on the test photos: the same detections as on x86-64', (t) => {
-    const native = Date.now();
-    const x86 = spawnSync(process.execPath, [CLI, 'detect', ...PHOTOS], { encoding: 'utf8', env: { ...process.env, DETECT_THREADS: '2' } });
-    const nativeMs = Date.now() - native;
-    assert.equal(x86.status, 0, x86.stderr);
-    const arm = emulated(['dist/agent/cli.js', 'detect', ...PHOTOS], { DETECT_THREADS: '2' });
-    assert.equal(arm.status, 0, arm.stderr);
-    const parse = (out: string) =>
-      out
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Found);
-    const a = parse(arm.stdout);
-    const x = parse(x86.stdout);
-    assert.equal(a.length, PHOTOS.length);
-    for (const [i, photo] of x.entries()) {
-      const got = a[i]!;
-      assert.deepEqual(
-        got.detections.map((d) => d.class_name),
-        photo.detections.map((d) => d.class_name),
-        `${photo.file}: the same classes in the same order`,
+  // The float model runs the same float kernels on both: the same boxes within a pixel. The
+  // INT8 model runs onnxruntime's integer kernels for each processor (VNNI on this x86-64,
+  // dot products on arm64), whose rounding differs: on these photos its scores differ by up
+  // to 0.05 and its boxes by up to 13 px (photos 640 and 773 px wide), so the same objects
+  // are checked within 0.07 and 20 px.
+  for (const [model, maxBox, maxScore] of [
+    ['centernet', 1, 0.01],
+    ['centernet-int8', 20, 0.07],
+  ] as const)
+    test(`edgecam detect on the test photos: the same detections as on x86-64 (${model})`, (t) => {
+      const native = Date.now();
+      const x86 = spawnSync(process.execPath, [CLI, 'detect', ...PHOTOS], { encoding: 'utf8', env: { ...process.env, DETECT_THREADS: '2', MODEL: model } });
+      const nativeMs = Date.now() - native;
+      assert.equal(x86.status, 0, x86.stderr);
+      const arm = emulated(['dist/agent/cli.js', 'detect', ...PHOTOS], { DETECT_THREADS: '2', MODEL: model });
+      assert.equal(arm.status, 0, arm.stderr);
+      const parse = (out: string) =>
+        out
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Found);
+      const a = parse(arm.stdout);
+      const x = parse(x86.stdout);
+      assert.equal(a.length, PHOTOS.length);
+      for (const [i, photo] of x.entries()) {
+        const got = a[i]!;
+        assert.deepEqual(
+          got.detections.map((d) => d.class_name),
+          photo.detections.map((d) => d.class_name),
+          `${photo.file}: the same classes in the same order`,
+        );
+        photo.detections.forEach((d, j) => {
+          const e = got.detections[j]!;
+          const box = Math.max(...d.box.map((v, k) => Math.abs(v - e.box[k]!)));
+          assert.ok(box <= maxBox, `${photo.file} ${d.class_name}: boxes differ by ${box} px`);
+          assert.ok(Math.abs(d.score - e.score) <= maxScore, `${photo.file} ${d.class_name}: scores ${d.score} and ${e.score}`);
+          console.log(
+            `matched on arm64: ${photo.file.split('/').pop()} ${e.class_name} ${e.score} [${e.box.join(', ')}] (x86 ${d.score}, max box difference ${box.toFixed(1)} px)`,
+          );
+        });
+      }
+      t.diagnostic(`edgecam detect on ${PHOTOS.length} photos: ${(arm.ms / 1000).toFixed(1)} s emulated, ${(nativeMs / 1000).toFixed(1)} s native`);
+      console.log(
+        `emulated speed: detect on ${PHOTOS.length} photos took ${(arm.ms / 1000).toFixed(1)} s under qemu, ${(nativeMs / 1000).toFixed(1)} s natively (${Math.round(arm.ms / nativeMs)}x)`,
       );
-      photo.detections.forEach((d, j) => {
-        const e = got.detections[j]!;
-        const box = Math.max(...d.box.map((v, k) => Math.abs(v - e.box[k]!)));
-        assert.ok(box <= 1, `${photo.file} ${d.class_name}: boxes differ by ${box} px`);
-        assert.ok(Math.abs(d.score - e.score) <= 0.01, `${photo.file} ${d.class_name}: scores ${d.score} and ${e.score}`);
-        console.log(`matched on arm64: ${photo.file.split('/').pop()} ${e.class_name} ${e.score} [${e.box.join(', ')}] (x86 ${d.score}, max box difference ${box.toFixed(1)} px)`);
-      });
-    }
-    t.diagnostic(`edgecam detect on ${PHOTOS.length} photos: ${(arm.ms / 1000).toFixed(1)} s emulated, ${(nativeMs / 1000).toFixed(1)} s native`);
-    console.log(
-      `emulated speed: detect on ${PHOTOS.length} photos took ${(arm.ms / 1000).toFixed(1)} s under qemu, ${(nativeMs / 1000).toFixed(1)} s natively (${Math.round(arm.ms / nativeMs)}x)`,
-    );
-  });
+    });
 
   test('edgecam run on a short clip: class messages and an arm64-encoded snapshot reach an x86 mosquitto_sub; exit 0 at the end', async () => {
     const clip = stillClip(join(FIXTURES, 'person.jpg'), 3, join(mkdtempSync(join(tmpdir(), 'edgecam-arm64-')), 'person.mp4'));
