@@ -1,6 +1,8 @@
 // The evidence photos on disk (STATE_DIR/evidence/): written whole (a temporary name, then
-// renamed), kept within EVIDENCE_MAX_MB and HISTORY_DAYS, the oldest removed first.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// renamed), kept within EVIDENCE_MAX_MB and HISTORY_DAYS, the oldest removed first. A
+// photo half written when the agent died (its .jpg.tmp) is removed at the next start, and
+// one whose write failed (a full disk) at once.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Kept {
@@ -12,7 +14,8 @@ interface Kept {
 export class EvidenceFiles {
   private kept: Kept[] = [];
   private bytes = 0;
-  readonly stats = { written: 0, removed: 0, failed: 0 };
+  /** `partial`: half-written photos removed (left by a crash, or by a write that failed). */
+  readonly stats = { written: 0, removed: 0, failed: 0, partial: 0 };
 
   constructor(
     readonly dir: string,
@@ -23,6 +26,10 @@ export class EvidenceFiles {
   /** Reads what is on disk (oldest first), then applies the bounds. */
   open(now = Date.now()): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.dir).filter((n) => n.endsWith('.jpg.tmp'))) {
+      rmSync(join(this.dir, name), { force: true });
+      this.stats.partial++;
+    }
     this.kept = readdirSync(this.dir)
       .filter((n) => n.endsWith('.jpg'))
       .map((name) => {
@@ -36,8 +43,16 @@ export class EvidenceFiles {
 
   write(name: string, jpeg: Buffer, now = Date.now()): void {
     const path = join(this.dir, name);
-    writeFileSync(`${path}.tmp`, jpeg, { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
+    try {
+      writeFileSync(`${path}.tmp`, jpeg, { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
+    } catch (err) {
+      if (existsSync(`${path}.tmp`)) {
+        rmSync(`${path}.tmp`, { force: true });
+        this.stats.partial++;
+      }
+      throw err;
+    }
     this.kept.push({ name, bytes: jpeg.length, mtimeMs: now });
     this.bytes += jpeg.length;
     this.stats.written++;

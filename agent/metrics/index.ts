@@ -13,6 +13,7 @@ export interface MetricSources {
   restream: () => { restarts: number } | undefined;
   viewer: () => { snapshotEncodes: number } | undefined;
   history: () => { written: number; queued: number; dropped: number; pruned: number } | undefined;
+  evidence: () => { partial: number } | undefined;
 }
 
 export class Metrics {
@@ -64,6 +65,11 @@ export class Metrics {
     fromSource('edgecam_history_rows_dropped_total', 'History rows dropped because the database could not be written for too long.', () => sources.history()?.dropped);
     fromSource('edgecam_history_rows_pruned_total', 'History rows removed by retention (HISTORY_DAYS, HISTORY_MAX_MB).', () => sources.history()?.pruned);
     fromSource('edgecam_history_rows_waiting', 'History rows waiting in memory to be written.', () => sources.history()?.queued);
+    fromSource(
+      'edgecam_evidence_partial_removed_total',
+      'Half-written evidence photos removed: left by a crash (at start) or by a write that failed.',
+      () => sources.evidence()?.partial,
+    );
     fromSource('edgecam_mqtt_outbox_messages', 'Telemetry messages waiting for the broker now.', () => sources.mqtt()?.pending);
     this.inference = new Histogram({
       name: 'edgecam_inference_ms',
@@ -91,6 +97,7 @@ export function fromConfig({ config, bus, http, health, frames }: FeatureContext
       restream: () => health.counter('restream'),
       viewer: () => health.counter('viewer'),
       history: () => health.counter('history'),
+      evidence: () => health.counter('evidence'),
     },
     () => frames.stats,
   );

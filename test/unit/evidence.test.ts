@@ -115,3 +115,17 @@ test('evidence files: written whole, the oldest removed beyond the size bound, t
   assert.deepEqual(readdirSync(join(dir, 'evidence')).sort(), ['p3.jpg', 'p4.jpg']);
   assert.equal(files.totalBytes, 2000);
 });
+
+test('evidence files: a photo half written when the agent died is removed at the next start and counted, never kept or served', () => {
+  const folder = join(dir, 'evidence-crash');
+  const files = new EvidenceFiles(folder, 1_000_000, 30);
+  files.open();
+  files.write('whole.jpg', Buffer.alloc(500, 1));
+  // A crash between the write and the rename leaves the temporary file behind.
+  writeFileSync(join(folder, 'crossing-7.jpg.tmp'), Buffer.alloc(300, 2));
+  const restarted = new EvidenceFiles(folder, 1_000_000, 30);
+  restarted.open();
+  assert.deepEqual(readdirSync(folder), ['whole.jpg']);
+  assert.equal(restarted.stats.partial, 1);
+  assert.equal(restarted.totalBytes, 500, 'only whole photos count towards EVIDENCE_MAX_MB');
+});
