@@ -70,7 +70,14 @@ async function sampleFrame(config: Config, input: Detector['spec']['input'], log
   return frame;
 }
 
-async function measureModel(config: Config, modelPath: string, cores: number, seconds: number, log: Logger): Promise<ModelMeasurement> {
+/** A model's rates, and the input it takes (what the capture makes for it). */
+async function measureModel(
+  config: Config,
+  modelPath: string,
+  cores: number,
+  seconds: number,
+  log: Logger,
+): Promise<{ measured: ModelMeasurement; input: Detector['spec']['input'] }> {
   const alone = await startDetectors(config, modelPath, config.DETECT_THREADS || autoThreads(), 1, log);
   let frame: Frame;
   let aloneRate: { perSecond: number; ms: number };
@@ -83,8 +90,11 @@ async function measureModel(config: Config, modelPath: string, cores: number, se
   const full = await startDetectors(config, modelPath, 1, cores, log);
   try {
     const box = await rate(full, frame, seconds);
-    const { width, height } = full[0]!.spec.input;
-    return { model: modelName(modelPath), input: `${width}x${height}`, boxRate: box.perSecond, aloneRate: aloneRate.perSecond, aloneMs: aloneRate.ms };
+    const input = full[0]!.spec.input;
+    return {
+      measured: { model: modelName(modelPath), input: `${input.width}x${input.height}`, boxRate: box.perSecond, aloneRate: aloneRate.perSecond, aloneMs: aloneRate.ms },
+      input,
+    };
   } finally {
     await Promise.all(full.map((d) => d.stop()));
   }
@@ -127,17 +137,17 @@ export async function capacityCommand(config: Config, seconds: number, log: Logg
   const models = [BUNDLED_MODELS['centernet-int8'], BUNDLED_MODELS['centernet-fp32']];
   if (!models.includes(config.MODEL as (typeof models)[number])) models.push(config.MODEL as (typeof models)[number]);
   const measured: ModelMeasurement[] = [];
+  let configuredInput: Detector['spec']['input'] | undefined;
   for (const m of models) {
     console.error(`edgecam capacity: measuring ${modelName(m)} (${seconds * 2} s)`);
-    measured.push(await measureModel(config, m, cores, seconds, log));
+    const r = await measureModel(config, m, cores, seconds, log);
+    measured.push(r.measured);
+    if (m === config.MODEL) configuredInput = r.input;
   }
   let decodeCores: number | undefined;
   if (config.SOURCE !== BUNDLED_SAMPLE && config.SOURCE_KIND !== 'lavfi') {
     console.error(`edgecam capacity: decoding SOURCE (${seconds} s)`);
-    const probe = await startDetectors(config, config.MODEL, 1, 1, log);
-    const input = probe[0]!.spec.input;
-    await probe[0]!.stop();
-    decodeCores = await decodeCost(config, input, seconds, log);
+    decodeCores = await decodeCost(config, configuredInput!, seconds, log);
   }
   const input = { cores, fps: config.DETECT_FPS, decodeCores, models: measured };
   console.log(capacityReport(input, capacityPlan(input), { threads: config.DETECT_THREADS || autoThreads(), source: config.SOURCE_KIND }));
