@@ -7,6 +7,7 @@ import type { Detection } from './detect/index.js';
 import type { SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
 import type { StatsPayload } from './mqtt/payloads.js';
+import type { ResolvedShapes } from './config/shapes.js';
 
 /** A counting line was crossed: line, direction, track, class, speed at the line (analytics). */
 export interface Crossing {
@@ -81,6 +82,8 @@ export interface AgentEvents {
   stats: StatsPayload;
   /** Line totals or zone occupancy changed (analytics). */
   analytics: AnalyticsSnapshot;
+  /** Lines, zones, masks or the calibration changed while running (a Save, a set/<shape> command). */
+  shapes: ResolvedShapes;
   /** A telemetry message the broker acknowledged. */
   delivered: { topic: string; payload: string };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// edgecam command line: run (default), detect, check-config, calibrate, capacity, export.
+// edgecam command line: run (default), detect, check-config, calibrate, capacity, shapes, export.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
 import { exportCommand } from './history/export.js';
 import { HISTORY_FILE } from './history/index.js';
 import { capacityCommand } from './capacity/index.js';
+import { shapeOrigins, writeSavedShapes } from './config/saved.js';
 
 const HELP = `edgecam: edge video-analytics telemetry agent
 
@@ -32,6 +33,10 @@ Usage:
                               the configured input size and threads (S seconds each, default 3)
                               and the cost of decoding SOURCE; print how many cameras it takes
                               at DETECT_FPS
+  edgecam shapes [--reset]    where LINES, ZONES, MASKS and the calibration come from (the env
+                              file, or saved from the viewer or over MQTT in STATE_DIR/shapes.json);
+                              --reset drops the saved ones (at the agent's next start; the page's
+                              "Use env file" applies it at once)
   edgecam export crossings|zones|stats|zone-stats [--from ISO] [--to ISO]
                  [--line NAME] [--zone NAME] [--class NAME] [--latest N] [--format csv|json]
                               the recorded history to stdout (docs/history.md)
@@ -44,7 +49,7 @@ Options:
 Every setting is an environment variable; see .env.example and docs/configuration.md.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command, option or name.`;
 
-const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'export'];
+const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'shapes', 'export'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -55,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       size: { type: 'string' },
       seconds: { type: 'string' },
       ...Object.fromEntries(['from', 'to', 'line', 'zone', 'class', 'format', 'latest'].map((o) => [o, { type: 'string' } as const])),
+      reset: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -71,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       for (const notice of configNotices(c)) console.error(`edgecam: ${notice}`);
       console.log(JSON.stringify(redactedConfig(c), null, 2));
+      printOrigins(c);
       if (c.SOURCE_KIND === 'rpicam')
         console.error(`edgecam: the camera runs as: ${cameraCommandLine(cameraOptions(c), ['ffmpeg', ...cameraInputOptions(cameraOptions(c)), '-i', 'pipe:0', '...'])}`);
       console.error('configuration is valid');
@@ -78,6 +85,20 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'calibrate':
       return calibrate(config(), values.size);
+    case 'shapes': {
+      const c = config();
+      if (values.reset) {
+        writeSavedShapes(c.STATE_DIR, undefined);
+        console.error(
+          `edgecam: ${c.SHAPES.saved ? `removed ${c.SHAPES.file}` : 'no saved shapes'}; the env file's apply from the agent's next start (restart it, or press "Use env file" on its page)`,
+        );
+        return 0;
+      }
+      console.log(
+        JSON.stringify({ file: c.SHAPES.file, saved: c.SHAPES.saved?.saved ?? null, origins: shapeOrigins(c.SHAPES), settings: c.SHAPES.saved?.settings ?? {} }, null, 2),
+      );
+      return 0;
+    }
     case 'capacity': {
       const seconds = Number(values.seconds ?? 3);
       if (!(seconds >= 1 && seconds <= 60)) throw new UserError(`--seconds ${values.seconds}: expected a number of seconds from 1 to 60, e.g. --seconds 3`);
@@ -136,6 +157,11 @@ async function run(config: Config): Promise<number> {
     'edgecam starting',
   );
   for (const notice of configNotices(config)) log.warn(notice);
+  if (config.SHAPES.saved)
+    log.info(
+      { file: config.SHAPES.file, saved: config.SHAPES.saved.saved, settings: Object.keys(config.SHAPES.saved.settings) },
+      'saved shapes override the env file (edgecam shapes --reset, or "Use env file" on the page, drops them)',
+    );
   const agent = await startAgent(config, log);
   // `npm start` in a terminal delivers Ctrl-C twice within milliseconds (the terminal's
   // process group, then npm forwarding it): a repeat counts only after a second.
@@ -159,6 +185,12 @@ async function run(config: Config): Promise<number> {
   const code = await agent.done;
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   return code;
+}
+
+/** Where each shape setting comes from, when the saved shapes override any. */
+function printOrigins(c: Config): void {
+  if (!c.SHAPES.saved) return;
+  for (const [key, origin] of Object.entries(shapeOrigins(c.SHAPES))) if (origin.startsWith('saved')) console.error(`edgecam: ${key}: ${origin}`);
 }
 
 function installCrashHandlers(log: Logger): void {

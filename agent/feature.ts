@@ -10,6 +10,7 @@ import type { MqttTransport } from './mqtt/transport.js';
 import type { Health } from './health/clock.js';
 import type { FrameStore } from './frames/store.js';
 import type { HttpServer } from './http/server.js';
+import type { ShapeStore } from './shapes/index.js';
 
 /** The settings remote commands change while the pipeline runs. */
 export interface PipelineControl {
@@ -17,6 +18,8 @@ export interface PipelineControl {
   setClasses(classes: string[]): void;
   setFps(fps: number): void;
   setPaused(paused: boolean): void;
+  /** Lines, zones, masks and calibration in force, changed live by a Save or a set/<shape> command. */
+  readonly shapes: ShapeStore;
 }
 
 export interface Feature {

@@ -19,6 +19,7 @@ import { MotionGate } from './detect/motion.js';
 import { TrackStage, trackOptions } from './track/index.js';
 import { DetectionFilter } from './track/filters.js';
 import { outsideFrame } from './analytics/geometry.js';
+import { ShapeStore } from './shapes/index.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -33,6 +34,7 @@ export class Pipeline implements PipelineControl {
   private readonly tracker: TrackStage;
   private readonly filter: DetectionFilter;
   private readonly gate: MotionGate | undefined;
+  readonly shapes: ShapeStore;
   private capture: Capture | undefined;
   private paused = false;
   private loop: Promise<void> | undefined;
@@ -46,6 +48,10 @@ export class Pipeline implements PipelineControl {
     this.detector = new Detector(detectorOptions(config, log.child({ stage: 'detect' }), Math.min(config.SCORE_THRESHOLD, config.TRACK_LOW_SCORE)));
     this.tracker = new TrackStage(trackOptions(config, log.child({ stage: 'track' })));
     this.filter = new DetectionFilter(config.ANALYTICS);
+    this.shapes = new ShapeStore(config, options.bus, log.child({ stage: 'shapes' }), (shapes) => {
+      this.filter.setMasks(shapes.masks);
+      this.tracker.setCalibration(shapes.calibration);
+    });
     options.health.provide('filter', () => (this.filter.active ? this.filter.stats : undefined));
     this.gate = config.MOTION_GATING ? new MotionGate({ threshold: config.MOTION_THRESHOLD, maxSkipSeconds: config.MOTION_MAX_SKIP }) : undefined;
     this.done = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
@@ -60,6 +66,7 @@ export class Pipeline implements PipelineControl {
     start: async () => {
       await this.detector.start();
       this.checkClasses();
+      this.shapes.know({ labels: this.detector.spec.labels });
     },
     stop: () => this.detector.stop(),
   };
@@ -76,7 +83,8 @@ export class Pipeline implements PipelineControl {
   /** Lines, zones and masks with a point outside the frame: a warning each (a coordinate from another resolution, most often). */
   private checkShapes(width: number, height: number): void {
     this.frameChecked = true;
-    const { lines, zones, masks } = this.options.config.ANALYTICS;
+    this.shapes.know({ frame: { width, height } });
+    const { lines, zones, masks } = this.shapes.shapes;
     const shapes: [string, string, readonly (readonly [number, number])[]][] = [
       ...lines.map((l) => ['LINES', l.name, [l.a, l.b]] as [string, string, [number, number][]]),
       ...zones.map((z) => ['ZONES', z.name, z.points] as [string, string, [number, number][]]),
@@ -92,7 +100,8 @@ export class Pipeline implements PipelineControl {
   /** Class names in SCORE_THRESHOLDS and MASKS must be the model's. */
   private checkClasses(): void {
     const { labels } = this.detector.spec;
-    const { scoreThresholds, masks } = this.options.config.ANALYTICS;
+    const { scoreThresholds } = this.options.config.ANALYTICS;
+    const { masks } = this.shapes.shapes;
     checkKnownClasses('SCORE_THRESHOLDS', Object.keys(scoreThresholds), labels);
     checkKnownClasses(
       'MASKS',

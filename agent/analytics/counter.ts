@@ -80,8 +80,34 @@ export class Counter {
   /** Crossings since start (or since the totals kept in STATE_DIR): line → direction → class → count. */
   readonly totals = new Map<string, Map<string, Map<string, number>>>();
 
-  constructor(private readonly options: CounterOptions) {
+  constructor(private options: CounterOptions) {
     this.reported = new Map(this.occupancy().map((o) => [o.zone, JSON.stringify(o)]));
+  }
+
+  /**
+   * New lines and zones while running. One kept exactly as it was (name, points,
+   * directions) keeps its state and totals; a moved or new one starts fresh; a removed one
+   * is forgotten, its objects with it. Returns the names of the lines that start fresh.
+   */
+  reshape(lines: CountingLine[], zones: { name: string; points: Point[] }[]): string[] {
+    const same = <T extends { name: string }>(list: T[], item: T) => list.some((o) => o.name === item.name && JSON.stringify(o) === JSON.stringify(item));
+    const fresh = lines.filter((l) => !same(this.options.lines, l)).map((l) => l.name);
+    const keptLines = new Set(lines.filter((l) => !fresh.includes(l.name)).map((l) => l.name));
+    const keptZones = new Set(zones.filter((z) => same(this.options.zones, z)).map((z) => z.name));
+    for (const t of this.tracks.values()) {
+      for (const name of t.lines.keys()) if (!keptLines.has(name)) t.lines.delete(name);
+      for (const name of t.zones.keys()) if (!keptZones.has(name)) t.zones.delete(name);
+    }
+    for (const name of this.totals.keys()) if (!keptLines.has(name)) this.totals.delete(name);
+    for (const name of this.reported.keys()) if (!keptZones.has(name)) this.reported.delete(name);
+    this.options = { ...this.options, lines, zones };
+    return fresh;
+  }
+
+  /** A new calibration: ground positions measured with the old one are dropped. */
+  setMapping(mapping: GroundMapping | undefined): void {
+    this.options = { ...this.options, mapping };
+    for (const t of this.tracks.values()) t.samples = [];
   }
 
   update(result: FrameResult): CounterUpdate {

@@ -4,19 +4,15 @@
 // occupancy retained on `<prefix>zone/<name>` with entered/left on `.../event`, and the
 // interval statistics (counts, mean / V85 / max speed, occupancy, dwell) on `<prefix>stats`
 // on the wall clock. The viewer hears the same on the bus.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { Config } from '../config/index.js';
 import type { LinePayload, LineTotalsPayload, StatsPayload, ZoneEventPayload, ZonePayload } from '../mqtt/payloads.js';
-import { calibrationOf, groundMapping, SPEED_UNITS } from '../track/index.js';
+import { groundMapping, SPEED_UNITS } from '../track/index.js';
+import type { ResolvedShapes } from '../config/shapes.js';
 import { Counter, type Crossing, type CounterUpdate, type Occupancy, type ZoneEvent } from './counter.js';
 import { DEFAULT_SPEED_BIN, IntervalStats } from './stats.js';
+import { LineTotals } from './totals.js';
 import { round } from '../round.js';
-
-const TOTALS_FILE = 'line-totals.json';
-const totalsFile = z.object({ since: z.string(), lines: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.number().int().nonnegative()))) });
 
 /** The speed fields of a crossing or a stay in a zone: speed, unit and error, when measured. */
 function speedFields(speed: Crossing['speed']): Pick<LinePayload, 'speed' | 'unit' | 'error_estimate'> {
@@ -66,9 +62,10 @@ export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPay
 }
 
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
-  const { config, bus, mqtt } = ctx;
-  const { lines, zones, hysteresis, statsInterval } = config.ANALYTICS;
-  if (!lines.length && !zones.length) return undefined;
+  const { config, bus, mqtt, pipeline } = ctx;
+  const { hysteresis, statsInterval } = config.ANALYTICS;
+  // Built without lines or zones too: a Save in the viewer or a set/lines command may add them.
+  let { lines, zones, calibration } = pipeline.shapes.shapes;
   const name = 'analytics';
   const log = ctx.log.child({ feature: name });
   const unit = SPEED_UNITS[config.SPEED_UNIT].label;
@@ -77,7 +74,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     zones,
     hysteresis,
     lostSeconds: config.TRACK_LOST_SECONDS,
-    mapping: groundMapping(calibrationOf(config)),
+    mapping: groundMapping(calibration),
     unit: config.SPEED_UNIT,
     speedWindow: config.SPEED_WINDOW,
   });
@@ -89,40 +86,11 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   // Topics are checked before anything starts.
   for (const l of lines) mqtt.topic(`line/${l.name}/totals`);
   for (const z of zones) mqtt.topic(`zone/${z.name}/event`);
-
-  // Running totals, kept across restarts. A damaged file is set aside and counting starts again.
-  const file = join(config.STATE_DIR, TOTALS_FILE);
-  let since = new Date().toISOString();
-  try {
-    if (existsSync(file)) {
-      const kept = totalsFile.parse(JSON.parse(readFileSync(file, 'utf8')));
-      since = kept.since;
-      for (const [line, byDirection] of Object.entries(kept.lines)) {
-        if (!lines.some((l) => l.name === line)) continue;
-        counter.totals.set(line, new Map(Object.entries(byDirection).map(([d, byClass]) => [d, new Map(Object.entries(byClass))])));
-      }
-    }
-  } catch (err) {
-    log.warn({ file, err: (err as Error).message }, 'line totals unreadable: set aside, counting from zero');
-    try {
-      renameSync(file, `${file}.damaged`);
-    } catch {
-      // Nothing to set aside.
-    }
-  }
-  const saveTotals = () => {
-    const data = {
-      since,
-      lines: Object.fromEntries([...counter.totals].map(([l, byD]) => [l, Object.fromEntries([...byD].map(([d, byC]) => [d, Object.fromEntries(byC)]))])),
-    };
-    try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(data), { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
-    } catch (err) {
-      // The counts stay in memory and are sent; only a restart would lose them.
-      log.warn({ file, err: (err as Error).message }, 'line totals not saved');
-    }
-  };
+  const totals = new LineTotals(config.STATE_DIR, log);
+  totals.load(
+    counter.totals,
+    lines.map((l) => l.name),
+  );
 
   const totalsPayload = (line: (typeof lines)[number]): LineTotalsPayload => {
     const byDirection = counter.totals.get(line.name);
@@ -134,7 +102,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
           return [d, { total: Object.values(byClass).reduce((a, b) => a + b, 0), classes: byClass }];
         }),
       ),
-      since,
+      since: totals.sinceOf(line.name),
       timestamp: new Date().toISOString(),
     };
   };
@@ -150,8 +118,9 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       lines: Object.fromEntries(lines.map((l) => [l.name, Object.fromEntries(Object.entries(totalsPayload(l).directions).map(([d, t]) => [d, t.total]))])),
       zones: Object.fromEntries(counter.occupancy().map((o) => [o.zone, o.trackIds.length])),
     });
+  const publishTotals = (l: (typeof lines)[number]) => mqtt.publish(mqtt.topic(`line/${l.name}/totals`), JSON.stringify(totalsPayload(l)), { qos: 1, retain: true });
   const publishRetained = () => {
-    for (const l of lines) mqtt.publish(mqtt.topic(`line/${l.name}/totals`), JSON.stringify(totalsPayload(l)), { qos: 1, retain: true });
+    for (const l of lines) publishTotals(l);
     for (const o of counter.occupancy()) mqtt.publish(mqtt.topic(`zone/${o.zone}`), JSON.stringify(zonePayload(o)), { qos: 1, retain: true });
   };
 
@@ -165,10 +134,10 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       bus.emit('crossing', { ...c, timestamp: payload.timestamp });
     }
     if (u.crossings.length) {
-      saveTotals();
+      totals.save(counter.totals);
       for (const line of new Set(u.crossings.map((c) => c.line))) {
-        const l = lines.find((x) => x.name === line)!;
-        mqtt.publish(mqtt.topic(`line/${l.name}/totals`), JSON.stringify(totalsPayload(l)), { qos: 1, retain: true });
+        const l = lines.find((x) => x.name === line);
+        if (l) publishTotals(l);
       }
     }
     for (const event of u.zoneEvents) {
@@ -183,7 +152,33 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     if (u.crossings.length || u.occupancy.length) snapshot();
   };
 
+  /** Lines, zones or the calibration changed while running: unchanged lines count on, new and moved ones from now. */
+  const reshape = (next: ResolvedShapes) => {
+    const gone = [...lines.filter((l) => !next.lines.some((n) => n.name === l.name)), ...zones.filter((z) => !next.zones.some((n) => n.name === z.name))];
+    const fresh = counter.reshape(next.lines, next.zones);
+    if (JSON.stringify(next.calibration) !== JSON.stringify(calibration)) counter.setMapping(groundMapping(next.calibration));
+    stats.reshape(
+      next.lines,
+      next.zones.map((z) => z.name),
+      fresh,
+    );
+    const now = new Date().toISOString();
+    for (const line of fresh) totals.restart(line, now);
+    for (const g of gone) {
+      // Its retained messages go too, so no consumer keeps a count of a line that is no more.
+      if ('a' in g) totals.forget(g.name);
+      mqtt.publish(mqtt.topic('a' in g ? `line/${g.name}/totals` : `zone/${g.name}`), '', { qos: 1, retain: true });
+    }
+    ({ lines, zones, calibration } = next);
+    totals.save(counter.totals);
+    publishRetained();
+    snapshot();
+    log.info({ fresh, removed: gone.map((g) => g.name), lines: lines.map((l) => l.name), zones: zones.map((z) => z.name) }, 'counting lines and zones changed');
+  };
+
   const sendStats = (payload: StatsPayload) => {
+    // Nothing to report while no line or zone is drawn.
+    if (!lines.length && !zones.length && !Object.keys(payload.lines).length && !Object.keys(payload.zones).length) return;
     mqtt.send('stats', payload);
     bus.emit('stats', payload);
   };
@@ -209,15 +204,17 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       bus.on(
         'detections',
         (result) => {
+          if (!lines.length && !zones.length) return;
           const u = counter.update(result);
           for (const o of u.zones) stats.occupancy(o.zone, o.trackIds.length);
           handle(u);
         },
         name,
       );
+      bus.on('shapes', reshape, name);
       schedule();
       snapshot();
-      log.info({ lines: lines.map((l) => l.name), zones: zones.map((z) => z.name), statsInterval }, 'counting lines and zones');
+      if (lines.length || zones.length) log.info({ lines: lines.map((l) => l.name), zones: zones.map((z) => z.name), statsInterval }, 'counting lines and zones');
     },
     stop: () => {
       clearTimeout(timer);

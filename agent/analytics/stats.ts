@@ -37,11 +37,21 @@ export class IntervalStats {
   private zones = new Map<string, { samples: number; sum: number; peak: number; entered: number; dwells: number[]; speeds: number[] }>();
 
   constructor(
-    private readonly lineDirections: { name: string; directions: [string, string] }[],
-    private readonly zoneNames: string[],
+    private lineDirections: { name: string; directions: [string, string] }[],
+    private zoneNames: string[],
     private readonly options: StatsOptions,
   ) {
     this.reset();
+  }
+
+  /** New lines and zones while running: the interval so far is kept for those that stay, `fresh` lines start empty. */
+  reshape(lines: { name: string; directions: [string, string] }[], zoneNames: string[], fresh: string[]): void {
+    const [oldLines, oldZones] = [this.lines, this.zones];
+    this.lineDirections = lines;
+    this.zoneNames = zoneNames;
+    this.reset();
+    for (const [name, groups] of oldLines) if (this.lines.has(name) && !fresh.includes(name)) this.lines.set(name, groups);
+    for (const [name, zone] of oldZones) if (this.zones.has(name)) this.zones.set(name, zone);
   }
 
   crossing(c: Crossing): void {

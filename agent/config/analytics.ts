@@ -28,8 +28,8 @@ export interface AnalyticsConfig {
   hysteresis: number;
   statsInterval: number;
 }
-export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsConfig {
-  // The grammar was checked by the schema: these parse.
+/** Lines (with their directions), zones and masks from their settings' texts, whose grammar the schema has checked. */
+export function shapesOf(raw: Pick<RawConfig, 'LINES' | 'LINE_DIRECTIONS' | 'ZONES' | 'MASKS'>, problems: string[]): Pick<AnalyticsConfig, 'lines' | 'zones' | 'masks'> {
   const shapes = (text: string | undefined, grammar: Parameters<typeof parseShapes>[1]) => (text ? (parseShapes(text, grammar) as NamedShape[]) : []);
   const directions = new Map(
     (raw.LINE_DIRECTIONS ? (parsePairs(raw.LINE_DIRECTIONS, '|') as [string, string][]) : []).map(([line, names]) => [line, names.split(',') as [string, string]]),
@@ -42,14 +42,19 @@ export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsC
   }));
   for (const name of directions.keys())
     if (!lines.some((l) => l.name === name)) problems.push(`LINE_DIRECTIONS: no line "${name}" in LINES (lines: ${lines.map((l) => l.name).join(', ') || 'none'})`);
+  return { lines, zones: shapes(raw.ZONES, ZONE_GRAMMAR).map(({ name, points }) => ({ name, points })), masks: shapes(raw.MASKS, MASK_GRAMMAR) };
+}
+
+export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsConfig {
+  const { lines, zones, masks } = shapesOf(raw, problems);
   const scoreThresholds = pairsOfScores(raw.SCORE_THRESHOLDS);
   const stillScores = { default: raw.TRACK_STILL_SCORE, classes: pairsOfScores(raw.TRACK_STILL_SCORES) };
   const [hits, window] = raw.TRACK_CONFIRM.split('/').map(Number) as [number, number];
   if (raw.MAX_BOX_AREA && raw.MIN_BOX_AREA > raw.MAX_BOX_AREA) problems.push(`MIN_BOX_AREA=${raw.MIN_BOX_AREA} is above MAX_BOX_AREA=${raw.MAX_BOX_AREA}: no detection could pass`);
   return {
     lines,
-    zones: shapes(raw.ZONES, ZONE_GRAMMAR).map(({ name, points }) => ({ name, points })),
-    masks: shapes(raw.MASKS, MASK_GRAMMAR),
+    zones,
+    masks,
     scoreThresholds,
     minBoxArea: raw.MIN_BOX_AREA,
     maxBoxArea: raw.MAX_BOX_AREA || Infinity,

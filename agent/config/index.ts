@@ -14,7 +14,10 @@ import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import { BUNDLED_MODELS, BUNDLED_SAMPLE, modelPath } from '../paths.js';
 import { checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
-import { CalibrationError, homographyFromPoints, parsePoints, type Point } from '../track/homography.js';
+import type { Point } from '../track/homography.js';
+import { resolveCalibration } from './calibration.js';
+import { overlayShapes, readSavedShapes, SHAPE_KEYS, SHAPES_FILE, type ShapeSources } from './saved.js';
+import { resolveShapes } from './shapes.js';
 
 import type { SourceKind } from '../ffmpeg/inputs.js';
 
@@ -42,6 +45,8 @@ export interface Config extends Omit<
   SOURCE_LOOP: boolean;
   MODEL: string;
   MQTT_CLIENT_ID: string;
+  /** Where LINES, ZONES, MASKS and the calibration came from: the env file, and the shapes saved in STATE_DIR over it. */
+  SHAPES: ShapeSources;
 }
 
 export class ConfigError extends UserError {
@@ -122,7 +127,23 @@ export function configNotices(config: Config): string[] {
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
-  const { values, problems, notices } = readSettings(options);
+  const { values: env, problems, notices } = readSettings(options);
+  const cwd = options.cwd ?? process.cwd();
+  // Shapes saved from the viewer or over MQTT override the env file's.
+  const stateDir = resolve(cwd, env.STATE_DIR ?? (configSchema.shape.STATE_DIR.parse(undefined) as string));
+  const sources: ShapeSources = { file: join(stateDir, SHAPES_FILE), env: Object.fromEntries(SHAPE_KEYS.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))) };
+  let { saved, problem } = readSavedShapes(stateDir);
+  if (problem) notices.push(problem);
+  let values = env;
+  if (saved) {
+    const overlaid = overlayShapes(env, saved.settings);
+    const refused = Object.values(resolveShapes(overlaid, undefined).problems);
+    if (refused.length) {
+      notices.push(`${sources.file}: saved shapes not used (${refused.join('; ')}); the env file's are`);
+      saved = undefined;
+    } else values = overlaid;
+  }
+  sources.saved = saved;
   const parsed = configSchema.safeParse(values);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -133,12 +154,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
-  const config = resolveConfig(parsed.data, problems, options.cwd ?? process.cwd());
+  const config = resolveConfig(parsed.data, problems, cwd, sources, env.METERS_PER_PIXEL);
   NOTICES.set(config, notices);
   return config;
 }
 
-function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config {
+function resolveConfig(raw: RawConfig, problems: string[], cwd: string, shapes: ShapeSources, envMetersPerPixel: string | undefined): Config {
   const source = raw.SOURCE ?? BUNDLED_SAMPLE;
   const kind = sourceKind(source);
   if (kind === 'file') {
@@ -181,7 +202,10 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
   }
   const analytics = resolveAnalytics(raw, problems);
   // The bundled sample ships with its calibration, so the first run shows true speeds.
-  const sampleScale = source === BUNDLED_SAMPLE && !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined ? sampleCalibration() : undefined;
+  const calibrationSaved = shapes.saved?.settings.CALIBRATION_IMAGE_POINTS !== undefined;
+  const sampleScale = source === BUNDLED_SAMPLE && !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined && !calibrationSaved ? sampleCalibration() : undefined;
+  shapes.envMetersPerPixel =
+    envMetersPerPixel !== undefined ? Number(envMetersPerPixel) : source === BUNDLED_SAMPLE && !shapes.env.CALIBRATION_IMAGE_POINTS ? sampleCalibration() : undefined;
   const tag = problems.length ? '' : machineTag(stateDir);
   const httpBind = resolveHttpBind(raw, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -204,6 +228,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string): Config 
     MODEL: model,
     MACHINE_TAG: tag,
     MQTT_CLIENT_ID: raw.MQTT_CLIENT_ID ?? defaultClientId(deviceId, tag),
+    SHAPES: shapes,
   };
 }
 
@@ -215,29 +240,6 @@ function sampleCalibration(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function resolveCalibration(raw: RawConfig, problems: string[]): { CALIBRATION_IMAGE_POINTS?: Point[]; CALIBRATION_WORLD_POINTS?: Point[] } {
-  const example = 'CALIBRATION_IMAGE_POINTS="412,710;1505,705;1130,380;790,382" CALIBRATION_WORLD_POINTS="0,0;7,0;7,30;0,30"';
-  const { CALIBRATION_IMAGE_POINTS: img, CALIBRATION_WORLD_POINTS: world, METERS_PER_PIXEL: mpp } = raw;
-  if (!img && !world) return {};
-  if (!img || !world) {
-    problems.push(`${img ? 'CALIBRATION_WORLD_POINTS' : 'CALIBRATION_IMAGE_POINTS'}: missing; the four image points and the four world points go together (example: ${example})`);
-    return {};
-  }
-  if (mpp !== undefined) problems.push('METERS_PER_PIXEL: set together with calibration points; use one or the other');
-  const image = parsePoints(img);
-  const ground = parsePoints(world);
-  if (typeof image === 'string') problems.push(`CALIBRATION_IMAGE_POINTS=${JSON.stringify(img)}: ${image} (example: ${example})`);
-  if (typeof ground === 'string') problems.push(`CALIBRATION_WORLD_POINTS=${JSON.stringify(world)}: ${ground} (example: ${example})`);
-  if (typeof image === 'string' || typeof ground === 'string') return {};
-  try {
-    homographyFromPoints(image, ground);
-  } catch (err) {
-    if (!(err instanceof CalibrationError)) throw err;
-    problems.push(`calibration: ${err.message}`);
-  }
-  return { CALIBRATION_IMAGE_POINTS: image, CALIBRATION_WORLD_POINTS: ground };
 }
 
 export function sourceKind(source: string): SourceKind {

@@ -47,7 +47,8 @@ export function bestView(seen: Seen[], pictures: Pick<PictureRing, 'at'>, trackI
 
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const { config, bus, http, frames, health, mqtt } = ctx;
-  if (!config.EVIDENCE_CLASSES.length || config.ANALYTICS.lines.length + config.ANALYTICS.zones.length === 0) return undefined;
+  // Built without lines or zones too: a Save in the viewer or a set/lines command may add them.
+  if (!config.EVIDENCE_CLASSES.length) return undefined;
   const name = 'evidence';
   const log = ctx.log.child({ feature: name });
   const seconds = config.SPEED_WINDOW + config.TRACK_LOST_SECONDS + 1;
@@ -56,7 +57,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const files = new EvidenceFiles(join(config.STATE_DIR, 'evidence'), config.EVIDENCE_MAX_MB * 1024 * 1024, config.HISTORY_DAYS);
   const seen: Seen[] = [];
   // Topics are checked before anything starts.
-  for (const l of config.ANALYTICS.lines) mqtt.topic(`line/${l.name}/evidence`);
+  for (const l of ctx.pipeline.shapes.shapes.lines) mqtt.topic(`line/${l.name}/evidence`);
   const localTime = new Intl.DateTimeFormat('sv-SE', { dateStyle: 'short', timeStyle: 'medium' });
   let pending = Promise.resolve();
   health.provide(name, () => ({ ...files.stats, bytes: files.totalBytes, pictures: pictures.stats.pictures, pictureBytes: pictures.stats.bytes }));

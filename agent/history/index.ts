@@ -21,9 +21,8 @@ export const HISTORY_FILE = 'history.sqlite';
 const CONTENT_TYPES = { csv: 'text/csv; charset=utf-8', json: 'application/json; charset=utf-8' };
 
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
-  const { config, bus, http, health } = ctx;
-  const { lines, zones } = config.ANALYTICS;
-  if (!config.HISTORY_DAYS || (!lines.length && !zones.length)) return undefined;
+  const { config, bus, http, health, pipeline } = ctx;
+  if (!config.HISTORY_DAYS) return undefined;
   const name = 'history';
   const log = ctx.log.child({ feature: name });
   const file = join(config.STATE_DIR, HISTORY_FILE);
@@ -62,11 +61,19 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   return {
     name,
     start: () => {
-      recorder.start();
+      // The file is opened once there is something to record: a line or a zone, drawn in the env file or saved later.
+      let recording = false;
+      const record = ({ lines, zones }: { lines: unknown[]; zones: unknown[] }) => {
+        if (recording || (!lines.length && !zones.length)) return;
+        recording = true;
+        recorder.start();
+        log.info({ file, days: config.HISTORY_DAYS, maxMb: config.HISTORY_MAX_MB }, 'recording history');
+      };
+      record(pipeline.shapes.shapes);
+      bus.on('shapes', record, name);
       bus.on('crossing', (c) => recorder.add([crossingRow(c)]), name);
       bus.on('zone', (e) => recorder.add([zoneEventRow(e)]), name);
       bus.on('stats', (s) => recorder.add(statsRows(s)), name);
-      log.info({ file, days: config.HISTORY_DAYS, maxMb: config.HISTORY_MAX_MB }, 'recording history');
     },
     stop: () => recorder.stop(),
   };

@@ -11,6 +11,7 @@ import { SPEED_UNITS, type SpeedUnit } from '../track/speed.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import { assertPublishTopic, classTopicPart } from '../mqtt/payloads.js';
 import { packageVersion } from '../paths.js';
+import type { ResolvedShapes } from '../config/shapes.js';
 
 export interface DiscoveryOptions {
   discoveryPrefix: string;
@@ -181,40 +182,54 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   return messages;
 }
 
-/** Announces the discovery configs, retained, on every connect and whenever Home Assistant comes online. */
+/**
+ * Announces the discovery configs, retained, on every connect and whenever Home Assistant
+ * comes online. Lines and zones saved while running get their sensors at once; a deleted
+ * one's configs are cleared (an empty retained message), so Home Assistant removes them.
+ */
 export function fromConfig(ctx: FeatureContext): Feature | undefined {
-  const { config, mqtt } = ctx;
+  const { config, mqtt, bus, pipeline } = ctx;
   if (!config.HA_DISCOVERY) return undefined;
   const log = ctx.log.child({ feature: 'homeassistant' });
   const prefix = config.HA_DISCOVERY_PREFIX;
-  const messages = discoveryMessages({
-    discoveryPrefix: prefix,
-    deviceId: config.DEVICE_ID,
-    machineTag: config.MACHINE_TAG,
-    topics: {
-      state: mqtt.topic('state'),
-      status: mqtt.topic('status'),
-      speedometer: mqtt.topic('speedometer'),
-      track: (cls) => mqtt.topic(`track/${classTopicPart(cls)}`),
-      snapshot: (cls) => mqtt.topic(`snapshot/${classTopicPart(cls)}`),
-    },
-    classes: config.HA_CLASSES,
-    snapshotClasses: config.SNAPSHOT_CLASSES,
-    lines: config.ANALYTICS.lines.map((l) => ({
-      name: l.name,
-      directions: l.directions,
-      topic: mqtt.topic(`line/${l.name}`),
-      totalsTopic: mqtt.topic(`line/${l.name}/totals`),
-      evidenceTopic: config.EVIDENCE_CLASSES.length ? mqtt.topic(`line/${l.name}/evidence`) : undefined,
-    })),
-    zones: config.ANALYTICS.zones.map((z) => ({ name: z.name, topic: mqtt.topic(`zone/${z.name}`) })),
-    speeds: config.CALIBRATION !== 'none',
-    speedUnit: config.SPEED_UNIT,
-    version: packageVersion(),
-  });
+  const build = (shapes: ResolvedShapes) =>
+    discoveryMessages({
+      discoveryPrefix: prefix,
+      deviceId: config.DEVICE_ID,
+      machineTag: config.MACHINE_TAG,
+      topics: {
+        state: mqtt.topic('state'),
+        status: mqtt.topic('status'),
+        speedometer: mqtt.topic('speedometer'),
+        track: (cls) => mqtt.topic(`track/${classTopicPart(cls)}`),
+        snapshot: (cls) => mqtt.topic(`snapshot/${classTopicPart(cls)}`),
+      },
+      classes: config.HA_CLASSES,
+      snapshotClasses: config.SNAPSHOT_CLASSES,
+      lines: shapes.lines.map((l) => ({
+        name: l.name,
+        directions: l.directions,
+        topic: mqtt.topic(`line/${l.name}`),
+        totalsTopic: mqtt.topic(`line/${l.name}/totals`),
+        evidenceTopic: config.EVIDENCE_CLASSES.length ? mqtt.topic(`line/${l.name}/evidence`) : undefined,
+      })),
+      zones: shapes.zones.map((z) => ({ name: z.name, topic: mqtt.topic(`zone/${z.name}`) })),
+      speeds: Boolean(shapes.calibration.imagePoints ?? shapes.calibration.metersPerPixel),
+      speedUnit: config.SPEED_UNIT,
+      version: packageVersion(),
+    });
+  let messages = build(pipeline.shapes.shapes);
   for (const m of messages) assertPublishTopic(m.topic);
   const announce = () => {
     for (const m of messages) mqtt.publish(m.topic, JSON.stringify(m.payload), { qos: 1, retain: true });
+  };
+  const reshape = (shapes: ResolvedShapes) => {
+    const next = build(shapes);
+    const removed = messages.filter((m) => !next.some((n) => n.topic === m.topic));
+    for (const m of removed) mqtt.publish(m.topic, '', { qos: 1, retain: true });
+    messages = next;
+    announce();
+    log.info({ removed: removed.length, configs: messages.length }, 'discovery configs announced again: lines or zones changed');
   };
   return {
     name: 'homeassistant',
@@ -225,6 +240,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
         log.info('Home Assistant came online: announcing discovery configs again');
         announce();
       });
+      bus.on('shapes', reshape, 'homeassistant');
     },
     stop: () => {},
   };

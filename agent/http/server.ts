@@ -5,7 +5,10 @@
 // Host is not this machine (a name, an IP address, localhost, or HTTP_ALLOWED_HOSTS) is
 // refused, so a web page elsewhere cannot reach the server by DNS rebinding. Every
 // response carries the same security headers, and every text body passes the redaction
-// the logs use; only GET and HEAD are served.
+// the logs use. GET and HEAD are served; a route may also take PUT or DELETE, and then
+// only from the page's own origin (Origin and Sec-Fetch-Site, when the browser sends them,
+// must say so) with a JSON body: no form post or script of another web page can change
+// anything through the user's browser, token or no token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sameSecret } from '../secrets.js';
 import type { Config } from '../config/index.js';
@@ -46,7 +49,7 @@ export class HttpServer {
   readonly name = 'http';
   private server: Server | undefined;
   private ready = false;
-  private readonly routes = new Map<string, { handler: Handler; public: boolean }>();
+  private readonly routes = new Map<string, { handler: Handler; public: boolean; methods: string[] }>();
   private readonly closers: (() => void)[] = [];
   private readonly hostNames: Set<string>;
 
@@ -61,11 +64,27 @@ export class HttpServer {
   }
 
   /** Serves `path` (exact match; or, ending in `/`, every path under it) with `handler`; `public` routes need no token. */
-  route(path: string, handler: Handler, options: { public?: boolean } = {}): void {
-    this.routes.set(path, { handler, public: options.public ?? false });
+  route(path: string, handler: Handler, options: { public?: boolean; methods?: ('PUT' | 'DELETE')[] } = {}): void {
+    this.routes.set(path, { handler, public: options.public ?? false, methods: ['GET', 'HEAD', ...(options.methods ?? [])] });
   }
 
-  private routeOf(path: string): { handler: Handler; public: boolean } | undefined {
+  /** The JSON body of a PUT (at most `limit` bytes); a UserError says what is wrong with it. */
+  async readJson(req: IncomingMessage, limit = 65_536): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new UserError(`body larger than ${limit} bytes`);
+      chunks.push(chunk);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new UserError('body is not JSON');
+    }
+  }
+
+  private routeOf(path: string): { handler: Handler; public: boolean; methods: string[] } | undefined {
     const exact = this.routes.get(path);
     if (exact) return exact;
     const folder = path.slice(0, path.lastIndexOf('/') + 1);
@@ -142,13 +161,28 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://edgecam');
     if (!this.knownHost(req.headers.host)) return this.send(res, 421, TEXT, 'unknown host: add it to HTTP_ALLOWED_HOSTS');
     if (!this.ready) return this.send(res, 503, TEXT, 'starting');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, TEXT, 'method not allowed', { Allow: 'GET, HEAD' });
     const route = this.routeOf(url.pathname);
+    const methods = route?.methods ?? ['GET', 'HEAD'];
+    if (!methods.includes(req.method ?? '')) return this.send(res, 405, TEXT, 'method not allowed', { Allow: methods.join(', ') });
     if (!route?.public && !this.authorised(req, url)) {
       return this.send(res, 401, TEXT, 'token required: Authorization: Bearer <HTTP_TOKEN> or ?token=', { 'WWW-Authenticate': 'Bearer' });
     }
     if (!route) return this.send(res, 404, TEXT, 'not found');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const refused = this.crossSite(req);
+      if (refused) return this.send(res, 403, TEXT, refused);
+    }
     await route.handler(req, res, url);
+  }
+
+  /** Why a request that changes something is refused: another site's, or not JSON; undefined when it is the page's own. */
+  private crossSite(req: IncomingMessage): string | undefined {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return `refused: a ${site} request (only the page itself may change settings)`;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return `refused: request from ${origin}, not from this page`;
+    if (req.method === 'PUT' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return 'refused: the body must be JSON (Content-Type: application/json)';
+    return undefined;
   }
 
   /** This machine by name or address, or a name the user allowed; anything else may be a rebinding attack. */

@@ -14,10 +14,15 @@ export interface FilterOptions {
 export class DetectionFilter {
   readonly stats = { masked: 0, tooSmall: 0, tooLarge: 0 };
 
-  constructor(private readonly options: FilterOptions) {}
+  constructor(private options: FilterOptions) {}
 
   get active(): boolean {
     return this.options.masks.length > 0 || this.options.minBoxArea > 0 || Number.isFinite(this.options.maxBoxArea);
+  }
+
+  /** New masks (a Save while running); the size limits stay. */
+  setMasks(masks: NamedShape[]): void {
+    this.options = { ...this.options, masks };
   }
 
   apply<D extends TrackerDetection>(detections: D[]): D[] {

@@ -156,7 +156,7 @@ export function groundMapping(c: Calibration): GroundMapping | undefined {
 }
 
 export class TrackStage {
-  readonly mapping: GroundMapping | undefined;
+  mapping: GroundMapping | undefined;
   private readonly tracker: Tracker;
   private readonly speed = new Map<number, SpeedState>();
   private readonly speedClasses: Set<string>;
@@ -225,6 +225,12 @@ export class TrackStage {
   setScoreThreshold(threshold: number): void {
     this.options.scoreThreshold = threshold;
     this.tracker.setHighScore(threshold);
+  }
+
+  /** A new calibration (a Save while running): positions measured with the old one are dropped. */
+  setCalibration(calibration: Calibration): void {
+    this.mapping = groundMapping(calibration);
+    this.speed.clear();
   }
 
   private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {

@@ -24,6 +24,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { redactUrl } from '../log.js';
 import type { SpeedReport } from '../track/index.js';
 import { round } from '../round.js';
+import { mountShapes } from './shapes.js';
 
 const PUBLIC = join(PACKAGE_ROOT, 'agent', 'viewer', 'public');
 /** The only files served: a fixed map, so no request path ever reaches the file system. */
@@ -52,8 +53,8 @@ export class Viewer {
     private readonly http: HttpServer,
     private readonly frames: FrameStore,
     private readonly health: Health,
-    /** What the page is told once on connect: where speeds come from, and the lines, zones and masks to draw. */
-    private readonly setup: { calibration: string; speedClasses: string[]; shapes: unknown; model: string; history: boolean },
+    /** What the page is told on connect and after each Save: where speeds come from, and the lines, zones and masks to draw. */
+    private readonly setup: () => { calibration: string; speedClasses: string[]; shapes: unknown; model: string; history: boolean },
     /** DETECT_FPS, SPEED_WINDOW and SPEED_UNIT, for the calibration preview's speed resolution. */
     private readonly speed: { fps: number; window: number; unit: SpeedUnit },
   ) {}
@@ -149,6 +150,11 @@ export class Viewer {
     this.broadcast('analytics', snapshot);
   }
 
+  /** Lines, zones, masks or calibration saved: the page draws the new ones. */
+  onShapes(): void {
+    this.broadcast('setup', this.setup());
+  }
+
   onStatus(status: StatusEvent): void {
     this.statuses.set(status.component, status);
     this.broadcast('status', status);
@@ -165,7 +171,7 @@ export class Viewer {
   private openEvents(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 2000\n\n');
-    res.write(`event: setup\ndata: ${JSON.stringify(this.setup)}\n\n`);
+    res.write(`event: setup\ndata: ${JSON.stringify(this.setup())}\n\n`);
     if (this.analytics) res.write(`event: analytics\ndata: ${JSON.stringify(this.analytics)}\n\n`);
     for (const status of this.statuses.values()) res.write(redactUrl(`event: status\ndata: ${JSON.stringify(status)}\n\n`));
     this.events.add(res);
@@ -205,20 +211,23 @@ export class Viewer {
   }
 }
 
-export function fromConfig({ config, bus, http, frames, health }: FeatureContext): Feature | undefined {
+export function fromConfig({ config, bus, http, frames, health, pipeline }: FeatureContext): Feature | undefined {
   if (!config.VIEWER_ENABLED || !config.HTTP_ENABLED) return undefined;
   const name = 'viewer';
-  const { lines, zones, masks } = config.ANALYTICS;
+  const model = describeModel(config.MODEL, inputOverrides(config).size);
   const viewer = new Viewer(
     http,
     frames,
     health,
-    {
-      calibration: config.CALIBRATION,
-      speedClasses: config.SPEED_CLASSES,
-      shapes: { lines, zones, masks },
-      model: describeModel(config.MODEL, inputOverrides(config).size),
-      history: config.HISTORY_DAYS > 0 && lines.length + zones.length > 0,
+    () => {
+      const shapes = pipeline.shapes.view();
+      return {
+        calibration: shapes.calibration.kind,
+        speedClasses: config.SPEED_CLASSES,
+        shapes,
+        model,
+        history: config.HISTORY_DAYS > 0 && shapes.lines.length + shapes.zones.length > 0,
+      };
     },
     { fps: config.DETECT_FPS, window: config.SPEED_WINDOW, unit: config.SPEED_UNIT },
   );
@@ -226,6 +235,7 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
     name,
     start: () => {
       viewer.mount();
+      mountShapes(http, pipeline.shapes);
       frames.need(name);
       health.provide(name, () => viewer.stats);
       bus.on('detections', (result) => viewer.onResult(result), name);
@@ -233,6 +243,7 @@ export function fromConfig({ config, bus, http, frames, health }: FeatureContext
       bus.on('status', (status) => viewer.onStatus(status), name);
       bus.on('crossing', (c) => viewer.onCrossing(c), name);
       bus.on('analytics', (a) => viewer.onAnalytics(a), name);
+      bus.on('shapes', () => viewer.onShapes(), name);
     },
     stop: () => viewer.close(),
   };
