@@ -132,8 +132,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // Shapes saved from the viewer or over MQTT override the env file's.
   const stateDir = resolve(cwd, env.STATE_DIR ?? (configSchema.shape.STATE_DIR.parse(undefined) as string));
   const sources: ShapeSources = { file: join(stateDir, SHAPES_FILE), env: Object.fromEntries(SHAPE_KEYS.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))) };
-  let { saved, problem } = readSavedShapes(stateDir);
-  if (problem) notices.push(problem);
+  const read = readSavedShapes(stateDir);
+  let saved = read.saved;
+  if (read.problem) notices.push(read.problem);
   let values = env;
   if (saved) {
     const overlaid = overlayShapes(env, saved.settings);
