@@ -169,6 +169,59 @@
     $('shape-name').value = '';
     envText();
     draw();
+    pending();
+  }
+
+  // Save: the kinds drawn or deleted go to the agent, which checks, keeps and applies them.
+  const KEYS = { lines: 'LINES', zones: 'ZONES', masks: 'MASKS' };
+  const texts = {
+    lines: (ls) => ls.map((l) => `${l.name}:${pts([l.a, l.b])}`).join('|'),
+    zones: (zs) => zs.map((z) => `${z.name}:${pts(z.points)}`).join('|'),
+    masks: (ms) => ms.map((m) => `${m.name}:${m.classes && m.classes.length ? `${m.classes.join('+')}@` : ''}${pts(m.points)}`).join('|'),
+  };
+  function pending() {
+    $('save').disabled = !(drawn.lines.length || drawn.zones.length || drawn.masks.length || (drawn.calibration && $('world').value.trim()));
+  }
+  async function send(method, body) {
+    const res = await fetch(withToken('api/shapes'), { method, headers: { 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+    const reply = await res.json().catch(() => ({ ok: false, errors: { body: `HTTP ${res.status}` } }));
+    const out = $('save-result');
+    out.className = reply.ok ? 'ok' : 'error';
+    out.textContent = reply.ok
+      ? 'saved and applied'
+      : Object.entries(reply.errors || {})
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\n');
+    return reply.ok;
+  }
+  async function save() {
+    const body = {};
+    for (const kind of ['lines', 'zones', 'masks']) if (drawn[kind].length) body[KEYS[kind]] = texts[kind]([...shapes[kind], ...drawn[kind]]);
+    const named = [...shapes.lines, ...drawn.lines].filter((l) => l.directions.join(',') !== 'in,out');
+    if (drawn.lines.length && named.length) body.LINE_DIRECTIONS = named.map((l) => `${l.name}:${l.directions.join(',')}`).join('|');
+    if (drawn.calibration && $('world').value.trim()) Object.assign(body, { CALIBRATION_IMAGE_POINTS: pts(drawn.calibration), CALIBRATION_WORLD_POINTS: $('world').value.trim() });
+    if (await send('PUT', body)) discard();
+  }
+  async function remove(kind, name) {
+    const rest = kind === 'calibration' ? null : shapes[kind].filter((s) => s.name !== name);
+    await send('PUT', kind === 'calibration' ? { CALIBRATION_IMAGE_POINTS: '', CALIBRATION_WORLD_POINTS: '' } : { [KEYS[kind]]: texts[kind](rest) });
+  }
+  function inForce(setup) {
+    const items = [];
+    for (const kind of ['lines', 'zones', 'masks']) for (const s of shapes[kind]) items.push([`${kind.slice(0, -1)} ${s.name}`, () => remove(kind, s.name)]);
+    if (setup.shapes.calibration && setup.shapes.calibration.kind === 'points') items.push(['calibration (four points)', () => remove('calibration')]);
+    $('in-force').replaceChildren(
+      ...items.map(([text, del]) => {
+        const li = document.createElement('li');
+        const b = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete', className: 'delete' });
+        b.addEventListener('click', del);
+        li.append(Object.assign(document.createElement('span'), { textContent: text }), b);
+        return li;
+      }),
+    );
+    const saved = setup.shapes.saved;
+    $('origin').textContent = saved ? `saved ${new Date(saved).toLocaleString()}, over the env file` : 'from the env file';
+    $('use-env').hidden = !saved;
   }
 
   // What the calibration means on this camera, as `edgecam calibrate` prints it (computed by the agent).
@@ -196,7 +249,7 @@
     points.pop();
     draw();
   });
-  $('clear').addEventListener('click', () => {
+  function discard() {
     drawn.lines = [];
     drawn.zones = [];
     drawn.masks = [];
@@ -205,8 +258,15 @@
     $('calibration-report').hidden = true;
     envText();
     draw();
+    pending();
+  }
+  $('clear').addEventListener('click', discard);
+  $('save').addEventListener('click', () => void save());
+  $('use-env').addEventListener('click', () => void send('DELETE'));
+  $('world').addEventListener('change', () => {
+    pending();
+    void preview();
   });
-  $('world').addEventListener('change', () => void preview());
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText($('env').value);
@@ -247,6 +307,7 @@
       $('history').hidden = !setup.history;
       $('history').href = withToken('history');
       shapes = setup.shapes;
+      inForce(setup);
       listCounts();
       envText();
       draw();
