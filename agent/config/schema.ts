@@ -131,7 +131,7 @@ export const configSchema = z.object({
     .meta({ examples: ['3'] }),
   CALIBRATION_IMAGE_POINTS: optionalString()
     .describe(
-      'Four points on the road in source-frame pixels, "x1,y1;x2,y2;x3,y3;x4,y4", in the same order as CALIBRATION_WORLD_POINTS. With them, speeds are measured on the ground plane.',
+      'Four points on the road in source-frame pixels, "x1,y1;x2,y2;x3,y3;x4,y4", in the same order as CALIBRATION_WORLD_POINTS. With them, speeds are measured on the ground plane. A calibration saved from the viewer or by set/calibration overrides both.',
     )
     .meta({ examples: ['412,710;1505,705;1130,380;790,382'] }),
   CALIBRATION_WORLD_POINTS: optionalString()

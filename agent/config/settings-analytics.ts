@@ -41,7 +41,7 @@ export function parsePairs(text: string, separator: string): [string, string][] 
 export const analyticsSettings = {
   LINES: shapes(LINE_GRAMMAR)
     .describe(
-      'Counting lines in source-frame pixels, "name:x1,y1;x2,y2|name:...". An object is counted once when its anchor (box bottom-centre) crosses the segment and gets LINE_HYSTERESIS pixels beyond it. Direction: standing on the first point facing the second, left to right is the first direction.',
+      'Counting lines in source-frame pixels, "name:x1,y1;x2,y2|name:...". An object is counted once when its anchor (box bottom-centre) crosses the segment and gets LINE_HYSTERESIS pixels beyond it. Direction: standing on the first point facing the second, left to right is the first direction. Lines saved from the viewer or by set/lines (STATE_DIR/shapes.json) override this; see docs/viewer.md.',
     )
     .meta({ examples: ['middle:480,520;480,60'] }),
   LINE_DIRECTIONS: optionalString()
@@ -58,11 +58,13 @@ export const analyticsSettings = {
     .describe('Pixels (source frame) an anchor must get beyond a line before the crossing counts: jitter across the line never counts.')
     .meta({ examples: ['20'] }),
   ZONES: shapes(ZONE_GRAMMAR)
-    .describe('Zones in source-frame pixels, "name:x1,y1;x2,y2;x3,y3;...|name:..." (3 points or more, any shape). Occupancy per class, entered/left events and dwell times.')
+    .describe(
+      'Zones in source-frame pixels, "name:x1,y1;x2,y2;x3,y3;...|name:..." (3 points or more, any shape). Occupancy per class, entered/left events and dwell times. Saved zones (viewer, set/zones) override this.',
+    )
     .meta({ examples: ['right:640,40;940,40;940,530;640,530'] }),
   MASKS: shapes(MASK_GRAMMAR)
     .describe(
-      'Areas whose detections are ignored before tracking (by anchor), "x1,y1;x2,y2;x3,y3|...", optionally named (name:...) and for some classes only (person+dog@x1,y1;...).',
+      'Areas whose detections are ignored before tracking (by anchor), "x1,y1;x2,y2;x3,y3|...", optionally named (name:...) and for some classes only (person+dog@x1,y1;...). Saved masks (viewer, set/masks) override this.',
     )
     .meta({ examples: ['sign:1500,200;1600,200;1600,500;1500,500|person@0,0;400,0;400,300'] }),
   SCORE_THRESHOLDS: optionalString()

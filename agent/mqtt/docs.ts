@@ -129,7 +129,7 @@ const WHEN: Record<keyof typeof TOPIC_SCHEMAS, string> = {
   state: 'Retained. On connect, when the counts or the camera state change, and every 10 s with a new `timestamp`.',
   status: 'Retained, plain text. `online` on connect, `offline` as the last will, `stopped` on a clean shutdown.',
   'set/result':
-    'The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`). QoS 1, not retained (it answers one command): subscribe before you publish the command.',
+    "The reply to each message on `<prefix>set/<setting>` (settings: `score_threshold`, `detect_fps`, `classes`, `paused`; and the shapes, saved in STATE_DIR and applied live: `lines`, `zones`, `masks` with the env setting's text, `calibration` as `image points|metres`, `shapes` with `reset`). QoS 1, not retained (it answers one command): subscribe before you publish the command.",
 };
 
 const statusValues = () => TOPIC_SCHEMAS.status.options.map((v) => `\`${v}\``).join(', ');
