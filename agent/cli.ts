@@ -37,7 +37,7 @@ Usage:
                               file, or saved from the viewer or over MQTT in STATE_DIR/shapes.json);
                               --reset drops the saved ones (at the agent's next start; the page's
                               "Use env file" applies it at once)
-  edgecam export crossings|zones|stats|zone-stats [--from ISO] [--to ISO]
+  edgecam export crossings|zones|stats|zone-stats|shapes [--from ISO] [--to ISO]
                  [--line NAME] [--zone NAME] [--class NAME] [--latest N] [--format csv|json]
                               the recorded history to stdout (docs/history.md)
   edgecam --help | --version

@@ -31,7 +31,7 @@ export function exportRequest(kind: string | undefined, format: string | undefin
     if (Number.isNaN(t.getTime())) throw new UserError(`export: ${key} "${v}" is not a date and time; write ISO 8601, e.g. 2026-12-06T08:00:00Z or 2026-12-06`);
     return t.toISOString();
   };
-  const name = table === 'zone_events' || table === 'zone_stats' ? (values.zone ?? values.line) : values.line;
+  const name = table === 'zone_events' || table === 'zone_stats' ? (values.zone ?? values.line) : table === 'shape_changes' ? (values.line ?? values.zone) : values.line;
   const latest = values.latest ? Number(values.latest) : undefined;
   if (latest !== undefined && !(Number.isInteger(latest) && latest > 0 && latest <= 10_000))
     throw new UserError(`export: latest "${values.latest}" is not a count of rows from 1 to 10000`);

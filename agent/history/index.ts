@@ -11,7 +11,7 @@ import { redactUrl } from '../log.js';
 import { UserError } from '../errors.js';
 import { exportRequest, FORMATS, writeExport } from './export.js';
 import { Recorder } from './recorder.js';
-import { crossingRow, statsRows, zoneEventRow } from './rows.js';
+import { crossingRow, shapeChangeRows, statsRows, zoneEventRow } from './rows.js';
 import { EXPORTS } from './schema.js';
 import { HistoryStore } from './store.js';
 import { mountHistoryPage } from './page.js';
@@ -69,8 +69,17 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
         recorder.start();
         log.info({ file, days: config.HISTORY_DAYS, maxMb: config.HISTORY_MAX_MB }, 'recording history');
       };
-      record(pipeline.shapes.shapes);
-      bus.on('shapes', record, name);
+      let shapes = pipeline.shapes.shapes;
+      record(shapes);
+      bus.on(
+        'shapes',
+        (next) => {
+          record(next);
+          recorder.add(shapeChangeRows(shapes, next, new Date().toISOString()));
+          shapes = next;
+        },
+        name,
+      );
       bus.on('crossing', (c) => recorder.add([crossingRow(c)]), name);
       bus.on('zone', (e) => recorder.add([zoneEventRow(e)]), name);
       bus.on('stats', (s) => recorder.add(statsRows(s)), name);

@@ -4,6 +4,7 @@ import type { Crossing, Stamped, ZoneEvent } from '../bus.js';
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Row, TableName } from './schema.js';
 import { round } from '../round.js';
+import type { ResolvedShapes } from '../config/shapes.js';
 
 export interface Pending {
   table: TableName;
@@ -59,5 +60,37 @@ export function statsRows(s: StatsPayload): Pending[] {
     }
   }
   for (const [zone, z] of Object.entries(s.zones)) rows.push({ table: 'zone_stats', row: { ...common, zone, ...z } });
+  return rows;
+}
+
+type Shapes = Pick<ResolvedShapes, 'lines' | 'zones' | 'masks' | 'calibration'>;
+
+/**
+ * What a Save changed, a row per shape: each line, zone and mask drawn, moved or deleted,
+ * and the calibration, with its points as in the env settings. The history then says
+ * from when a line counted where it counts.
+ */
+export function shapeChangeRows(before: Shapes, after: Shapes, time: string): Pending[] {
+  const text = (ps: readonly (readonly number[])[]) => ps.map((p) => p.join(',')).join(';');
+  const rows: Pending[] = [];
+  const compare = <T extends { name: string }>(kind: string, old: T[], now: T[], points: (s: T) => string) => {
+    for (const s of now) {
+      const was = old.find((o) => o.name === s.name);
+      if (!was || JSON.stringify(was) !== JSON.stringify(s))
+        rows.push({ table: 'shape_changes', row: { time, kind, name: s.name, change: was ? 'moved' : 'drawn', points: points(s) } });
+    }
+    for (const s of old) if (!now.some((n) => n.name === s.name)) rows.push({ table: 'shape_changes', row: { time, kind, name: s.name, change: 'deleted', points: null } });
+  };
+  compare('line', before.lines, after.lines, (l) => `${text([l.a, l.b])} (${l.directions.join(',')})`);
+  compare('zone', before.zones, after.zones, (z) => text(z.points));
+  compare('mask', before.masks, after.masks, (m) => `${m.classes.length ? `${m.classes.join('+')}@` : ''}${text(m.points)}`);
+  const calibration = (c: Shapes['calibration']) =>
+    c.imagePoints && c.worldPoints ? `${text(c.imagePoints)}|${text(c.worldPoints)}` : c.metersPerPixel !== undefined ? `${c.metersPerPixel} m/px` : undefined;
+  const [was, now] = [calibration(before.calibration), calibration(after.calibration)];
+  if (was !== now)
+    rows.push({
+      table: 'shape_changes',
+      row: { time, kind: 'calibration', name: 'calibration', change: now === undefined ? 'deleted' : was === undefined ? 'drawn' : 'moved', points: now ?? null },
+    });
   return rows;
 }

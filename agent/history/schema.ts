@@ -69,6 +69,15 @@ export const SCHEMA = [
     unit TEXT NOT NULL
   );
   CREATE INDEX zone_stats_start ON zone_stats (start);`,
+  `CREATE TABLE shape_changes (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    change TEXT NOT NULL,
+    points TEXT
+  );
+  CREATE INDEX shape_changes_time ON shape_changes (time);`,
 ];
 
 const SPEED_STATS = ['speed_mean', 'speed_p85', 'speed_max', 'speed_samples', 'speed_histogram', 'over_limit'] as const;
@@ -79,10 +88,11 @@ export const COLUMNS = {
   zone_events: ['id', 'time', 'pts', 'zone', 'event', 'track_id', 'class_name', 'dwell_s', 'speed', 'unit', 'error_estimate', 'evidence'],
   line_stats: ['id', 'start', 'end', 'line', 'direction', 'class_name', 'count', ...SPEED_STATS, 'unit', 'speed_bin'],
   zone_stats: ['id', 'start', 'end', 'zone', 'occupancy_peak', 'occupancy_mean', 'entered', 'dwell_mean_s', ...SPEED_STATS, 'unit'],
+  shape_changes: ['id', 'time', 'kind', 'name', 'change', 'points'],
 } as const;
 
 export type TableName = keyof typeof COLUMNS;
 export type Row = Record<string, string | number | bigint | null | undefined | number[] | Uint8Array>;
 
 /** The export's names for the tables (`edgecam export KIND`, `/api/KIND.csv`). */
-export const EXPORTS: Record<string, TableName> = { crossings: 'crossings', zones: 'zone_events', stats: 'line_stats', 'zone-stats': 'zone_stats' };
+export const EXPORTS: Record<string, TableName> = { crossings: 'crossings', zones: 'zone_events', stats: 'line_stats', 'zone-stats': 'zone_stats', shapes: 'shape_changes' };

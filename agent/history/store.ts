@@ -44,8 +44,8 @@ export interface Filter {
 }
 
 /** The column that places a row in time, and the one that names its line or zone. */
-const TIME_COLUMN: Record<TableName, string> = { crossings: 'time', zone_events: 'time', line_stats: 'start', zone_stats: 'start' };
-const NAME_COLUMN: Record<TableName, string> = { crossings: 'line', zone_events: 'zone', line_stats: 'line', zone_stats: 'zone' };
+const TIME_COLUMN: Record<TableName, string> = { crossings: 'time', zone_events: 'time', line_stats: 'start', zone_stats: 'start', shape_changes: 'time' };
+const NAME_COLUMN: Record<TableName, string> = { crossings: 'line', zone_events: 'zone', line_stats: 'line', zone_stats: 'zone', shape_changes: 'name' };
 
 export class HistoryStore {
   private constructor(
@@ -131,7 +131,7 @@ export class HistoryStore {
       [`${TIME_COLUMN[table]} >= ?`, filter.from],
       [`${TIME_COLUMN[table]} < ?`, filter.to],
       [`${NAME_COLUMN[table]} = ?`, filter.name],
-      ['class_name = ?', table === 'zone_stats' ? undefined : filter.className],
+      ['class_name = ?', table === 'zone_stats' || table === 'shape_changes' ? undefined : filter.className],
     ];
     const used = conditions.filter(([, v]) => v !== undefined);
     const order = filter.latest ? 'DESC' : '';

@@ -15,6 +15,7 @@ import { ShapeStore } from '../../agent/shapes/index.js';
 import type { FrameResult } from '../../agent/bus.js';
 import type { Point } from '../../agent/analytics/geometry.js';
 import { memoryLogger } from '../helpers/log.js';
+import { shapeChangeRows } from '../../agent/history/rows.js';
 
 const GATE = { name: 'gate', a: [640, 700] as Point, b: [640, 200] as Point, directions: ['in', 'out'] as [string, string] };
 const DOOR = { name: 'door', a: [300, 700] as Point, b: [300, 200] as Point, directions: ['in', 'out'] as [string, string] };
@@ -168,3 +169,24 @@ test(
     assert.equal(existsSync(join(state, 'shapes.json.tmp')), false, 'no half-written file left');
   },
 );
+
+test('the history records what a Save changed: a line drawn, one moved, one deleted, the calibration', () => {
+  const before = { lines: [GATE, DOOR], zones: [], masks: [], calibration: { metersPerPixel: 0.05 } };
+  const after = {
+    lines: [
+      { ...DOOR, b: [300, 100] as Point },
+      { ...GATE, name: 'exit' },
+    ],
+    zones: [],
+    masks: [],
+    calibration: {},
+  };
+  const rows = shapeChangeRows(before, after, '2026-12-07T10:00:00.000Z').map((r) => [r.row.kind, r.row.name, r.row.change, r.row.points]);
+  assert.deepEqual(rows, [
+    ['line', 'door', 'moved', '300,700;300,100 (in,out)'],
+    ['line', 'exit', 'drawn', '640,700;640,200 (in,out)'],
+    ['line', 'gate', 'deleted', null],
+    ['calibration', 'calibration', 'deleted', null],
+  ]);
+  assert.deepEqual(shapeChangeRows(before, before, 'x'), [], 'nothing changed, nothing recorded');
+});
