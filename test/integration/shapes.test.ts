@@ -11,6 +11,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../agent/mqtt/broke
 import { memoryLogger } from '../helpers/log.js';
 import { subscribe } from '../helpers/net.js';
 import { edgecam, httpBase, until, type Run } from '../helpers/agent.js';
+import { spawnSync } from 'node:child_process';
+import { CLI } from '../helpers/paths.js';
 
 const LINE = 'middle:480,520;480,60';
 
@@ -80,6 +82,12 @@ describe('shapes over MQTT', { timeout: 150_000 }, () => {
       run = edgecam([], env());
       await until(() => run.lines().some((l) => l.msg?.toString().startsWith('saved shapes override the env file')), 30_000, 'the saved shapes at start');
       await sub.waitFor((m) => m.some((x) => x.topic === 'line/middle'), 30_000);
+      // check-config and `edgecam shapes` say where the line comes from.
+      const check = spawnSync(process.execPath, [CLI, 'check-config'], { env: { PATH: process.env.PATH!, ...env() }, encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stderr, /^edgecam: LINES: saved \S+ in .*shapes\.json$/m);
+      const origins = spawnSync(process.execPath, [CLI, 'shapes'], { env: { PATH: process.env.PATH!, ...env() }, encoding: 'utf8' });
+      assert.equal((JSON.parse(origins.stdout) as { settings: { LINES: string } }).settings.LINES, LINE);
 
       // set/shapes reset: the env file (no lines) applies again; the retained totals are cleared.
       await sub.client.publishAsync('set/shapes', 'reset');
@@ -117,6 +125,12 @@ describe('shapes over MQTT', { timeout: 150_000 }, () => {
         ((await good.json()) as { shapes: { lines: { name: string }[] } }).shapes.lines.map((l) => l.name),
         ['middle'],
       );
+      // From the shell, for the next start.
+      const reset = spawnSync(process.execPath, [CLI, 'shapes', '--reset'], { env: { PATH: process.env.PATH!, ...env() }, encoding: 'utf8' });
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.match(reset.stderr, /removed .*shapes\.json; the env file's apply from the agent's next start/);
+      assert.ok(!existsSync(join(state, 'shapes.json')));
+      assert.equal((await put({ ...json, Origin: base }, body)).status, 200);
       const del = await fetch(`${base}/api/shapes`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}`, Origin: base } });
       assert.equal(del.status, 200);
       assert.ok(!existsSync(join(state, 'shapes.json')));
