@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../agent/mqtt/broker.js';
 import { memoryLogger } from '../helpers/log.js';
 import { subscribe } from '../helpers/net.js';
-import { edgecam, httpBase, until, type Run } from '../helpers/agent.js';
+import { edgecam, httpBase, sleep, until, type Run } from '../helpers/agent.js';
 import { spawnSync } from 'node:child_process';
 import { CLI } from '../helpers/paths.js';
 
@@ -75,6 +75,36 @@ describe('shapes over MQTT', { timeout: 150_000 }, () => {
       assert.deepEqual(JSON.parse(readFileSync(join(state, 'shapes.json'), 'utf8')), before, 'a refused value changes nothing');
       const crossings = sub.messages.filter((m) => m.topic === 'line/middle').length;
       await sub.waitFor((m) => m.filter((x) => x.topic === 'line/middle').length > crossings, 15_000);
+
+      // A calibration at twice the sample's scale (0.1 m a pixel, not 0.05): the next speeds at the line double.
+      const results = () => sub.messages.filter((m) => m.topic === 'set/result').length;
+      let n = results();
+      await sub.client.publishAsync('set/calibration', '0,0;960,0;960,540;0,540|0,0;96,0;96,54;0,54');
+      await sub.waitFor((m) => m.filter((x) => x.topic === 'set/result').length > n);
+      const calibrated = sub.messages.filter((m) => m.topic === 'line/middle').length;
+      await sub.waitFor(
+        (m) =>
+          m
+            .filter((x) => x.topic === 'line/middle')
+            .slice(calibrated)
+            .some((x) => x.json<{ speed?: number }>().speed !== undefined),
+        20_000,
+      );
+      const speed = sub.messages
+        .filter((m) => m.topic === 'line/middle')
+        .slice(calibrated)
+        .map((x) => x.json<{ speed?: number }>().speed)
+        .find((v) => v !== undefined)!;
+      assert.ok(Math.abs(speed / 43.2 - 1) < 0.15, `${speed} km/h at the line after the new calibration (43.2 expected)`);
+      // A mask over the whole frame: nothing reaches the line any more.
+      n = results();
+      await sub.client.publishAsync('set/masks', 'all:0,0;960,0;960,540;0,540');
+      await sub.waitFor((m) => m.filter((x) => x.topic === 'set/result').length > n);
+      await sleep(2000);
+      const masked = sub.messages.filter((m) => m.topic === 'line/middle').length;
+      await sleep(8000);
+      assert.equal(sub.messages.filter((m) => m.topic === 'line/middle').length, masked, 'no crossing under a mask');
+      await sub.client.publishAsync('set/masks', '');
 
       // The same settings again: the saved line is still there, and counting.
       await stop(run);
