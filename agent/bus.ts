@@ -82,6 +82,8 @@ export interface AgentEvents {
   stats: StatsPayload;
   /** Line totals or zone occupancy changed (analytics). */
   analytics: AnalyticsSnapshot;
+  /** An evidence photo was written, or will never be (its path then leaves the history). */
+  evidence: { path: string; written: boolean };
   /** Lines, zones, masks or the calibration changed while running (a Save, a set/<shape> command). */
   shapes: ResolvedShapes;
   /** A telemetry message the broker acknowledged. */

@@ -13,7 +13,7 @@ import { withFirstFrame } from './capture/probe.js';
 import { cameraCommandLine, cameraInputOptions, cameraOptions } from './capture/rpicam.js';
 import { calibrationOf, groundMapping } from './track/index.js';
 import { calibrationReport, pointsOutsideFrame } from './track/calibrate.js';
-import { exportCommand } from './history/export.js';
+import { backupCommand, exportCommand } from './history/export.js';
 import { HISTORY_FILE } from './history/index.js';
 import { capacityCommand } from './capacity/index.js';
 import { shapeOrigins, writeSavedShapes } from './config/saved.js';
@@ -40,6 +40,7 @@ Usage:
   edgecam export crossings|zones|stats|zone-stats|shapes [--from ISO] [--to ISO]
                  [--line NAME] [--zone NAME] [--class NAME] [--latest N] [--format csv|json]
                               the recorded history to stdout (docs/history.md)
+  edgecam backup FILE         a consistent copy of the live history into FILE (a new file)
   edgecam --help | --version
 
 Options:
@@ -49,7 +50,7 @@ Options:
 Every setting is an environment variable; see .env.example and docs/configuration.md.
 Exit codes: 0 done, 1 runtime failure, 78 configuration error, 64 unknown command, option or name.`;
 
-const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'shapes', 'export'];
+const COMMANDS = ['run', 'detect', 'check-config', 'calibrate', 'capacity', 'shapes', 'export', 'backup'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -107,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'export':
       return exportCommand(join(config().STATE_DIR, HISTORY_FILE), args[0], values as Record<string, string | undefined>);
+    case 'backup':
+      return backupCommand(join(config().STATE_DIR, HISTORY_FILE), args[0]);
     case 'detect': {
       if (!args.length) throw new UserError('edgecam detect: give one or more image files, e.g. edgecam detect photo.jpg');
       const missing = args.filter((f) => !existsSync(f));

@@ -14,8 +14,8 @@ interface Kept {
 export class EvidenceFiles {
   private kept: Kept[] = [];
   private bytes = 0;
-  /** `partial`: half-written photos removed (left by a crash, or by a write that failed). */
-  readonly stats = { written: 0, removed: 0, failed: 0, partial: 0 };
+  /** `partial`: half-written photos removed (left by a crash, or by a write that failed); `dropped`: photos not made (queue full, no picture). */
+  readonly stats = { written: 0, removed: 0, failed: 0, partial: 0, dropped: 0 };
 
   constructor(
     readonly dir: string,

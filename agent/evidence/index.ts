@@ -4,6 +4,12 @@
 // within a second of the moment) is saved with its box and caption under STATE_DIR/evidence/
 // and served on /evidence/<file> (behind HTTP_TOKEN). It is listed before analytics in
 // FEATURES: it sees each frame's detections before the crossings they cause.
+//
+// The crossing's message goes out at once with the photo's path (telemetry never waits
+// for a JPEG); the photo follows within a second. Photos are made one at a time, at most
+// MAX_QUEUED waiting: a burst beyond that drops the newest, counted. Each outcome is an
+// `evidence` event: a photo that was not made (dropped, no picture of the moment, a
+// failed write) has its path taken out of the history row, so no page links to nothing.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Crossing, FrameResult, Stamped, TrackedDetection } from '../bus.js';
@@ -15,6 +21,8 @@ import { renderEvidence } from '../frames/photo.js';
 /** Seconds either side of the crossing in which its best view is looked for. */
 const NEAR = 1;
 const FILE = /^[A-Za-z0-9_-]+\.jpg$/;
+/** Photos waiting to be made, at most: each takes tens of milliseconds, a burst beyond this is dropped. */
+export const MAX_QUEUED = 16;
 
 /** What a photo is of: a crossing or a zone left, with the evidence path analytics gave it. */
 interface Subject extends Pick<Crossing, 'trackId' | 'pts' | 'className' | 'speed'>, Stamped {
@@ -60,7 +68,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   for (const l of ctx.pipeline.shapes.shapes.lines) mqtt.topic(`line/${l.name}/evidence`);
   const localTime = new Intl.DateTimeFormat('sv-SE', { dateStyle: 'short', timeStyle: 'medium' });
   let pending = Promise.resolve();
-  health.provide(name, () => ({ ...files.stats, bytes: files.totalBytes, pictures: pictures.stats.pictures, pictureBytes: pictures.stats.bytes }));
+  health.provide(name, () => ({ ...files.stats, queued, bytes: files.totalBytes, pictures: pictures.stats.pictures, pictureBytes: pictures.stats.bytes }));
 
   const onResult = (r: FrameResult) => {
     seen.push({ pts: r.pts, sourceWidth: r.sourceWidth, sourceHeight: r.sourceHeight, detections: r.detections.filter((d) => d.trackId !== undefined) });
@@ -68,10 +76,19 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   };
 
   /** Chooses the view now (the frames move on), renders and saves it later, one at a time. */
+  let queued = 0;
+  const outcome = (path: string, written: boolean) => bus.emit('evidence', { path, written });
   const make = (e: Subject) => {
     const file = e.evidence.slice('/evidence/'.length);
     const view = bestView(seen, pictures, e.trackId, e.pts);
-    if (!view) return void log.warn({ file, track: e.trackId }, 'evidence: no picture of the moment kept; none saved');
+    if (!view || queued >= MAX_QUEUED) {
+      files.stats.dropped++;
+      outcome(e.evidence, false);
+      return void log.warn(
+        { file, track: e.trackId, queued },
+        view ? 'evidence: too many photos waiting; this one dropped' : 'evidence: no picture of the moment kept; none saved',
+      );
+    }
     const speed = e.speed ? `${e.speed.value.toFixed(1)} ± ${e.speed.errorEstimate.toFixed(1)} ${e.speed.unit}` : 'no speed';
     const people = view.frame.detections.filter((d) => d.className === 'person' && (d !== view.detection || config.EVIDENCE_BLUR === 'all'));
     const scene = {
@@ -83,18 +100,22 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       caption: [`${e.className} #${e.trackId}`, speed, ...e.where, localTime.format(new Date(e.timestamp))].join(' · '),
       fit: size === 'source' ? undefined : size,
     };
-    // One at a time, in order: a burst queues, the pipeline never waits.
+    // One at a time, in order: a burst queues (up to MAX_QUEUED), the pipeline never waits.
+    queued++;
     pending = pending
       .then(async () => {
         const jpeg = await renderEvidence(scene);
         files.write(file, jpeg);
+        outcome(e.evidence, true);
         // Best effort, retained: Home Assistant's camera of the line shows the newest.
         if (e.topic) mqtt.publish(mqtt.topic(e.topic), jpeg, { qos: 1, retain: true, contentType: 'image/jpeg' });
       })
       .catch((err: Error) => {
         files.stats.failed++;
+        outcome(e.evidence, false);
         log.warn({ err: err.message, file }, 'evidence photo not saved');
-      });
+      })
+      .finally(() => queued--);
   };
 
   return {

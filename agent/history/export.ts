@@ -1,8 +1,9 @@
 // The history as CSV or JSON, for `edgecam export` and the /api/*.csv|json routes. Rows
 // are read a page at a time (each page its own short read, so the agent's writes go on
 // between them) and written as they come: an export of a year holds one page in memory.
+import { resolve } from 'node:path';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { UsageError, UserError } from '../errors.js';
 import { COLUMNS, EXPORTS, type Row, type TableName } from './schema.js';
@@ -92,5 +93,20 @@ export async function exportCommand(file: string, kind: string | undefined, valu
   } finally {
     store.close();
   }
+  return 0;
+}
+
+/** `edgecam backup FILE`: a consistent copy of the live history, through the agent's own SQLite and lock. */
+export function backupCommand(file: string, target: string | undefined): number {
+  if (!target) throw new UsageError('backup: give the file to write, e.g. edgecam backup /tmp/history-copy.sqlite');
+  if (!existsSync(file)) throw new UserError(`backup: no history at ${file}; it is recorded while the agent runs with LINES or ZONES set and HISTORY_DAYS above 0`);
+  if (existsSync(target)) throw new UserError(`backup: ${target} exists; give a new file (the copy never overwrites one)`);
+  const store = HistoryStore.open(file, { readOnly: true, busyMs: 10_000 });
+  try {
+    store.backup(resolve(target));
+  } finally {
+    store.close();
+  }
+  console.error(`edgecam: history copied to ${target} (${statSync(target).size} bytes)`);
   return 0;
 }

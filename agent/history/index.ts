@@ -83,6 +83,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
       bus.on('crossing', (c) => recorder.add([crossingRow(c)]), name);
       bus.on('zone', (e) => recorder.add([zoneEventRow(e)]), name);
       bus.on('stats', (s) => recorder.add(statsRows(s)), name);
+      bus.on('evidence', (e) => e.written || recorder.clearEvidence(e.path), name);
     },
     stop: () => recorder.stop(),
   };

@@ -8,7 +8,8 @@
 // older than STALE_LOCK_MS is taken for such a leftover and removed, and SQLite then rolls
 // the interrupted transaction back from its journal.
 import type { Database as DatabaseType, SQLiteValue } from 'node-sqlite3-wasm';
-import { rmdirSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { COLUMNS, SCHEMA, type Row, type TableName } from './schema.js';
@@ -79,10 +80,11 @@ export class HistoryStore {
     });
   }
 
-  /** Writes rows of several tables in one transaction: all of them, or none. */
-  insert(rows: { table: TableName; row: Row }[]): void {
-    if (!rows.length) return;
+  /** Writes rows of several tables in one transaction, and takes the evidence paths in `noEvidence` out of theirs: all of it, or none. */
+  insert(rows: { table: TableName; row: Row }[], noEvidence: string[] = []): void {
+    if (!rows.length && !noEvidence.length) return;
     this.transaction(() => {
+      for (const path of noEvidence) for (const table of ['crossings', 'zone_events']) this.db.run(`UPDATE ${table} SET evidence = NULL WHERE evidence = ?`, [path]);
       for (const { table, row } of rows) {
         const columns = COLUMNS[table].filter((c) => row[c] !== undefined);
         this.db.run(
@@ -141,6 +143,11 @@ export class HistoryStore {
     ]) as Row[];
   }
 
+  /** A consistent copy of the database into `target` (a new file), as one read transaction: SQLite's VACUUM INTO. */
+  backup(target: string): void {
+    this.db.run('VACUUM INTO ?', [target]);
+  }
+
   count(table: TableName): number {
     return Number(this.db.get(`SELECT count(*) AS n FROM ${table}`)?.n ?? 0);
   }
@@ -181,14 +188,46 @@ function toValue(v: Row[string]): SQLiteValue {
   return v;
 }
 
-/** Removes the lock directory a killed process left behind (see the top of this file). */
+/**
+ * Removes the lock directory a killed process left behind (see the top of this file): one
+ * older than any transaction of ours, while no other process has the database open (a
+ * reader stopped in the middle of a read holds its lock as long as it likes).
+ */
 export function removeStaleLock(file: string, now = Date.now()): boolean {
   const lock = `${file}.lock`;
   try {
     if (now - statSync(lock).mtimeMs < STALE_LOCK_MS) return false;
+    if (openElsewhere(file)) return false;
     rmdirSync(lock);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Whether another process has `file` open (Linux: /proc/<pid>/fd; elsewhere, unknown: false). */
+export function openElsewhere(file: string): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid);
+  } catch {
+    return false;
+  }
+  const target = resolve(file);
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false;
 }

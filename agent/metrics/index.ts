@@ -12,8 +12,8 @@ export interface MetricSources {
   mqtt: () => TransportStats | undefined;
   restream: () => { restarts: number } | undefined;
   viewer: () => { snapshotEncodes: number } | undefined;
-  history: () => { written: number; queued: number; dropped: number; pruned: number } | undefined;
-  evidence: () => { partial: number } | undefined;
+  history: () => { written: number; queued: number; dropped: number; pruned: number; busy: number; staleLocks: number; damaged: number } | undefined;
+  evidence: () => { partial: number; dropped: number } | undefined;
 }
 
 export class Metrics {
@@ -65,6 +65,14 @@ export class Metrics {
     fromSource('edgecam_history_rows_dropped_total', 'History rows dropped because the database could not be written for too long.', () => sources.history()?.dropped);
     fromSource('edgecam_history_rows_pruned_total', 'History rows removed by retention (HISTORY_DAYS, HISTORY_MAX_MB).', () => sources.history()?.pruned);
     fromSource('edgecam_history_rows_waiting', 'History rows waiting in memory to be written.', () => sources.history()?.queued);
+    fromSource('edgecam_history_busy_total', 'History flushes that found the database locked by another program (written at a later flush).', () => sources.history()?.busy);
+    fromSource('edgecam_history_stale_locks_cleared_total', 'History locks left by a killed program, cleared.', () => sources.history()?.staleLocks);
+    fromSource('edgecam_history_damaged_total', 'Damaged history databases set aside (a new one started).', () => sources.history()?.damaged);
+    fromSource(
+      'edgecam_evidence_dropped_total',
+      'Evidence photos not made: the render queue was full (a burst), or no picture of the moment was kept.',
+      () => sources.evidence()?.dropped,
+    );
     fromSource(
       'edgecam_evidence_partial_removed_total',
       'Half-written evidence photos removed: left by a crash (at start) or by a write that failed.',

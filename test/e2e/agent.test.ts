@@ -247,7 +247,10 @@ test('no telemetry: onnxruntime writes no device id under HOME and no debug log 
 test('command-line mistakes: an unknown command exits 64 listing every command; a file detect cannot read is named as itself', async () => {
   const unknown = edgecam(['frobnicate'], {});
   assert.equal((await unknown.exit).code, 64);
-  assert.equal(unknown.stderr().trim(), 'edgecam: unknown command "frobnicate" (commands: run, detect, check-config, calibrate, capacity, shapes, export; see edgecam --help)');
+  assert.equal(
+    unknown.stderr().trim(),
+    'edgecam: unknown command "frobnicate" (commands: run, detect, check-config, calibrate, capacity, shapes, export, backup; see edgecam --help)',
+  );
   const notImage = join(FIXTURES, '..', '..', 'README.md');
   const detect = edgecam(['detect', notImage], {});
   assert.equal((await detect.exit).code, 78);

@@ -10,7 +10,12 @@ import sharp from 'sharp';
 import { JpegSplitter, jpegSize, PictureRing } from '../../agent/frames/pictures.js';
 import { renderEvidence } from '../../agent/frames/photo.js';
 import { EvidenceFiles } from '../../agent/evidence/files.js';
-import { bestView } from '../../agent/evidence/index.js';
+import { bestView, fromConfig as evidenceFeature, MAX_QUEUED } from '../../agent/evidence/index.js';
+import { loadConfig } from '../../agent/config/index.js';
+import { EventBus } from '../../agent/bus.js';
+import { FrameStore } from '../../agent/frames/store.js';
+import type { FeatureContext } from '../../agent/feature.js';
+import { memoryLogger } from '../helpers/log.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-evidence-'));
@@ -128,4 +133,54 @@ test('evidence files: a photo half written when the agent died is removed at the
   assert.deepEqual(readdirSync(folder), ['whole.jpg']);
   assert.equal(restarted.stats.partial, 1);
   assert.equal(restarted.totalBytes, 500, 'only whole photos count towards EVIDENCE_MAX_MB');
+});
+
+test('a burst of crossings: at most MAX_QUEUED photos wait, the rest are dropped and counted; each outcome is an evidence event, a photo never made says so', async () => {
+  const stateDir = mkdtempSync(join(dir, 'burst-'));
+  const config = loadConfig({ env: { STATE_DIR: stateDir, EVIDENCE_CLASSES: 'car', LINES: 'gate:100,0;100,100' }, cwd: stateDir });
+  const { log } = memoryLogger();
+  const bus = new EventBus(log);
+  const frames = new FrameStore();
+  const counters: Record<string, () => unknown> = {};
+  // The feature's neighbours, only as far as it uses them: a bus, the frame store and its pictures are real.
+  const ctx = {
+    config,
+    log,
+    bus,
+    frames,
+    mqtt: { topic: (t: string) => t, publish: () => {} },
+    http: { route: () => {} },
+    health: { provide: (name: string, f: () => unknown) => (counters[name] = f) },
+    pipeline: { shapes: { shapes: { lines: config.ANALYTICS.lines } } },
+  } as unknown as FeatureContext;
+  const feature = evidenceFeature(ctx)!;
+  await feature.start();
+  const ring = frames.pictures!;
+  ring.timestamp(1);
+  ring.data(await jpegOf(1280, 720, 90));
+  const trackIds = Array.from({ length: 40 }, (_, i) => i + 1);
+  bus.emit('detections', {
+    index: 5,
+    pts: 1,
+    sourceWidth: 1280,
+    sourceHeight: 720,
+    inferenceMs: 20,
+    detections: trackIds.map((id) => ({ className: 'car', classId: 2, score: 0.9, box: [10 * id, 100, 10 * id + 80, 160] as [number, number, number, number], trackId: id })),
+  });
+  const outcomes: { path: string; written: boolean }[] = [];
+  bus.on('evidence', (e) => outcomes.push(e), 'test');
+  const at = new Date().toISOString();
+  for (const id of [...trackIds, 99])
+    bus.emit('crossing', { line: 'gate', direction: 'in', trackId: id, className: 'car', pts: 1, timestamp: at, evidence: `/evidence/burst-gate-${id}.jpg` });
+  assert.equal(outcomes.filter((o) => !o.written).length, 40 - MAX_QUEUED + 1, 'dropped at once: the burst beyond the queue, and the track with no picture');
+  assert.ok(outcomes.some((o) => o.path === '/evidence/burst-gate-99.jpg' && !o.written));
+  await feature.stop();
+  const written = outcomes.filter((o) => o.written).map((o) => o.path);
+  assert.equal(written.length, MAX_QUEUED);
+  assert.deepEqual(
+    readdirSync(join(stateDir, 'evidence')).sort(),
+    written.map((p) => p.slice('/evidence/'.length)).sort(),
+    'a photo on disk for every path said written, none for the others',
+  );
+  assert.equal((counters.evidence!() as { dropped: number }).dropped, 40 - MAX_QUEUED + 1);
 });

@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, utimesSync, existsSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, utimesSync, existsSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { HistoryStore, removeStaleLock, STALE_LOCK_MS } from '../../agent/history/store.js';
+import { HistoryStore, openElsewhere, removeStaleLock, STALE_LOCK_MS } from '../../agent/history/store.js';
 import { crossingRow, statsRows, zoneEventRow } from '../../agent/history/rows.js';
-import { exportRequest, writeExport } from '../../agent/history/export.js';
-import { Recorder } from '../../agent/history/recorder.js';
+import { backupCommand, exportRequest, writeExport } from '../../agent/history/export.js';
+import { BUSY_WARN, Recorder } from '../../agent/history/recorder.js';
 import { IntervalStats } from '../../agent/analytics/stats.js';
 import { memoryLogger } from '../helpers/log.js';
 import { ageLock } from '../helpers/history.js';
@@ -244,6 +244,119 @@ test('SIGKILL in the middle of a burst of writes: the database opens, passes int
     const rows = store.count('crossings');
     // Every batch it reported is there, and at most the one it was writing beyond (whole, never part of one).
     assert.ok(rows === committed * 50 || rows === (committed + 1) * 50, `${rows} rows after ${committed} committed batches`);
+  } finally {
+    store.close();
+  }
+});
+
+test('a lock made by hand while recording: rows wait, one warning after 10 s of busy writes, and once it is stale (old, no program holding the file) recording resumes with nothing lost', async () => {
+  const file = fresh();
+  const memory = memoryLogger();
+  const recorder = new Recorder({ file, days: 7, maxBytes: 1e9, log: memory.log });
+  recorder.add([crossing(1, '2026-12-06T00:00:00.000Z')]);
+  recorder.flush();
+  mkdirSync(`${file}.lock`);
+  for (let i = 0; i < BUSY_WARN + 2; i++) {
+    recorder.add([crossing(10 + i, '2026-12-06T00:00:01.000Z')]);
+    recorder.flush();
+  }
+  assert.equal(recorder.stats.queued, BUSY_WARN + 2, 'rows wait in memory while the database is locked');
+  const warnings = () =>
+    memory
+      .lines()
+      .filter((l) => l.level === 'warn')
+      .map((l) => String(l.msg));
+  assert.equal(warnings().filter((m) => m.includes('stays locked')).length, 1, warnings().join('\n'));
+  // Old enough, but another program has the file open: a reader stopped mid-read keeps its lock.
+  const holder = spawn('sh', ['-c', `exec 3<"${file}"; exec sleep 30`], { stdio: 'ignore' });
+  try {
+    await new Promise<void>((resolve) => {
+      const check = () => (openElsewhere(file) ? resolve() : setTimeout(check, 20));
+      check();
+    });
+    ageLock(file);
+    recorder.flush();
+    assert.ok(existsSync(`${file}.lock`), 'a lock whose holder runs is kept');
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+  }
+  ageLock(file);
+  recorder.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(existsSync(`${file}.lock`), false);
+  assert.equal(recorder.stats.staleLocks, 1);
+  assert.equal(recorder.stats.queued, 0);
+  recorder.stop();
+  const store = HistoryStore.open(file, { readOnly: true });
+  try {
+    assert.equal(store.count('crossings'), BUSY_WARN + 3, 'every row written, none lost');
+  } finally {
+    store.close();
+  }
+});
+
+test('a history file damaged while recording is set aside with its journal, a new one started, and the rows since written to it', async () => {
+  const file = fresh();
+  const memory = memoryLogger();
+  const recorder = new Recorder({ file, days: 7, maxBytes: 1e9, log: memory.log });
+  recorder.add(Array.from({ length: 200 }, (_, i) => crossing(i, '2026-12-06T00:00:00.000Z')));
+  recorder.flush();
+  // Garbage over the header and the first pages, while the agent has it open.
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(16_384, 0x5a), 0, 16_384, 0);
+  closeSync(fd);
+  writeFileSync(`${file}-journal`, 'a journal left with the damage');
+  recorder.add([crossing(1000, '2026-12-06T00:00:05.000Z'), crossing(1001, '2026-12-06T00:00:06.000Z')]);
+  recorder.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(recorder.stats.damaged, 1);
+  assert.equal(recorder.stats.queued, 0);
+  const aside = readdirSync(dirname(file)).filter((n) => n.startsWith(`${basename(file)}.damaged-`));
+  assert.equal(aside.filter((n) => !n.endsWith('-journal')).length, 1, aside.join(', '));
+  assert.equal(aside.filter((n) => n.endsWith('-journal')).length, 1, 'its journal went with it, so the new file never rolls it in');
+  assert.equal(
+    memory
+      .lines()
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.msg)
+      .join('\n'),
+    'history: damaged database set aside, a new one started',
+  );
+  recorder.add([crossing(1002, '2026-12-06T00:00:07.000Z')]);
+  recorder.stop();
+  const store = HistoryStore.open(file, { readOnly: true });
+  try {
+    assert.equal(store.integrity(), 'ok');
+    assert.deepEqual(
+      store.page('crossings', {}, 0, 10).map((r) => Number(r.track_id)),
+      [1000, 1001, 1002],
+    );
+  } finally {
+    store.close();
+  }
+});
+
+test("edgecam backup: a consistent copy through the agent's SQLite, never over an existing file; a photo never made leaves its row", () => {
+  const file = fresh();
+  const recorder = new Recorder({ file, days: 7, maxBytes: 1e9, log: memoryLogger().log });
+  recorder.add([crossing(1, '2026-12-06T00:00:00.000Z', { evidence: '/evidence/a.jpg' }), crossing(2, '2026-12-06T00:00:01.000Z', { evidence: '/evidence/b.jpg' })]);
+  recorder.flush();
+  // One photo failed after its row was written, the other while its row still waited.
+  recorder.add([crossing(3, '2026-12-06T00:00:02.000Z', { evidence: '/evidence/c.jpg' })]);
+  recorder.clearEvidence('/evidence/a.jpg');
+  recorder.clearEvidence('/evidence/c.jpg');
+  recorder.stop();
+  const copy = join(dirname(file), 'copy.sqlite');
+  assert.equal(backupCommand(file, copy), 0);
+  assert.throws(() => backupCommand(file, copy), /exists; give a new file/);
+  const store = HistoryStore.open(copy, { readOnly: true });
+  try {
+    assert.equal(store.integrity(), 'ok');
+    assert.deepEqual(
+      store.page('crossings', {}, 0, 10).map((r) => r.evidence),
+      [null, '/evidence/b.jpg', null],
+    );
   } finally {
     store.close();
   }
