@@ -234,8 +234,14 @@ test('SIGKILL in the middle of a burst of writes: the database opens, passes int
       resolve();
     });
   });
+  // Killed as soon as a batch is being written: its journal exists only during a write transaction.
+  const journal = `${file}-journal`;
+  const deadline = Date.now() + 5000;
+  while (!existsSync(journal) && Date.now() < deadline);
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  // 'close': every line the child printed has been read.
+  await new Promise((r) => child.once('close', r));
+  assert.ok(existsSync(journal), 'a write was in flight when the child was killed: its journal is left');
   const committed = Math.max(...out.split('\n').filter(Boolean).map(Number));
   ageLock(file);
   const store = HistoryStore.open(file);
