@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify(redactedConfig(c), null, 2));
       printOrigins(c);
       if (c.SOURCE_KIND === 'rpicam')
-        console.error(`edgecam: the camera runs as: ${cameraCommandLine(cameraOptions(c), ['ffmpeg', ...cameraInputOptions(cameraOptions(c)), '-i', 'pipe:0', '...'])}`);
+        console.error(`edgecam: the camera runs as: ${cameraCommandLine(cameraOptions(c), ['ffmpeg', ...cameraInputOptions(), '-i', 'FIFO', '...'])}`);
       console.error('configuration is valid');
       return 0;
     }

@@ -6,7 +6,6 @@
 // shared supervisor; what each exit means is decided here.
 import { findFfmpeg, runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/process.js';
 import { cameraInputOptions, cameraTool, withCamera } from './rpicam.js';
-import type { Readable } from 'node:stream';
 import { Supervisor, type ExitDecision } from '../ffmpeg/supervisor.js';
 import { FramePipe, type FifoRead } from './fifo.js';
 import { FrameAssembler } from './assembler.js';
@@ -157,12 +156,11 @@ export class Capture {
     const pictures = read ? this.options.pictures : undefined;
     pictures?.reset();
     const outputs = captureOutputs(fps, resize, width, height, pictures?.size);
-    const job = (stdin?: Readable) =>
+    const job = (cameraFifo?: string) =>
       runFfmpeg({
         binary: findFfmpeg(this.options.ffmpegPath),
-        input: input.input,
-        stdin,
-        inputOptions: ['-hide_banner', '-nostats', ...(stdin ? [] : ['-nostdin']), ...hwaccelOptions(this.hwaccel), ...(camera ? cameraInputOptions(camera) : input.options)],
+        input: cameraFifo ?? input.input,
+        inputOptions: ['-hide_banner', '-nostats', '-nostdin', ...hwaccelOptions(this.hwaccel), ...(camera ? cameraInputOptions() : input.options)],
         outputOptions: outputs.frames,
         output: read?.path ?? 'pipe:1',
         stdoutOutput: outputs.pictures,

@@ -1,13 +1,22 @@
 // The Raspberry Pi camera module: libcamera drives it, so FFmpeg cannot open it as a
-// V4L2 device. rpicam-vid (libcamera-vid before Bookworm) writes its frames to a pipe,
-// and FFmpeg reads them from its standard input. The two run as one supervised process
-// here: when either exits the other is stopped and the pair restarts with the capture's
-// backoff; both are started so that the kernel kills them if the agent dies (no camera
-// left busy for the next start). The camera's stderr is logged, redacted, rate-limited.
+// V4L2 device. rpicam-vid (libcamera-vid before Bookworm) writes its frames into a named
+// pipe that FFmpeg reads: nothing passes through JavaScript, so a busy main thread never
+// holds the camera back. The frames travel in a Matroska stream (rpicam-vid's libav
+// output) whose timestamps are the camera's own, so a stall anywhere downstream bunches
+// no frames in time and bends no speed. The two run as one supervised process here: when
+// either exits the other is stopped and the pair restarts with the capture's backoff;
+// both are started so that the kernel kills them if the agent dies (no camera left busy
+// for the next start). The camera's stderr is logged, redacted, rate-limited.
+//
+// A camera that stops delivering is restarted by rpicam-vid itself ("Device timeout
+// detected, attempting a restart!!!", then frames again, rpicam_vid.cpp's event loop);
+// edgecam's stall watchdog restarts the pair only if frames stay away longer.
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import type { Readable } from 'node:stream';
 import { guarded, stopChild, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/process.js';
+import { ownTempDir } from '../pids.js';
 import { UserError } from '../errors.js';
 import { redactUrl, type Logger } from '../log.js';
 
@@ -48,10 +57,21 @@ export function cameraOptions(config: Config): CameraOptions {
   };
 }
 
-/** rpicam-vid's arguments: no preview, run until stopped, frames to stdout. */
-export function cameraArgs(o: CameraOptions): string[] {
-  const args = ['--nopreview', '-t', '0', '-o', '-', '--flush', '--camera', String(o.camera)];
-  args.push('--width', String(o.width), '--height', String(o.height), '--framerate', String(o.framerate), '--codec', o.codec);
+/**
+ * The libav encoder per RPICAM_CODEC: raw frames, JPEGs, or H.264 by the Pi 4's hardware
+ * encoder (/dev/video11), else by x264 (the Pi 5 has no H.264 encoder).
+ */
+export function libavCodec(codec: CameraOptions['codec']): string {
+  if (codec === 'yuv420') return 'rawvideo';
+  if (codec === 'mjpeg') return 'mjpeg';
+  return existsSync('/dev/video11') ? 'h264_v4l2m2m' : 'libx264';
+}
+
+/** rpicam-vid's arguments: no preview, run until stopped, frames into `output` as Matroska with the camera's timestamps. */
+export function cameraArgs(o: CameraOptions, output: string): string[] {
+  const args = ['--nopreview', '-t', '0', '-o', output, '--flush', '--camera', String(o.camera)];
+  args.push('--width', String(o.width), '--height', String(o.height), '--framerate', String(o.framerate));
+  args.push('--codec', 'libav', '--libav-format', 'matroska', '--libav-video-codec', libavCodec(o.codec));
   // H.264 with its headers in the stream, so FFmpeg can join at any key frame.
   if (o.codec === 'h264') args.push('--inline', '--intra', String(Math.max(1, Math.round(o.framerate))));
   if (o.rotation) args.push('--rotation', String(o.rotation));
@@ -63,11 +83,9 @@ export function cameraArgs(o: CameraOptions): string[] {
   return args;
 }
 
-/** FFmpeg's input options for what the camera writes; timestamps from the wall clock, as the frames arrive. */
-export function cameraInputOptions(o: CameraOptions): string[] {
-  const clock = ['-use_wallclock_as_timestamps', '1'];
-  if (o.codec === 'yuv420') return [...clock, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${o.width}x${o.height}`, '-framerate', String(o.framerate)];
-  return [...clock, '-f', o.codec, '-framerate', String(o.framerate)];
+/** FFmpeg's input options for what the camera writes: Matroska, timed by the camera. */
+export function cameraInputOptions(): string[] {
+  return ['-f', 'matroska'];
 }
 
 let found: string | undefined;
@@ -86,9 +104,9 @@ export function cameraTool(configured?: string): string {
   throw new UserError('SOURCE=rpicam: neither rpicam-vid nor libcamera-vid is installed; apt-get install rpicam-apps (Raspberry Pi OS), or set RPICAM_PATH');
 }
 
-/** The command line the capture runs, as check-config shows it. */
+/** The command lines the capture runs, as check-config shows them; FIFO is the named pipe between them. */
 export function cameraCommandLine(o: CameraOptions, ffmpeg: string[]): string {
-  return [cameraTool(o.path), ...cameraArgs(o), '|', ...ffmpeg].join(' ');
+  return [cameraTool(o.path), ...cameraArgs(o, 'FIFO'), '&', ...ffmpeg].join(' ');
 }
 
 /** Why the camera stopped, from its last lines: its own error line, with what to do about the usual ones. */
@@ -107,11 +125,14 @@ export function cameraReason(tail: string[]): string[] {
 const LINES_PER_MINUTE = 20;
 
 /**
- * Starts the camera and, reading its stdout, FFmpeg (`startFfmpeg`); returns the pair as
- * one process: it exits when either does (the other is stopped), and kill stops both.
+ * Starts the camera and FFmpeg (`startFfmpeg`, given the named pipe to read); returns the
+ * pair as one process: it exits when either does (the other is stopped), and kill stops both.
  */
-export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: Readable) => FfmpegProcess): FfmpegProcess & { cameraPid: number | undefined } {
-  const camera = spawn(guarded(cameraTool(o.path)), cameraArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (input: string) => FfmpegProcess): FfmpegProcess & { cameraPid: number | undefined } {
+  const dir = ownTempDir('edgecam-camera-');
+  const fifo = join(dir, 'frames.mkv');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  const camera = spawn(guarded(cameraTool(o.path)), cameraArgs(o, fifo), { stdio: ['ignore', 'ignore', 'pipe'] });
   const tail: string[] = [];
   let logged = 0;
   let windowStart = Date.now();
@@ -138,8 +159,7 @@ export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: R
     camera.once('error', (err) => resolve({ code: null, signal: 'error', tail: [...tail, err.message] }));
     camera.once('exit', (code, signal) => resolve({ code, signal, tail }));
   });
-  camera.stdout.on('error', () => {});
-  const ffmpeg = startFfmpeg(camera.stdout);
+  const ffmpeg = startFfmpeg(fifo);
   const stopCamera = (graceMs?: number) => stopChild(camera, cameraExited, graceMs);
   // Whichever ends first says why; a camera that failed speaks for the pair.
   const exited = Promise.race([cameraExited.then((e) => ({ who: 'camera' as const, e })), ffmpeg.exited.then((e) => ({ who: 'ffmpeg' as const, e }))]).then(async ({ who, e }) => {
@@ -147,9 +167,13 @@ export function withCamera(o: CameraOptions, log: Logger, startFfmpeg: (stdin: R
       const f = await ffmpeg.kill();
       return e.code === 0 ? f : { ...e, tail: cameraReason(e.tail) };
     }
+    // The camera ending its stream ends FFmpeg's input first: its own exit, moments later, says why.
+    const camera = await Promise.race([cameraExited, new Promise<undefined>((r) => void setTimeout(r, 1000))]);
+    if (camera && camera.code !== 0 && camera.signal === null) return { ...camera, tail: cameraReason(camera.tail) };
     await stopCamera();
     return e;
   });
+  void exited.finally(() => rmSync(dir, { recursive: true, force: true }));
   return {
     stdout: ffmpeg.stdout,
     get pid() {

@@ -85,3 +85,17 @@ export function resolveHttpBind(raw: RawConfig, problems: string[]): string {
   );
   return raw.HTTP_BIND;
 }
+
+/** RPICAM_PATH, when given for the camera module, must be a program this user may run. */
+export function checkRpicamPath(path: string | undefined, kind: string, problems: string[]): void {
+  if (!path || kind !== 'rpicam') return;
+  try {
+    accessSync(path, constants.X_OK);
+    if (statSync(path).isFile()) return;
+  } catch {
+    // reported below
+  }
+  problems.push(
+    `RPICAM_PATH=${JSON.stringify(path)}: no such program (give the path of rpicam-vid, or libcamera-vid before Bookworm, e.g. RPICAM_PATH=/usr/bin/rpicam-vid; empty: found on PATH)`,
+  );
+}

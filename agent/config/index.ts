@@ -13,7 +13,7 @@ import { configSchema, RENAMED_SETTINGS, SECRET_KEYS, SETTING_NAMES, type RawCon
 import { UserError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import { BUNDLED_MODELS, BUNDLED_SAMPLE, modelPath } from '../paths.js';
-import { checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
+import { checkRpicamPath, checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
 import type { Point } from '../track/homography.js';
 import { resolveCalibration } from './calibration.js';
 import { overlayShapes, readSavedShapes, SHAPE_KEYS, SHAPES_FILE, type ShapeSources } from './saved.js';
@@ -175,6 +175,7 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string, shapes: 
   } else if (kind === 'stream' && !/^(rtmps?|srt|udp|tcp):\/\//.test(source)) {
     problems.push(`SOURCE=${JSON.stringify(redactUrl(source))}: unsupported URL scheme (use rtsp://, rtsps://, http://, https://, rtmp://, srt:// or udp://)`);
   }
+  checkRpicamPath(raw.RPICAM_PATH, kind, problems);
   const model = modelPath(raw.MODEL, cwd);
   const stateDir = resolve(cwd, raw.STATE_DIR);
   checkStateDir(stateDir, problems);

@@ -1,7 +1,9 @@
 // The Raspberry Pi camera module without a Pi: a stand-in rpicam-vid on PATH
 // (test/helpers/bin/rpicam-vid) that takes the real tool's documented options, refuses
 // others as it does, and writes the chosen codec from FFmpeg's test source with a real
-// photo over it. The agent runs as a process, as systemd runs it.
+// photo over it, in the container the agent asks for, timed as the camera times its
+// frames; on a stall it does what rpicam_vid.cpp does (logs the device timeout, restarts
+// the camera itself, goes on). The agent runs as a process, as systemd runs it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cameraArgs, cameraReason, type CameraOptions } from '../../agent/capture/rpicam.js';
-import { alive, edgecam, until } from '../helpers/agent.js';
+import { alive, childrenOf, edgecam, until } from '../helpers/agent.js';
 import { freePort, needs, subscribe } from '../helpers/net.js';
 import { classPayload, statePayload } from '../../agent/mqtt/payloads.js';
 import { FIXTURES, CLI } from '../helpers/paths.js';
@@ -44,13 +46,14 @@ describe('rpicam-vid arguments', { skip: needs('bash') }, () => {
       { exposure: 'long' },
     ];
     for (const v of variants) {
-      const args = cameraArgs({ ...BASE, ...v });
+      const args = cameraArgs({ ...BASE, ...v }, '-');
       assert.deepEqual(args.slice(0, 5), ['--nopreview', '-t', '0', '-o', '-']);
+      assert.deepEqual(args.slice(args.indexOf('--codec'), args.indexOf('--codec') + 4), ['--codec', 'libav', '--libav-format', 'matroska']);
       // With no camera connected the tool stops after reading its options: the options were taken.
       const r = spawnSync(STANDIN, args, { encoding: 'utf8', env: { ...process.env, EDGECAM_STANDIN_NO_CAMERA: '1' } });
       assert.match(r.stderr, /no cameras available/, `${args.join(' ')}: ${r.stderr}`);
     }
-    const unknown = spawnSync(STANDIN, [...cameraArgs(BASE), '--fps', '15'], { encoding: 'utf8' });
+    const unknown = spawnSync(STANDIN, [...cameraArgs(BASE, '-'), '--fps', '15'], { encoding: 'utf8' });
     assert.equal(unknown.status, 255);
     assert.match(unknown.stderr, /unrecognised option '--fps'/);
   });
@@ -103,7 +106,7 @@ describe('SOURCE=rpicam with the stand-in', { skip: needs('ffmpeg', 'bash'), tim
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
-      /the camera runs as: rpicam-vid --nopreview -t 0 -o - --flush --camera 1 --width 1280 --height 720 --framerate 15 --codec mjpeg --rotation 180 \| ffmpeg -use_wallclock_as_timestamps 1 -f mjpeg/,
+      /the camera runs as: rpicam-vid --nopreview -t 0 -o FIFO --flush --camera 1 --width 1280 --height 720 --framerate 15 --codec libav --libav-format matroska --libav-video-codec mjpeg --rotation 180 & ffmpeg -f matroska -i FIFO/,
     );
   });
 
@@ -133,7 +136,7 @@ describe('SOURCE=rpicam with the stand-in', { skip: needs('ffmpeg', 'bash'), tim
       await sub.waitFor((m) => m.some((x) => statePayload.parse(x.json()).camera_restarts >= 2), 30_000);
       await until(() => processed(run) >= 3, 30_000, 'a third start delivering frames');
       const restarts = run.lines().filter((l) => l.msg === 'camera and ffmpeg exited; restarting');
-      assert.match(String(restarts[0]!.reason), /^camera: Device timeout detected/);
+      assert.match(String(restarts[0]!.reason), /^camera: failed to write output bytes/);
     } finally {
       await sub.close();
       run.child.kill('SIGTERM');
@@ -163,6 +166,84 @@ describe('SOURCE=rpicam with the stand-in', { skip: needs('ffmpeg', 'bash'), tim
     assert.ok(warnings.length >= attempts - 1 && warnings.length <= attempts, `${warnings.length} warnings for ${attempts} attempts`);
     const waits = warnings.map((w) => Number(w.retryInMs));
     assert.ok(waits.at(-1)! > waits[0]!, `backoff grows: ${waits.join(', ')}`);
+  });
+
+  test('a camera that stalls recovers as rpicam-vid recovers it: no restart of the pair, frames again after the gap', async () => {
+    const { run, mqttPort } = await startOnCamera({ EDGECAM_STANDIN_STALL_AFTER: '3', EDGECAM_STANDIN_STALL_SECONDS: '3' });
+    const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['state'], 30_000);
+    try {
+      await until(() => run.lines().some((l) => l.msg === 'source opened'), 30_000, 'frames');
+      const stateFrames = () => sub.messages.map((m) => statePayload.parse(m.json())).filter((s) => s.camera === 'streaming').length;
+      await until(() => stateFrames() >= 1, 30_000, 'streaming');
+      // Past the stall (3 s in, 3 s long) and the timeout line, frames are processed again.
+      await new Promise((r) => setTimeout(r, 9000));
+      const before = (run.lines().filter((l) => l.msg === 'source opened').length, sub.messages.length);
+      await until(() => sub.messages.length > before, 15_000, 'state after the stall');
+    } finally {
+      await sub.close();
+      run.child.kill('SIGTERM');
+    }
+    assert.equal((await run.exit).code, 0);
+    assert.equal(run.lines().filter((l) => l.msg === 'camera and ffmpeg exited; restarting').length, 0, 'the tool recovers its own camera: nothing to restart');
+    const stopped = run.lines().find((l) => l.msg === 'stopped') as { restarts: number; framesIn: number };
+    assert.equal(stopped.restarts, 0);
+  });
+
+  test('a 500 ms stall of the agent while the camera runs bends no speed: frames are timed by the camera, not by their arrival', async () => {
+    // The photo crosses at 120 px/s; at 0.05 m a pixel, 6 m/s: 21.6 km/h.
+    const { run, mqttPort } = await startOnCamera({ EDGECAM_STANDIN_MOVING: '120', METERS_PER_PIXEL: '0.05', RPICAM_FRAMERATE: '15' });
+    const sub = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['speedometer'], 30_000);
+    try {
+      await sub.waitFor((m) => m.length >= 1, 60_000);
+      // Two stalls of the whole agent (its main thread and all), 1.5 s apart, while objects are measured.
+      for (const wait of [500, 1500]) {
+        await new Promise((r) => setTimeout(r, wait));
+        process.kill(run.child.pid!, 'SIGSTOP');
+        await new Promise((r) => setTimeout(r, 500));
+        process.kill(run.child.pid!, 'SIGCONT');
+      }
+      // The photo is out of the frame about 13 s after it came in; its tracks then end with their final speeds.
+      await sub.waitFor((m) => m.some((x) => x.json<{ final?: boolean }>().final), 30_000);
+      await new Promise((r) => setTimeout(r, 4000));
+    } finally {
+      await sub.close();
+      run.child.kill('SIGTERM');
+    }
+    assert.equal((await run.exit).code, 0);
+    const speeds = sub.messages.map((m) => m.json<{ speed: number; final?: boolean; class_name?: string }>());
+    const off = (v: number) => Math.abs(v / 21.6 - 1);
+    const finals = speeds.filter((s) => s.final);
+    assert.ok(speeds.length >= 5, `${speeds.length} speed messages`);
+    assert.ok(
+      finals.every((s) => off(s.speed) <= 0.1),
+      `final speeds ${finals.map((s) => s.speed).join(', ')} km/h: each within 10 % of 21.6`,
+    );
+    assert.ok(
+      speeds.every((s) => off(s.speed) <= 0.2),
+      `speeds ${speeds.map((s) => s.speed).join(', ')} km/h: each within 20 % of 21.6`,
+    );
+  });
+
+  test('SIGKILL of the agent leaves no camera process behind', async () => {
+    const { run, log } = await startOnCamera({});
+    await until(() => run.lines().some((l) => l.msg === 'source opened'), 30_000, 'frames');
+    const [tool] = cameraPids(log);
+    const family = (pid: number): number[] => [pid, ...childrenOf(pid).flatMap(family)];
+    const camera = family(tool!);
+    assert.ok(camera.length >= 2, `the tool and its encoder: ${camera.join(', ')}`);
+    process.kill(run.child.pid!, 'SIGKILL');
+    await run.exit;
+    await until(() => camera.every((p) => !alive(p)), 5000, `no camera process left of ${camera.join(', ')}`);
+  });
+
+  test('RPICAM_PATH that names no program: one clear line naming it, exit 78', () => {
+    const r = spawnSync(process.execPath, [CLI, 'run'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { PATH, SOURCE: 'rpicam', RPICAM_PATH: '/usr/bin/rpicam-vdi', HTTP_ENABLED: 'false', MQTT_EMBEDDED_PORT: '0', STATE_DIR: mkdtempSync(join(dir, 'state-')) },
+    });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr.trim(), /^edgecam: RPICAM_PATH="\/usr\/bin\/rpicam-vdi": no such program/);
   });
 
   test('no camera tool installed: one clear line and exit 78', () => {
