@@ -9,11 +9,20 @@ export const outputSettings = {
       (v) => (v === '' ? undefined : v),
       z
         .string()
-        .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i, { error: 'expected a broker URL such as mqtt://host:1883 (schemes: mqtt, mqtts, ws, wss)' })
+        .superRefine((v, ctx) => {
+          const urls = v.split(',').map((u) => u.trim());
+          const bad = urls.find((u) => !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s/]+/i.test(u));
+          if (bad !== undefined)
+            return void ctx.addIssue({ code: 'custom', message: 'expected a broker URL such as mqtt://host:1883 (schemes: mqtt, mqtts, ws, wss), or several, comma-separated' });
+          if (urls.length > 1 && urls.some((u) => !/^(mqtts?|tcp|ssl):\/\/[^\s/]+\/?$/i.test(u)))
+            ctx.addIssue({ code: 'custom', message: 'several brokers: each one mqtt:// or mqtts:// host:port, without a path (e.g. mqtt://node1:1883,mqtt://node2:1883)' });
+        })
         .optional(),
     )
-    .describe('Broker URL: mqtt://, mqtts://, ws:// or wss://. Empty: start an embedded broker and publish to it.')
-    .meta({ examples: ['mqtt://192.168.1.10:1883'] }),
+    .describe(
+      'Broker URL: mqtt://, mqtts://, ws:// or wss://. Several, comma-separated (mqtt:// or mqtts://): the nodes of a clustered broker; the agent uses the first that answers and moves to the next when its node goes, with the same client id and outbox. Empty: start an embedded broker and publish to it.',
+    )
+    .meta({ examples: ['mqtt://192.168.1.10:1883', 'mqtt://node1:1883,mqtt://node2:1883,mqtt://node3:1883'] }),
   MQTT_EMBEDDED_PORT: number({ min: 0, max: 65535, int: true })
     .default(1883)
     .describe('TCP port of the embedded broker (used only when MQTT_URL is empty).')

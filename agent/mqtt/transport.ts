@@ -17,6 +17,13 @@ import { lockStateDir } from './lock.js';
 
 export { transportOptions, type TransportOptions } from './options.js';
 
+/** One broker of a list: mqtt.js's server entry. */
+function brokerOf(url: string): { host: string; port: number; protocol: 'mqtt' | 'mqtts' } {
+  const u = new URL(url);
+  const secure = /^(mqtts|ssl):$/i.test(u.protocol);
+  return { host: u.hostname, port: Number(u.port) || (secure ? 8883 : 1883), protocol: secure ? 'mqtts' : 'mqtt' };
+}
+
 export interface TransportStats {
   /** Telemetry messages handed to the outbox. */
   queued: number;
@@ -122,8 +129,12 @@ export class MqttTransport {
       ...(this.options.tls ?? {}),
       rejectUnauthorized: true,
     };
-    const client = mqtt.connect(url, options);
+    // Several brokers (a cluster's nodes): each connection attempt takes the next, round the list.
+    const urls = url.split(',').map((u) => u.trim());
+    if (urls.length > 1) options.servers = urls.map((u) => brokerOf(u));
+    const client = mqtt.connect(urls[0]!, options);
     this.client = client;
+    const current = () => (urls.length > 1 ? `${client.options.protocol}://${client.options.host}:${client.options.port}` : url);
 
     const firstOutcome = new Promise<Error | undefined>((resolve) => {
       client.once('connect', () => resolve(undefined));
@@ -133,7 +144,7 @@ export class MqttTransport {
 
     client.on('connect', () => {
       this.backoff.reset();
-      log.info({ url: redactUrl(url), clientId, pending: this.outbox.size }, 'connected to MQTT broker');
+      log.info({ url: redactUrl(current()), clientId, pending: this.outbox.size }, 'connected to MQTT broker');
       client.publish(status, 'online', { qos: 1, retain: true });
       for (const listener of this.connectListeners) listener();
       if (this.subscriptions.size) client.subscribe([...this.subscriptions.keys()], { qos: 1 });
@@ -146,7 +157,10 @@ export class MqttTransport {
       if (this.stopping) return;
       const delayMs = this.backoff.next();
       this.counts.reconnects++;
-      log.warn({ url: redactUrl(url), retryInMs: delayMs, pending: this.outbox.size }, 'MQTT connection lost; telemetry is kept in the outbox');
+      log.warn(
+        { url: redactUrl(current()), retryInMs: delayMs, pending: this.outbox.size, ...(urls.length > 1 ? { next: 'the next broker in MQTT_URL' } : {}) },
+        'MQTT connection lost; telemetry is kept in the outbox',
+      );
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = setTimeout(() => {
         if (!this.stopping) client.reconnect();

@@ -70,7 +70,7 @@ export async function startMosquitto(opts: MosquittoOptions | string[] = {}): Pr
     process: proc,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once('exit', () => resolve());
         proc.kill('SIGTERM');
       }),
