@@ -20,6 +20,8 @@ export interface Crossing {
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
   /** URL path of the evidence photo the evidence feature makes of it (EVIDENCE_CLASSES). */
   evidence?: string;
+  /** The event's unique id (event_id on MQTT and in the history), given when it is published. */
+  eventId?: string;
 }
 
 /** An object entered or left a zone (analytics). */
@@ -35,6 +37,8 @@ export interface ZoneEvent {
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
   /** On `left` with a speed: URL path of the evidence photo the evidence feature makes of it (EVIDENCE_CLASSES). */
   evidence?: string;
+  /** The event's unique id (event_id on MQTT and in the history), given when it is published. */
+  eventId?: string;
 }
 
 /** The wall-clock time (ISO 8601) an analytics event was published at. */

@@ -4,6 +4,7 @@
 // occupancy retained on `<prefix>zone/<name>` with entered/left on `.../event`, and the
 // interval statistics (counts, mean / V85 / max speed, occupancy, dwell) on `<prefix>stats`
 // on the wall clock. The viewer hears the same on the bus.
+import { randomUUID } from 'node:crypto';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { Config } from '../config/index.js';
 import type { LinePayload, LineTotalsPayload, StatsPayload, ZoneEventPayload, ZonePayload } from '../mqtt/payloads.js';
@@ -19,7 +20,7 @@ function speedFields(speed: Crossing['speed']): Pick<LinePayload, 'speed' | 'uni
   return speed ? { speed: round(speed.value, 2), unit: speed.unit as LinePayload['unit'], error_estimate: round(speed.errorEstimate, 2) } : {};
 }
 
-export function linePayloadOf(c: Crossing, now = new Date()): LinePayload {
+export function linePayloadOf(c: Crossing & { eventId: string }, now = new Date()): LinePayload {
   return {
     line: c.line,
     direction: c.direction,
@@ -29,6 +30,7 @@ export function linePayloadOf(c: Crossing, now = new Date()): LinePayload {
     pts: round(c.pts, 3),
     timestamp: now.toISOString(),
     ...(c.evidence ? { evidence: c.evidence } : {}),
+    event_id: c.eventId,
   };
 }
 
@@ -47,7 +49,7 @@ export function evidenceOf(
   return `/evidence/${now.toISOString().replace(/[-:.]/g, '')}-${'zone' in e ? e.zone : e.line}-${e.trackId}.jpg`;
 }
 
-export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPayload {
+export function zoneEventPayloadOf(e: ZoneEvent & { eventId: string }, now = new Date()): ZoneEventPayload {
   return {
     zone: e.zone,
     event: e.event,
@@ -58,6 +60,7 @@ export function zoneEventPayloadOf(e: ZoneEvent, now = new Date()): ZoneEventPay
     pts: round(e.pts, 3),
     timestamp: now.toISOString(),
     ...(e.evidence ? { evidence: e.evidence } : {}),
+    event_id: e.eventId,
   };
 }
 
@@ -127,7 +130,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const handle = (u: CounterUpdate) => {
     for (const crossing of u.crossings) {
       const now = new Date();
-      const c = { ...crossing, evidence: evidenceOf(crossing, config, now) };
+      const c = { ...crossing, evidence: evidenceOf(crossing, config, now), eventId: randomUUID() };
       const payload = linePayloadOf(c, now);
       mqtt.send(`line/${c.line}`, payload);
       stats.crossing(c);
@@ -142,7 +145,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
     }
     for (const event of u.zoneEvents) {
       const now = new Date();
-      const e = { ...event, evidence: evidenceOf(event, config, now) };
+      const e = { ...event, evidence: evidenceOf(event, config, now), eventId: randomUUID() };
       const payload = zoneEventPayloadOf(e, now);
       mqtt.send(`zone/${e.zone}/event`, payload);
       stats.zoneEvent(e);

@@ -3,6 +3,7 @@
 // (the last one open-ended, as Telraam's) and the count over SPEED_LIMIT; per zone the peak
 // and mean occupancy and the mean dwell. An interval without traffic has zero counts: the
 // series has no holes.
+import { randomUUID } from 'node:crypto';
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Crossing, ZoneEvent } from './counter.js';
 import { percentile } from './geometry.js';
@@ -97,6 +98,7 @@ export class IntervalStats {
           }
         : {};
     const payload: StatsPayload = {
+      event_id: randomUUID(),
       start: start.toISOString(),
       end: end.toISOString(),
       interval_s: round((end.getTime() - start.getTime()) / 1000, 3),

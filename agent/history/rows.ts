@@ -27,6 +27,7 @@ export function crossingRow(c: Crossing & Stamped): Pending {
       class_name: c.className,
       ...speedColumns(c.speed),
       evidence: c.evidence,
+      event_id: c.eventId,
     },
   };
 }
@@ -44,6 +45,7 @@ export function zoneEventRow(e: ZoneEvent & Stamped): Pending {
       dwell_s: roundOptional(e.dwell, 1),
       ...speedColumns(e.speed),
       evidence: e.evidence,
+      event_id: e.eventId,
     },
   };
 }
@@ -51,7 +53,7 @@ export function zoneEventRow(e: ZoneEvent & Stamped): Pending {
 /** One row per line, direction and class, and one for all classes of a direction (class `*`); one per zone. */
 export function statsRows(s: StatsPayload): Pending[] {
   const rows: Pending[] = [];
-  const common = { start: s.start, end: s.end, unit: s.unit };
+  const common = { start: s.start, end: s.end, unit: s.unit, event_id: s.event_id };
   for (const [line, byDirection] of Object.entries(s.lines)) {
     for (const [direction, { classes, ...all }] of Object.entries(byDirection)) {
       for (const [className, group] of [['*', all] as const, ...Object.entries(classes)]) {

@@ -78,16 +78,23 @@ export const SCHEMA = [
     points TEXT
   );
   CREATE INDEX shape_changes_time ON shape_changes (time);`,
+  // The event id of the MQTT message each row came from (a stats message gives several rows).
+  `ALTER TABLE crossings ADD COLUMN event_id TEXT;
+  ALTER TABLE zone_events ADD COLUMN event_id TEXT;
+  ALTER TABLE line_stats ADD COLUMN event_id TEXT;
+  ALTER TABLE zone_stats ADD COLUMN event_id TEXT;
+  CREATE INDEX crossings_event ON crossings (event_id);
+  CREATE INDEX zone_events_event ON zone_events (event_id);`,
 ];
 
 const SPEED_STATS = ['speed_mean', 'speed_p85', 'speed_max', 'speed_samples', 'speed_histogram', 'over_limit'] as const;
 
 /** Every column of each table, in order (the export's columns). */
 export const COLUMNS = {
-  crossings: ['id', 'time', 'pts', 'line', 'direction', 'track_id', 'class_name', 'speed', 'unit', 'error_estimate', 'evidence'],
-  zone_events: ['id', 'time', 'pts', 'zone', 'event', 'track_id', 'class_name', 'dwell_s', 'speed', 'unit', 'error_estimate', 'evidence'],
-  line_stats: ['id', 'start', 'end', 'line', 'direction', 'class_name', 'count', ...SPEED_STATS, 'unit', 'speed_bin'],
-  zone_stats: ['id', 'start', 'end', 'zone', 'occupancy_peak', 'occupancy_mean', 'entered', 'dwell_mean_s', ...SPEED_STATS, 'unit'],
+  crossings: ['id', 'time', 'pts', 'line', 'direction', 'track_id', 'class_name', 'speed', 'unit', 'error_estimate', 'evidence', 'event_id'],
+  zone_events: ['id', 'time', 'pts', 'zone', 'event', 'track_id', 'class_name', 'dwell_s', 'speed', 'unit', 'error_estimate', 'evidence', 'event_id'],
+  line_stats: ['id', 'start', 'end', 'line', 'direction', 'class_name', 'count', ...SPEED_STATS, 'unit', 'speed_bin', 'event_id'],
+  zone_stats: ['id', 'start', 'end', 'zone', 'occupancy_peak', 'occupancy_mean', 'entered', 'dwell_mean_s', ...SPEED_STATS, 'unit', 'event_id'],
   shape_changes: ['id', 'time', 'kind', 'name', 'change', 'points'],
 } as const;
 

@@ -46,6 +46,7 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     timestamp: '2026-11-25T00:49:27.301Z',
     frame: 37,
     pts: 7.4,
+    event_id: '5b0e4a52-2f4e-4c8b-9a51-0f7d3c2b8e11',
   },
   'line/<name>': {
     line: 'stopline',
@@ -57,6 +58,7 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     error_estimate: 0.61,
     pts: 84.37,
     timestamp: '2026-11-25T08:14:03.120Z',
+    event_id: 'c6f1d7a0-8e3b-4f2a-b5d9-2a4e6f8c1b37',
   },
   'line/<name>/totals': {
     line: 'stopline',
@@ -76,8 +78,10 @@ export const EXAMPLES: Record<keyof typeof TOPIC_SCHEMAS, unknown> = {
     error_estimate: 0.3,
     pts: 84.37,
     timestamp: '2026-11-25T08:14:03.120Z',
+    event_id: '1d9c3e5f-7a2b-4c6d-8e0f-3b5a7c9d1e24',
   },
   stats: {
+    event_id: '9a7e2c4b-6d8f-4a1c-b3e5-7f9a1c3e5b68',
     start: '2026-11-25T08:14:00.000Z',
     end: '2026-11-25T08:15:00.000Z',
     interval_s: 60,

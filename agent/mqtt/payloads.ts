@@ -24,6 +24,14 @@ export const classPayload = z.object({
   detections: z.array(detectionPayload).describe('each object: `class_name`, `score` (0..1), `box` (x1, y1, x2, y2 in source-frame pixels) and `track_id`'),
 });
 
+/** Unique per event and the same on every redelivery of it: what a consumer deduplicates on (ON CONFLICT DO NOTHING). */
+const eventId = z
+  .string()
+  .min(8)
+  .describe(
+    'unique id of this event (a random UUID, made when the event happened and kept with it in the outbox): the same on every redelivery, never on another event; deduplicate on it',
+  );
+
 export const speedPayload = z.object({
   speed: z.number().nonnegative().describe('speed of the object over the ground, in `unit`, not rounded to whole units'),
   unit: speedUnit.describe('unit of `speed` and `error_estimate` (`SPEED_UNIT`)'),
@@ -35,6 +43,7 @@ export const speedPayload = z.object({
   samples: z.number().int().positive().describe('positions in the least-squares fit'),
   error_estimate: z.number().nonnegative().describe('one standard error of `speed` from the fit residuals, in `unit`'),
   final: z.boolean().describe('true on the one summary message sent when the track ends (fit over its whole visible path)'),
+  event_id: eventId.optional().describe('on the final message (an event: one per track): its unique id, the same on every redelivery'),
 });
 
 /** Retained on `<prefix>state`: the present, for subscribers that connect later. */
@@ -63,6 +72,7 @@ export const trackPayload = z.object({
   timestamp: z.string().describe('ISO 8601 wall-clock time of the frame'),
   frame: z.number().int().nonnegative().describe('index of the processed frame since the agent started'),
   pts: z.number().describe('presentation time of the frame in the source, seconds'),
+  event_id: eventId,
 });
 
 const speedAt = {
@@ -88,6 +98,7 @@ export const linePayload = z.object({
     .string()
     .optional()
     .describe('with `EVIDENCE_CLASSES`: URL path of its evidence photo on the HTTP server (`/evidence/<file>.jpg`), written within seconds of the message'),
+  event_id: eventId,
 });
 
 const directionTotals = z.record(
@@ -127,6 +138,7 @@ export const zoneEventPayload = z.object({
     .string()
     .optional()
     .describe('with `EVIDENCE_CLASSES`, on `left` with a speed: URL path of its evidence photo on the HTTP server, written within seconds of the message'),
+  event_id: eventId,
 });
 
 const speedStats = {
@@ -144,6 +156,7 @@ const speedStats = {
 
 /** On `<prefix>stats`: every STATS_INTERVAL, on the wall clock. */
 export const statsPayload = z.object({
+  event_id: eventId,
   start: z.string().describe('ISO 8601 start of the interval (the first one starts with the agent)'),
   end: z.string().describe('ISO 8601 end of the interval, a multiple of STATS_INTERVAL on the wall clock'),
   interval_s: z.number().positive().describe('seconds from start to end'),

@@ -1,6 +1,7 @@
 // Telemetry: the compatibility contract. Every processed frame with detections goes out
 // on `<prefix>class` (and the first empty one after them, so a subscriber sees the scene
 // empty), every speed report on `<prefix>speedometer`; both through the outbox.
+import { randomUUID } from 'node:crypto';
 import type { FrameResult } from '../bus.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { ClassPayload, SpeedPayload } from '../mqtt/payloads.js';
@@ -37,6 +38,8 @@ export function speedPayloadOf(r: SpeedReport, now = new Date()): SpeedPayload {
     samples: r.samples,
     error_estimate: round(r.errorEstimate, 2),
     final: r.final,
+    // The final message is an event (one per track): it gets an id to deduplicate on.
+    ...(r.final ? { event_id: randomUUID() } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // view (once its track is confirmed), through the outbox like all telemetry. Home
 // Assistant's device trigger and event entity listen to it, so an automation on
 // "a person appeared" needs no template.
+import { randomUUID } from 'node:crypto';
 import type { FrameResult } from '../bus.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import { classTopicPart, type TrackPayload } from '../mqtt/payloads.js';
@@ -18,6 +19,7 @@ export function trackPayloadsOf(result: FrameResult, tracks: NewTracks, now = ne
     timestamp: now.toISOString(),
     frame: result.index,
     pts: round(result.pts, 3),
+    event_id: randomUUID(),
   }));
 }
 

@@ -13,6 +13,7 @@ import { subscribe } from '../helpers/net.js';
 import { edgecam, httpBase, sleep, until, type Run } from '../helpers/agent.js';
 import { spawnSync } from 'node:child_process';
 import { CLI } from '../helpers/paths.js';
+import { linePayload } from '../../agent/mqtt/payloads.js';
 
 const LINE = 'middle:480,520;480,60';
 
@@ -48,7 +49,7 @@ describe('shapes over MQTT', { timeout: 150_000 }, () => {
       await sub.waitFor((m) => m.some((x) => x.topic === 'line/middle'), 10_000);
       const after = (Date.now() - sent) / 1000;
       assert.ok(after <= 10, `first crossing ${after.toFixed(1)} s after set/lines`);
-      const crossing = sub.messages.find((m) => m.topic === 'line/middle')!.json<{ line: string; direction: string }>();
+      const crossing = linePayload.parse(sub.messages.find((m) => m.topic === 'line/middle')!.json());
       assert.equal(crossing.line, 'middle');
       assert.ok(existsSync(join(state, 'shapes.json')), 'saved in STATE_DIR');
 
@@ -118,6 +119,10 @@ describe('shapes over MQTT', { timeout: 150_000 }, () => {
       assert.match(check.stderr, /^edgecam: LINES: saved \S+ in .*shapes\.json$/m);
       const origins = spawnSync(process.execPath, [CLI, 'shapes'], { env: { PATH: process.env.PATH!, ...env() }, encoding: 'utf8' });
       assert.equal((JSON.parse(origins.stdout) as { settings: { LINES: string } }).settings.LINES, LINE);
+
+      // Every crossing message carries its own event id, the same on a redelivery and never on another crossing.
+      const ids = sub.messages.filter((m) => m.topic === 'line/middle').map((m) => linePayload.parse(m.json()).event_id);
+      assert.equal(new Set(ids).size, ids.length, 'event ids are unique');
 
       // set/shapes reset: the env file (no lines) applies again; the retained totals are cleared.
       await sub.client.publishAsync('set/shapes', 'reset');

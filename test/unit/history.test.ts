@@ -29,6 +29,7 @@ const crossing = (i: number, time: string, extra: Partial<Parameters<typeof cros
     pts: i / 3,
     timestamp: time,
     speed: { value: 30 + i / 7, unit: 'km/h', errorEstimate: 0.456, samples: 5 },
+    eventId: `e${i}`,
     ...extra,
   });
 
@@ -47,28 +48,29 @@ test('crossings, zone events and statistics go in as the MQTT messages carry the
       crossing(1, '2026-12-01T10:00:00.000Z'),
       crossing(2, '2026-12-01T11:00:00.000Z'),
       crossing(3, '2026-12-02T10:00:00.000Z', { line: 'side, "north"', speed: undefined }),
-      zoneEventRow({ zone: 'dock', event: 'left', trackId: 4, className: 'car', pts: 12.3456, dwell: 7.25, timestamp: '2026-12-01T10:00:05.000Z' }),
+      zoneEventRow({ zone: 'dock', event: 'left', trackId: 4, className: 'car', pts: 12.3456, dwell: 7.25, timestamp: '2026-12-01T10:00:05.000Z', eventId: 'z4' }),
     ]);
     const stats = new IntervalStats([{ name: 'gate', directions: ['in', 'out'] }], ['dock'], { unit: 'km/h', bin: 10, limit: 30 });
     stats.crossing({ line: 'gate', direction: 'in', trackId: 1, className: 'car', pts: 1, speed: { value: 34, unit: 'km/h', errorEstimate: 1, samples: 5 } });
-    store.insert(statsRows(stats.take(new Date('2026-12-01T10:00:00Z'), new Date('2026-12-01T10:01:00Z'))));
+    const interval = stats.take(new Date('2026-12-01T10:00:00Z'), new Date('2026-12-01T10:01:00Z'));
+    store.insert(statsRows(interval));
 
     assert.equal(
       await exported(store, 'crossings', 'csv', { from: '2026-12-01', to: '2026-12-02' }),
-      'id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence\n' +
-        '1,2026-12-01T10:00:00.000Z,0.333,gate,in,1,car,30.14,km/h,0.46,\n' +
-        '2,2026-12-01T11:00:00.000Z,0.667,gate,out,2,car,30.29,km/h,0.46,\n',
+      'id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence,event_id\n' +
+        '1,2026-12-01T10:00:00.000Z,0.333,gate,in,1,car,30.14,km/h,0.46,,e1\n' +
+        '2,2026-12-01T11:00:00.000Z,0.667,gate,out,2,car,30.29,km/h,0.46,,e2\n',
     );
     assert.equal(
       await exported(store, 'crossings', 'csv', { line: 'side, "north"' }),
-      'id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence\n3,2026-12-02T10:00:00.000Z,1,"side, ""north""",in,3,person,,,,\n',
+      'id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence,event_id\n3,2026-12-02T10:00:00.000Z,1,"side, ""north""",in,3,person,,,,,e3\n',
     );
     assert.deepEqual(JSON.parse(await exported(store, 'crossings', 'json', { class: 'person' })), [
-      { id: 3, time: '2026-12-02T10:00:00.000Z', pts: 1, line: 'side, "north"', direction: 'in', track_id: 3, class_name: 'person' },
+      { id: 3, time: '2026-12-02T10:00:00.000Z', pts: 1, line: 'side, "north"', direction: 'in', track_id: 3, class_name: 'person', event_id: 'e3' },
     ]);
     assert.deepEqual(JSON.parse(await exported(store, 'crossings', 'json', { from: '2030-01-01' })), []);
     assert.deepEqual(JSON.parse(await exported(store, 'zones', 'json')), [
-      { id: 1, time: '2026-12-01T10:00:05.000Z', pts: 12.346, zone: 'dock', event: 'left', track_id: 4, class_name: 'car', dwell_s: 7.3 },
+      { id: 1, time: '2026-12-01T10:00:05.000Z', pts: 12.346, zone: 'dock', event: 'left', track_id: 4, class_name: 'car', dwell_s: 7.3, event_id: 'z4' },
     ]);
     const lineStats = JSON.parse(await exported(store, 'stats', 'json', { class: 'car' })) as Record<string, unknown>[];
     assert.equal(lineStats.length, 1);
@@ -88,6 +90,7 @@ test('crossings, zone events and statistics go in as the MQTT messages carry the
       over_limit: 1,
       unit: 'km/h',
       speed_bin: 10,
+      event_id: interval.event_id,
     });
     // Every direction has its all-classes row, with a zero count when nothing crossed: no holes.
     const all = JSON.parse(await exported(store, 'stats', 'json', { class: '*' })) as { direction: string; count: number }[];
@@ -100,7 +103,7 @@ test('crossings, zone events and statistics go in as the MQTT messages carry the
     );
     assert.match(await exported(store, 'zone-stats', 'csv'), /^id,start,end,zone,occupancy_peak.*\n1,2026-12-01T10:00:00.000Z,2026-12-01T10:01:00.000Z,dock,0,0,0,/);
     assert.throws(() => exportRequest('crossings', 'csv', { from: 'last tuesday' }), /from "last tuesday" is not a date and time; write ISO 8601/);
-    assert.throws(() => exportRequest('people', 'csv', {}), /"people" is not something recorded; choose one of crossings, zones, stats, zone-stats/);
+    assert.throws(() => exportRequest('people', 'csv', {}), /"people" is not something recorded; choose one of crossings, zones, stats, zone-stats, shapes/);
     assert.throws(() => exportRequest('constructor', 'csv', {}), /"constructor" is not something recorded/);
     assert.throws(() => exportRequest('crossings', 'xml', {}), /format "xml" is not one of csv, json/);
   } finally {
