@@ -8,11 +8,11 @@ import { join, relative } from 'node:path';
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['dist/test'];
 const files = [];
-// The arm64 suite runs under emulation for minutes: only when asked for (npm run test:arm64).
+// The arm64 suite runs under emulation for minutes, the fleet suite for minutes on a cluster: only when asked for (npm run test:arm64, npm run test:fleet).
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory() && path === join('dist', 'test', 'arm64') && !process.argv.slice(2).length) continue;
+    if (entry.isDirectory() && [join('dist', 'test', 'arm64'), join('dist', 'test', 'fleet')].includes(path) && !process.argv.slice(2).length) continue;
     if (entry.isDirectory()) walk(path);
     else if (entry.name.endsWith('.test.js')) files.push(path);
   }

@@ -262,9 +262,10 @@ export class MqttTransport {
           if (!this.outbox.size) for (const resolve of this.idle.splice(0)) resolve();
           this.pump();
         },
-        (err: Error) => {
-          // A connection that dropped: the message is resent after reconnecting.
-          if (generation !== this.generation || !client.connected) return;
+        (err: Error & { code?: number }) => {
+          // Only an MQTT 5 broker refuses a message (PUBACK reason 0x80 or more); any other error is the
+          // connection's (a hung link's keepalive timeout, before its close): resent after reconnecting.
+          if (generation !== this.generation || typeof err.code !== 'number' || err.code < 0x80) return;
           this.inFlight.delete(m.seq);
           this.outbox.ack(m.seq);
           this.counts.failed++;

@@ -176,7 +176,7 @@ test('edgecam export: a mistake is one line, exit 64 for the command line and 78
   for (const name of ['cars', 'constructor', 'toString', '__proto__']) {
     const wrong = exportCli(empty, [name]);
     assert.equal(wrong.status, 64, wrong.stderr);
-    assert.equal(wrong.stderr, `edgecam: export: "${name}" is not something recorded; choose one of crossings, zones, stats, zone-stats\n`);
+    assert.equal(wrong.stderr, `edgecam: export: "${name}" is not something recorded; choose one of crossings, zones, stats, zone-stats, shapes\n`);
   }
   const option = exportCli(empty, ['crossings', '--since', 'x']);
   assert.equal(option.status, 64);
