@@ -1,8 +1,9 @@
-// `npm run bench:mqtt [-- --seconds N --json PATH]`: the telemetry rate one agent's
-// publisher sustains into a local mosquitto (started here on a free loopback port),
-// through the outbox on disk as in production, with QoS 0 and QoS 1.
+// `npm run bench:mqtt [-- --seconds N --json PATH --url URL]`: the telemetry rate one
+// agent's publisher sustains into a local mosquitto (started here on a free loopback
+// port), or into the broker at URL (a cluster's node on this machine, say), through the
+// outbox on disk as in production, with QoS 0 and QoS 1.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { createLogger } from '../agent/log.js';
 import { MqttTransport } from '../agent/mqtt/transport.js';
 import { classPayloadOf } from '../agent/telemetry/index.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, json: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, json: { type: 'string' }, url: { type: 'string' } } });
 const seconds = Number(values.seconds);
 const port = await new Promise<number>((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
@@ -21,7 +22,7 @@ const port = await new Promise<number>((resolve) => {
 });
 const dir = mkdtempSync(join(tmpdir(), 'edgecam-bench-mqtt-'));
 writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-const broker = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
+const broker = values.url ? undefined : spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 500));
 const log = createLogger({ level: 'error', pretty: false });
 
@@ -38,8 +39,9 @@ const bytes = JSON.stringify(sample).length;
 
 const rows: { qos: number; messagesPerSecond: number; bytesPerSecond: number; payloadBytes: number }[] = [];
 for (const qos of [0, 1] as const) {
+  mkdirSync(join(dir, `state-${qos}`));
   const publisher = new MqttTransport({
-    url: `mqtt://127.0.0.1:${port}`,
+    url: values.url ?? `mqtt://127.0.0.1:${port}`,
     clientId: `bench-${qos}`,
     qos,
     topicPrefix: 'bench/',
@@ -63,7 +65,7 @@ for (const qos of [0, 1] as const) {
   await publisher.stop();
   rows.push({ qos, messagesPerSecond: Math.round(sent / elapsed), bytesPerSecond: Math.round((sent * bytes) / elapsed), payloadBytes: bytes });
 }
-broker.kill();
+broker?.kill();
 console.log('| QoS | messages/s | payload bytes/s | payload size |\n| --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.qos} | ${r.messagesPerSecond} | ${r.bytesPerSecond} | ${r.payloadBytes} B |`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));
