@@ -190,10 +190,9 @@ async function run(config: Config): Promise<number> {
   return code;
 }
 
-/** Where each shape setting comes from, when the saved shapes override any. */
+/** Where each shape setting that is set comes from: the env file (or environment), or the shapes saved in STATE_DIR. */
 function printOrigins(c: Config): void {
-  if (!c.SHAPES.saved) return;
-  for (const [key, origin] of Object.entries(shapeOrigins(c.SHAPES))) if (origin.startsWith('saved')) console.error(`edgecam: ${key}: ${origin}`);
+  for (const [key, origin] of Object.entries(shapeOrigins(c.SHAPES))) if (origin !== 'unset') console.error(`edgecam: ${key}: ${origin}`);
 }
 
 function installCrashHandlers(log: Logger): void {

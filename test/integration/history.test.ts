@@ -91,7 +91,7 @@ test(
       assert.match(await bad.text(), /from "soon" is not a date and time/);
       const during = exportCli(stateDir, ['crossings']);
       assert.equal(during.status, 0, during.stderr);
-      assert.match(during.stdout, /^id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence\n1,/);
+      assert.match(during.stdout, /^id,time,pts,line,direction,track_id,class_name,speed,unit,error_estimate,evidence,event_id\n1,/);
       assert.equal((await run.exit).code, 0, run.stderr());
       const photoFiles = readdirSync(join(stateDir, 'evidence')).map((f) => join(stateDir, 'evidence', f));
       const detected = new Map<string, { class_name: string; box: Box }[]>();
@@ -108,8 +108,8 @@ test(
       const rows = csvRows(exported.stdout);
       assert.ok(crossings.length >= 2, `${crossings.length} crossings`);
       assert.deepEqual(
-        rows.map((r) => [Number(r.track_id), r.direction, r.class_name, r.time, r.speed === '' ? undefined : Number(r.speed), r.evidence]),
-        crossings.map((c) => [c.track_id, c.direction, c.class_name, c.timestamp, c.speed, c.evidence]),
+        rows.map((r) => [Number(r.track_id), r.direction, r.class_name, r.time, r.speed === '' ? undefined : Number(r.speed), r.evidence, r.event_id]),
+        crossings.map((c) => [c.track_id, c.direction, c.class_name, c.timestamp, c.speed, c.evidence, c.event_id]),
       );
       // Each photo also went out on MQTT, for Home Assistant's camera of the line.
       assert.equal(sub.messages.filter((m) => m.topic === 'line/mid/evidence').length, crossings.length);
@@ -126,11 +126,17 @@ test(
         assert.ok(overlap > 0.6, `${c.evidence}: the box ${drawn.join(',')} of a ${c.class_name} is on no object the model finds (best IoU ${overlap.toFixed(2)})`);
       }
       const events = sub.messages.filter((m) => m.topic === 'zone/right/event').map((m) => zoneEventPayload.parse(m.json()));
-      const zoneRows = JSON.parse(exportCli(stateDir, ['zones', '--format', 'json']).stdout) as { track_id: number; event: string; time: string; evidence?: string }[];
+      const zoneRows = JSON.parse(exportCli(stateDir, ['zones', '--format', 'json']).stdout) as {
+        track_id: number;
+        event: string;
+        time: string;
+        evidence?: string;
+        event_id: string;
+      }[];
       assert.ok(events.length >= 2);
       assert.deepEqual(
-        zoneRows.map((r) => [r.track_id, r.event, r.time, r.evidence]),
-        events.map((e) => [e.track_id, e.event, e.timestamp, e.evidence]),
+        zoneRows.map((r) => [r.track_id, r.event, r.time, r.evidence, r.event_id]),
+        events.map((e) => [e.track_id, e.event, e.timestamp, e.evidence, e.event_id]),
       );
       // A zone left with a speed has its photo too; an entry, or a stay without a speed, none.
       const zonePhotos = events.filter((e) => e.evidence);
