@@ -241,6 +241,8 @@ describe('SOURCE=rpicam with the stand-in', { skip: needs('ffmpeg', 'bash'), tim
       encoding: 'utf8',
       cwd: dir,
       env: { PATH, SOURCE: 'rpicam', RPICAM_PATH: '/usr/bin/rpicam-vdi', HTTP_ENABLED: 'false', MQTT_EMBEDDED_PORT: '0', STATE_DIR: mkdtempSync(join(dir, 'state-')) },
+      // Bounded: an agent that took the mistake for a camera fault would restart it for ever.
+      timeout: 30_000,
     });
     assert.equal(r.status, 78, r.stderr);
     assert.match(r.stderr.trim(), /^edgecam: RPICAM_PATH="\/usr\/bin\/rpicam-vdi": no such program/);
