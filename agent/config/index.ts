@@ -16,7 +16,7 @@ import { BUNDLED_MODELS, BUNDLED_SAMPLE, modelPath } from '../paths.js';
 import { checkRpicamPath, checkStateDir, isTestPattern, LAVFI_SOURCES, malformedLines, resolveHttpBind } from './checks.js';
 import type { Point } from '../track/homography.js';
 import { resolveCalibration } from './calibration.js';
-import { overlayShapes, readSavedShapes, SHAPE_KEYS, SHAPES_FILE, type ShapeSources } from './saved.js';
+import { overlayShapes, readSavedShapes, savesCalibration, SHAPE_KEYS, SHAPES_FILE, type ShapeSources } from './saved.js';
 import { resolveShapes } from './shapes.js';
 
 import type { SourceKind } from '../ffmpeg/inputs.js';
@@ -204,10 +204,10 @@ function resolveConfig(raw: RawConfig, problems: string[], cwd: string, shapes: 
   }
   const analytics = resolveAnalytics(raw, problems);
   // The bundled sample ships with its calibration, so the first run shows true speeds.
-  const calibrationSaved = shapes.saved?.settings.CALIBRATION_IMAGE_POINTS !== undefined;
-  const sampleScale = source === BUNDLED_SAMPLE && !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined && !calibrationSaved ? sampleCalibration() : undefined;
-  shapes.envMetersPerPixel =
-    envMetersPerPixel !== undefined ? Number(envMetersPerPixel) : source === BUNDLED_SAMPLE && !shapes.env.CALIBRATION_IMAGE_POINTS ? sampleCalibration() : undefined;
+  const sample = source === BUNDLED_SAMPLE ? sampleCalibration() : undefined;
+  const sampleScale = !raw.CALIBRATION_IMAGE_POINTS && raw.METERS_PER_PIXEL === undefined && !savesCalibration(shapes.saved?.settings) ? sample : undefined;
+  // Used again when the saved calibration is dropped: the env file's scale, else the sample's.
+  shapes.envMetersPerPixel = envMetersPerPixel !== undefined ? Number(envMetersPerPixel) : !shapes.env.CALIBRATION_IMAGE_POINTS ? sample : undefined;
   const tag = problems.length ? '' : machineTag(stateDir);
   const httpBind = resolveHttpBind(raw, problems);
   if (problems.length) throw new ConfigError(problems);

@@ -90,6 +90,11 @@ export function writeSavedShapes(stateDir: string, saved: SavedShapes | undefine
   }
 }
 
+/** Whether the saved settings hold a calibration (points, or none): it then replaces METERS_PER_PIXEL and the sample's scale. */
+export function savesCalibration(settings: ShapeTexts | undefined): boolean {
+  return settings?.CALIBRATION_IMAGE_POINTS !== undefined || settings?.CALIBRATION_WORLD_POINTS !== undefined;
+}
+
 /** The settings with the saved shapes over them. */
 export function overlayShapes(values: Record<string, string>, settings: ShapeTexts): Record<string, string> {
   const out = { ...values };
@@ -99,7 +104,7 @@ export function overlayShapes(values: Record<string, string>, settings: ShapeTex
     if (text.trim() === '') delete out[key];
     else out[key] = text;
   }
-  if (settings.CALIBRATION_IMAGE_POINTS !== undefined || settings.CALIBRATION_WORLD_POINTS !== undefined) delete out.METERS_PER_PIXEL;
+  if (savesCalibration(settings)) delete out.METERS_PER_PIXEL;
   // Saved lines without saved directions keep the env file's names for the lines still there.
   if (settings.LINES !== undefined && settings.LINE_DIRECTIONS === undefined && out.LINE_DIRECTIONS) {
     const names = new Set((out.LINES ?? '').split('|').map((item) => item.split(':')[0]!.trim()));

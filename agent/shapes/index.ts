@@ -8,7 +8,8 @@
 import type { Config } from '../config/index.js';
 import type { EventBus } from '../bus.js';
 import type { Logger } from '../log.js';
-import { overlayShapes, SHAPE_KEYS, shapeOrigins, writeSavedShapes, type SavedShapes, type ShapeKey, type ShapeTexts } from '../config/saved.js';
+import { overlayShapes, savesCalibration, SHAPE_KEYS, shapeOrigins, writeSavedShapes, type SavedShapes, type ShapeKey, type ShapeTexts } from '../config/saved.js';
+import { calibrationOf } from '../track/index.js';
 import { resolveShapes, type ResolvedShapes, type ShapeContext, type ShapeProblems } from '../config/shapes.js';
 import { dirname } from 'node:path';
 
@@ -27,8 +28,6 @@ export interface ShapesView {
   saved?: string;
 }
 
-const CALIBRATION_KEYS: ShapeKey[] = ['CALIBRATION_IMAGE_POINTS', 'CALIBRATION_WORLD_POINTS'];
-
 export class ShapeStore {
   private saved: SavedShapes | undefined;
   private current: ResolvedShapes;
@@ -43,12 +42,7 @@ export class ShapeStore {
   ) {
     this.saved = config.SHAPES.saved;
     const { lines, zones, masks } = config.ANALYTICS;
-    this.current = {
-      lines,
-      zones,
-      masks,
-      calibration: { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL },
-    };
+    this.current = { lines, zones, masks, calibration: calibrationOf(config) };
   }
 
   get shapes(): ResolvedShapes {
@@ -66,7 +60,7 @@ export class ShapeStore {
       ? 'points'
       : calibration.metersPerPixel === undefined
         ? 'none'
-        : this.config.CALIBRATION === 'bundled sample' && !this.calibrationSaved()
+        : this.config.CALIBRATION === 'bundled sample' && !savesCalibration(this.saved?.settings)
           ? 'bundled sample'
           : 'meters per pixel';
     return {
@@ -92,17 +86,13 @@ export class ShapeStore {
     return this.commit(undefined, via);
   }
 
-  private calibrationSaved(settings = this.saved?.settings): boolean {
-    return CALIBRATION_KEYS.some((k) => settings?.[k] !== undefined);
-  }
-
   private texts(settings: ShapeTexts): ShapeTexts {
     const all = overlayShapes(this.config.SHAPES.env as Record<string, string>, settings);
     return Object.fromEntries(SHAPE_KEYS.flatMap((k) => (all[k] === undefined ? [] : [[k, all[k]]])));
   }
 
   private commit(settings: ShapeTexts | undefined, via: string): SaveResult {
-    const metersPerPixel = this.calibrationSaved(settings) ? undefined : this.config.SHAPES.envMetersPerPixel;
+    const metersPerPixel = savesCalibration(settings) ? undefined : this.config.SHAPES.envMetersPerPixel;
     const { shapes, problems } = resolveShapes(this.texts(settings ?? {}), metersPerPixel, this.context);
     if (!shapes) {
       this.log.info({ via, problems }, 'shapes refused');
