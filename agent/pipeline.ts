@@ -18,7 +18,7 @@ import { detectorOptions } from './detect/overrides.js';
 import { MotionGate } from './detect/motion.js';
 import { TrackStage, trackOptions } from './track/index.js';
 import { DetectionFilter } from './track/filters.js';
-import { outsideFrame } from './analytics/geometry.js';
+import { outsideFrame } from './geometry.js';
 import { ShapeStore } from './shapes/index.js';
 
 export interface PipelineOptions {

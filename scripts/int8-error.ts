@@ -23,7 +23,7 @@ import '../agent/detect/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { sessionOptions } from '../agent/detect/index.js';
 import type { Candidate } from '../agent/detect/decoders/index.js';
-import { percentile } from '../agent/analytics/geometry.js';
+import { percentile } from '../agent/geometry.js';
 import { iou } from '../agent/frames/frame.js';
 import { BUNDLED_MODELS } from '../agent/paths.js';
 import { DISTILLED, INT8, calibrationInputs, quantizeBundled, quantizeDistilledFiles } from './build-models.js';

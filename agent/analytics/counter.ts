@@ -13,7 +13,7 @@ import type { Crossing, FrameResult, ZoneEvent } from '../bus.js';
 export type { Crossing, ZoneEvent };
 import type { CountingLine } from '../config/index.js';
 import { estimateVelocity, groundAnchor, SPEED_UNITS, type GroundMapping, type Sample, type SpeedUnit } from '../track/index.js';
-import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from './geometry.js';
+import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from '../geometry.js';
 
 export interface Occupancy {
   zone: string;

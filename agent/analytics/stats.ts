@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StatsPayload } from '../mqtt/payloads.js';
 import type { Crossing, ZoneEvent } from './counter.js';
-import { percentile } from './geometry.js';
+import { percentile } from '../geometry.js';
 import { round } from '../round.js';
 
 /** Bins of a speed histogram; the last holds every speed from 15 bin widths up. */

@@ -2,7 +2,7 @@
 // their settings (whose grammar the schema has checked) into what analytics and the
 // track stage use.
 import { LINE_GRAMMAR, MASK_GRAMMAR, ZONE_GRAMMAR, parsePairs } from './settings-analytics.js';
-import { parseShapes, type NamedShape, type Point as ShapePoint } from '../analytics/geometry.js';
+import { parseShapes, type NamedShape, type Point as ShapePoint } from '../geometry.js';
 import type { RawConfig } from './schema.js';
 
 export interface CountingLine {

@@ -3,7 +3,7 @@
 // their typed form by the config's resolution.
 import { z } from 'zod';
 import { bool, number, optionalString } from './values.js';
-import { parseShapes } from '../analytics/geometry.js';
+import { parseShapes } from '../geometry.js';
 
 /** `class:score,class:score`, each score 0..1 ("none": no pairs). */
 function scoresRefinement(v: string | undefined, ctx: z.RefinementCtx): void {

@@ -8,7 +8,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { shapesOf, type AnalyticsConfig } from './analytics.js';
 import { resolveCalibration } from './calibration.js';
 import { SHAPE_KEYS, type ShapeKey, type ShapeTexts } from './saved.js';
-import { outsideFrame } from '../analytics/geometry.js';
+import { outsideFrame } from '../geometry.js';
 import type { Point } from '../track/homography.js';
 
 export type ShapeField = 'lines' | 'line_directions' | 'zones' | 'masks' | 'calibration';

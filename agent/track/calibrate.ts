@@ -1,7 +1,7 @@
 // `edgecam calibrate`: what the configured calibration means on this camera.
 import type { GroundMapping, Point } from './homography.js';
 import { SPEED_UNITS, type SpeedUnit } from './speed.js';
-import { outsideFrame } from '../analytics/geometry.js';
+import { outsideFrame } from '../geometry.js';
 
 export interface CalibrationReportOptions {
   mapping: GroundMapping;

@@ -2,7 +2,7 @@
 // classes), or whose box is smaller or larger than the limits, are dropped and counted.
 // A static thing the model mistakes for an object (a sign post as a "person") is masked
 // once and never reaches a count, a line or a zone.
-import { anchorOf, inPolygon, type NamedShape } from '../analytics/geometry.js';
+import { anchorOf, inPolygon, type NamedShape } from '../geometry.js';
 import type { TrackerDetection } from './tracker.js';
 
 export interface FilterOptions {

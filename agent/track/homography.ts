@@ -1,9 +1,10 @@
 // Ground-plane calibration: a homography from source-frame pixels to metres on the
 // road, from four point correspondences, or a plain scale for a camera looking
 // straight down.
+import type { Point } from '../geometry.js';
 import { inverse, solve, type Matrix } from './linalg.js';
 
-export type Point = [number, number];
+export type { Point };
 
 export class CalibrationError extends Error {}
 

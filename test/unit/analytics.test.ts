@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Counter, type CounterOptions } from '../../agent/analytics/counter.js';
 import { IntervalStats } from '../../agent/analytics/stats.js';
-import { inPolygon, parseShapes, percentile, type Point } from '../../agent/analytics/geometry.js';
+import { inPolygon, parseShapes, percentile, type Point } from '../../agent/geometry.js';
 import type { FrameResult } from '../../agent/bus.js';
 
 const W = 1280;

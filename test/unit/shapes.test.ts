@@ -13,7 +13,7 @@ import { shapeOrigins } from '../../agent/config/saved.js';
 import { EventBus } from '../../agent/bus.js';
 import { ShapeStore } from '../../agent/shapes/index.js';
 import type { FrameResult } from '../../agent/bus.js';
-import type { Point } from '../../agent/analytics/geometry.js';
+import type { Point } from '../../agent/geometry.js';
 import { memoryLogger } from '../helpers/log.js';
 import { shapeChangeRows } from '../../agent/history/rows.js';
 

@@ -2,9 +2,8 @@
 // which side of a line a point is on, where a path crosses it, and whether a point is
 // inside a polygon. An object's position is its anchor: the bottom-centre of its box,
 // where it meets the ground (as for speed).
-import type { Point } from '../track/homography.js';
-
-export type { Point };
+/** A point in pixels (source frame) or metres (ground plane). */
+export type Point = [number, number];
 
 export interface NamedShape {
   name: string;
