@@ -4,7 +4,7 @@
 // stopping a feature removes all of its listeners at once.
 import type { Logger } from './log.js';
 import type { Detection } from './detect/index.js';
-import type { SpeedReport } from './track/index.js';
+import type { HeldPosition, SpeedReport } from './track/index.js';
 import type { Frame } from './frames/frame.js';
 import type { StatsPayload } from './mqtt/payloads.js';
 import type { ResolvedShapes } from './config/shapes.js';
@@ -63,6 +63,8 @@ export interface FrameResult {
   sourceHeight: number;
   detections: TrackedDetection[];
   inferenceMs: number;
+  /** Where the tracks first reported at this frame were while they were being confirmed, oldest first: counting replays them. */
+  replay?: HeldPosition[];
 }
 
 export interface StatusEvent {

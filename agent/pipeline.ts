@@ -117,6 +117,7 @@ export class Pipeline implements PipelineControl {
 
   setClasses(classes: string[]): void {
     this.detector.setClasses(classes);
+    this.tracker.setClasses(classes);
   }
 
   setFps(fps: number): void {
@@ -173,9 +174,9 @@ export class Pipeline implements PipelineControl {
           inferenceDone();
           if (this.paused) return; // paused while this frame was in inference
           if (!this.frameChecked) this.checkShapes(sourceWidth, sourceHeight);
-          const { detections, speeds } = tracker.update({ pts, sourceWidth, sourceHeight, detections: this.filter.apply(all) });
+          const { detections, speeds, replay } = tracker.update({ pts, sourceWidth, sourceHeight, detections: this.filter.apply(all) });
           health.frameProcessed(inferenceMs);
-          bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs });
+          bus.emit('detections', { index, pts, sourceWidth, sourceHeight, detections, inferenceMs, ...(replay.length ? { replay } : {}) });
           for (const report of speeds) bus.emit('speed', report);
         })
         .catch((err: unknown) => {

@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from '../agent/paths.js';
 import { TrackStage, trackOptions } from '../agent/track/index.js';
 import { loadConfig } from '../agent/config/index.js';
 import { tmpdir } from 'node:os';
-import type { IdentityOptions } from '../agent/track/tracker.js';
+import { IDENTITY_DEFAULTS, type IdentityOptions } from '../agent/track/tracker.js';
 import { STILL_SCORES, type StillScores } from '../agent/track/truth.js';
 import { iou } from '../agent/frames/frame.js';
 import { clipDetections, type ClipDetections } from './identity-detections.js';
@@ -33,7 +33,7 @@ export interface Variant {
   stillScores: StillScores;
 }
 
-const OFF: IdentityOptions = { appearanceWeight: 0, directionWeight: 0, relink: false, reUpdate: false };
+const OFF: IdentityOptions = { appearanceWeight: 0, directionWeight: 0, relink: false, reUpdate: false, costLimit: Infinity };
 const NO_TRUTH: StillScores = { default: 0, classes: {} };
 export const VARIANTS: Variant[] = [
   { name: 'motion alone (ByteTrack), no track-level truth', identity: OFF, stillScores: NO_TRUTH },
@@ -41,13 +41,14 @@ export const VARIANTS: Variant[] = [
   { name: '+ re-update (OC-SORT)', identity: { ...OFF, reUpdate: true }, stillScores: STILL_SCORES },
   { name: '+ direction (OC-SORT)', identity: { ...OFF, reUpdate: true, directionWeight: 0.2 }, stillScores: STILL_SCORES },
   { name: '+ appearance', identity: { ...OFF, reUpdate: true, directionWeight: 0.2, appearanceWeight: 1 }, stillScores: STILL_SCORES },
-  { name: '+ re-linking (all, the defaults)', identity: { reUpdate: true, directionWeight: 0.2, appearanceWeight: 1, relink: true }, stillScores: STILL_SCORES },
+  { name: '+ re-linking', identity: { ...OFF, reUpdate: true, directionWeight: 0.2, appearanceWeight: 1, relink: true }, stillScores: STILL_SCORES },
+  { name: '+ cost limit (all, the defaults)', identity: IDENTITY_DEFAULTS, stillScores: STILL_SCORES },
 ];
 
 export function replay(clip: ClipDetections, truth: Truth, v: Variant) {
   const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
-  // The agent's defaults (the bundled model's threshold, TRACK_*, LINE_HYSTERESIS), with the variant's identity parts.
-  const config = loadConfig({ env: {}, cwd: tmpdir() });
+  // The agent's defaults (the bundled model's threshold, TRACK_*, LINE_HYSTERESIS), with the variant's identity parts; no calibration, as for the clip.
+  const config = loadConfig({ env: { SOURCE: CLIP }, cwd: tmpdir() });
   const stage = new TrackStage({ ...trackOptions(config, log), stillScores: v.stillScores, identity: v.identity });
   const counter = new Counter({
     lines: [{ ...truth.line, directions: ['leftward', 'rightward'] }],
@@ -60,7 +61,7 @@ export function replay(clip: ClipDetections, truth: Truth, v: Variant) {
   const tracks = new Map<number, { className: string; first: number; last: number; boxes: number[][] }>();
   const crossings: { direction: string; pts: number; trackId: number }[] = [];
   for (const f of clip.frames) {
-    const { detections } = stage.update({ pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections: f.detections });
+    const { detections, replay } = stage.update({ pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections: f.detections });
     for (const d of detections) {
       let t = tracks.get(d.trackId);
       if (!t) tracks.set(d.trackId, (t = { className: d.className, first: f.pts, last: f.pts, boxes: [] }));
@@ -68,9 +69,10 @@ export function replay(clip: ClipDetections, truth: Truth, v: Variant) {
       t.className = d.className;
       t.boxes.push(d.box);
     }
-    const update = counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0 });
+    const update = counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0, replay });
     crossings.push(...update.crossings.map((c) => ({ direction: c.direction, pts: c.pts, trackId: c.trackId })));
   }
+  crossings.push(...counter.flush().crossings.map((c) => ({ direction: c.direction, pts: c.pts, trackId: c.trackId })));
   const overlapsMostly = (boxes: number[][], box: number[]) => boxes.filter((b) => iou(b, box) >= 0.3).length >= boxes.length / 2;
   const all = [...tracks.values()];
   const people = all.filter((t) => t.className === 'person');

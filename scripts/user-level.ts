@@ -64,7 +64,7 @@ export async function footpath(model: string): Promise<Outcome[]> {
 export async function traffic(model: string): Promise<Outcome[]> {
   const truth = truthFile<TrafficTruth>('dual-carriageway.json');
   const clip = await clipDetections(TRAFFIC, { DETECT_FPS: '5', MODEL: model }, log());
-  const crossings = replayLines(clip, truth.lines, {});
+  const crossings = replayLines(clip, truth.lines, { SOURCE: TRAFFIC });
   return truth.lines.map((l) => {
     const mine = crossings.filter((c) => c.line === l.name);
     const along = mine.filter((c) => c.direction === l.direction);
@@ -135,10 +135,12 @@ export function replayLines(clip: ClipDetections, lines: TrafficTruth['lines'], 
   });
   const out: { line: string; direction: string; pts: number }[] = [];
   for (const f of clip.frames) {
-    const { detections } = stage.update({ pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections: f.detections });
-    const update = counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0 });
+    const { detections, replay } = stage.update({ pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections: f.detections });
+    const update = counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0, replay });
     out.push(...update.crossings.map((c) => ({ line: c.line, direction: c.direction, pts: c.pts })));
   }
+  // The clip's end ends every track: crossings waiting for the positions after them go out (as the agent's do at the end of a file).
+  out.push(...counter.flush().crossings.map((c) => ({ line: c.line, direction: c.direction, pts: c.pts })));
   return out;
 }
 

@@ -113,34 +113,38 @@ export class Counter {
   update(result: FrameResult): CounterUpdate {
     const crossings: Crossing[] = [];
     const zoneEvents: ZoneEvent[] = [];
-    for (const d of result.detections) {
-      if (d.trackId === undefined) continue;
-      const anchor = anchorOf(d.box);
-      let t = this.tracks.get(d.trackId);
-      if (!t) {
-        t = { className: d.className, lastPts: result.pts, anchor, samples: [], lines: new Map(), zones: new Map() };
-        this.tracks.set(d.trackId, t);
-      }
-      const previous = t.anchor;
-      const previousPts = t.lastPts;
-      t.className = d.className;
-      t.lastPts = result.pts;
-      t.anchor = anchor;
-      if (this.options.mapping) {
-        const ground = groundAnchor(this.options.mapping, d.box, result.sourceWidth, result.sourceHeight);
-        if (ground) t.samples.push({ pts: result.pts, ground });
-        while (t.samples.length && t.samples[0]!.pts < result.pts - HISTORY) t.samples.shift();
-      }
-      for (const line of this.options.lines) this.updateLine(line, d.trackId, t, previous, anchor, previousPts, result.pts);
-      for (const zone of this.options.zones) {
-        const e = this.updateZone(zone, d.trackId, t, anchor, result.pts);
-        if (e) zoneEvents.push(e);
-      }
-    }
+    // Tracks first reported at this frame walk their earlier path first: a line crossed while being confirmed counts, at its time.
+    for (const h of result.replay ?? []) this.step(h.trackId, h.className, h.box, h.pts, result, zoneEvents);
+    for (const d of result.detections) if (d.trackId !== undefined) this.step(d.trackId, d.className, d.box, result.pts, result, zoneEvents);
     // Tracks unseen for longer than a track may be lost have ended: they leave their zones.
     for (const [id, t] of this.tracks) if (result.pts - t.lastPts > this.options.lostSeconds) zoneEvents.push(...this.end(id, t));
     crossings.push(...this.due(result.pts));
     return { crossings, zoneEvents, ...this.changedOccupancy() };
+  }
+
+  /** One position of a track: its lines and zones move on. */
+  private step(trackId: number, className: string, box: readonly number[], pts: number, frame: Pick<FrameResult, 'sourceWidth' | 'sourceHeight'>, zoneEvents: ZoneEvent[]): void {
+    const anchor = anchorOf(box);
+    let t = this.tracks.get(trackId);
+    if (!t) {
+      t = { className, lastPts: pts, anchor, samples: [], lines: new Map(), zones: new Map() };
+      this.tracks.set(trackId, t);
+    }
+    const previous = t.anchor;
+    const previousPts = t.lastPts;
+    t.className = className;
+    t.lastPts = pts;
+    t.anchor = anchor;
+    if (this.options.mapping) {
+      const ground = groundAnchor(this.options.mapping, box, frame.sourceWidth, frame.sourceHeight);
+      if (ground) t.samples.push({ pts, ground });
+      while (t.samples.length && t.samples[0]!.pts < pts - HISTORY) t.samples.shift();
+    }
+    for (const line of this.options.lines) this.updateLine(line, trackId, t, previous, anchor, previousPts, pts);
+    for (const zone of this.options.zones) {
+      const e = this.updateZone(zone, trackId, t, anchor, pts);
+      if (e) zoneEvents.push(e);
+    }
   }
 
   /** Ends every track (the source ended or the agent stops): pending crossings go out, zones are left. */

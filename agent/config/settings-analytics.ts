@@ -91,6 +91,12 @@ export const analyticsSettings = {
       'An object is reported (class counts, lines, zones, speeds) once its track was detected in N of its first M processed frames; until then, and if it never is, it is not. 1/1 reports every detection.',
     )
     .meta({ examples: ['2/3'] }),
+  RIDER_SPEED: number({ min: 0, max: 200 })
+    .default(25)
+    .describe(
+      "km/h, whatever SPEED_UNIT: with a calibration, a person moving faster than this is a rider and is counted and reported as a bicycle (a motorcycle above 40 km/h); a person riding a bicycle or motorcycle box is counted as that two-wheeler at any speed. Above what runners reach and below what riders do; 0: riders only by their two-wheeler's box.",
+    )
+    .meta({ examples: ['20'] }),
   TRACK_STILL_SCORE: number({ min: 0, max: 1 })
     .default(0.45)
     .describe(

@@ -13,6 +13,7 @@ import { describeBox } from '../frames/appearance.js';
 import { DECODER_KEYS, DECODERS, detectDecoder, type Decoder, type DecoderKey, type OutputTensor } from './decoders/index.js';
 import { modelDescription, readLabels, resolveModelSpec, type InputOverrides, type ModelSpec } from './manifest.js';
 import { nms } from './nms.js';
+import { detectedClasses } from '../track/classes.js';
 import { allocateInput, fillInput, inputDims, type InputArray } from './preprocess.js';
 
 export interface Detection {
@@ -254,6 +255,11 @@ export class Detector {
     const { classes } = this.options;
     if (!classes.length) return undefined;
     checkKnownClasses('CLASSES', classes, this.spec.labels);
-    return new Set(classes.map((c) => this.spec.labels.indexOf(c)));
+    // A rider is counted as its two-wheeler: people and two-wheelers are detected together, and CLASSES filters tracks after.
+    return new Set(
+      detectedClasses(classes)
+        .map((c) => this.spec.labels.indexOf(c))
+        .filter((i) => i >= 0),
+    );
   }
 }

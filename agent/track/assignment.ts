@@ -3,6 +3,10 @@
 // BoT-SORT solve each association pass. Greedy matching on sorted costs lets one early
 // cheap pair steal the detection that a second track needs when two objects pass each
 // other; the optimum does not. Pairs whose cost is not finite are never matched.
+//
+// With a cost limit, leaving a track and a detection unmatched is allowed and costs the
+// limit (half for each side, as ByteTrack's lapjv with cost_limit): the solver then takes
+// one cheap pair and a new track over two dear pairs that swap two objects' identities.
 
 /** Finite stand-in for a forbidden pair inside the solver: larger than any sum of real costs. */
 const FORBIDDEN = 1e9;
@@ -10,10 +14,31 @@ const FORBIDDEN = 1e9;
 /**
  * The pairs [row, column] that minimise the total cost; `cost[r][c]` is the cost of
  * matching row r with column c (Infinity: never). Rows and columns may differ in number.
+ * With a finite `limit`, a row or column may stay unmatched at half the limit each, so
+ * no pair costing more than the limit is ever taken.
  */
-export function assign(cost: readonly (readonly number[])[], columns: number): [number, number][] {
+export function assign(cost: readonly (readonly number[])[], columns: number, limit = Infinity): [number, number][] {
+  if (!cost.length || !columns) return [];
+  if (Number.isFinite(limit)) return withLimit(cost, columns, limit);
+  return solve(cost, columns);
+}
+
+/** The square problem of rows + columns: real pairs top left, "unmatched" at limit/2 beside and below, dummy pairs at 0. */
+function withLimit(cost: readonly (readonly number[])[], columns: number, limit: number): [number, number][] {
   const rows = cost.length;
-  if (!rows || !columns) return [];
+  const n = rows + columns;
+  const half = limit / 2;
+  const square = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => {
+      if (i < rows && j < columns) return cost[i]![j]! <= limit ? cost[i]![j]! : Infinity;
+      return i < rows || j < columns ? half : 0;
+    }),
+  );
+  return solve(square, n).filter(([i, j]) => i < rows && j < columns);
+}
+
+function solve(cost: readonly (readonly number[])[], columns: number): [number, number][] {
+  const rows = cost.length;
   // The solver wants rows ≤ columns: solve the transpose otherwise.
   const transpose = rows > columns;
   const n = transpose ? columns : rows;

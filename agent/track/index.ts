@@ -3,13 +3,17 @@
 import type { Logger } from '../log.js';
 import type { Config } from '../config/index.js';
 import { homographyFromPoints, scaleMapping, type GroundMapping, type Point } from './homography.js';
-import { estimateVelocity, SPEED_UNITS, type Sample, type SpeedUnit } from './speed.js';
+import type { Box } from './kalman.js';
+import { Together } from './together.js';
+import type { SpeedUnit } from './speed.js';
+import { TrackSpeeds, type SpeedReport } from './speeds.js';
 import { Tracker, type IdentityOptions, type Track, type TrackerDetection } from './tracker.js';
 import { isReal, type StillScores } from './truth.js';
 
 export type { GroundMapping, Point } from './homography.js';
 export { CalibrationError, homographyFromPoints, parsePoints, scaleMapping } from './homography.js';
 export { SPEED_UNITS, estimateVelocity, type Sample, type SpeedUnit } from './speed.js';
+export { groundAnchor, partlyHidden, type Shape, type SpeedReport } from './speeds.js';
 
 export interface Calibration {
   imagePoints?: Point[];
@@ -30,6 +34,10 @@ export interface TrackStageOptions {
   /** The median score a track that has not moved needs before it is reported (track-level truth). */
   stillScores?: StillScores;
   identity?: Partial<IdentityOptions>;
+  /** Classes reported (empty: all), after riders are told apart (CLASSES). */
+  classes?: string[];
+  /** Metres per second above which a person is a rider (together.ts; 0: never by speed alone). */
+  riderSpeed?: number;
   speedClasses: string[];
   unit: SpeedUnit;
   /** Seconds of history in each speed fit. */
@@ -40,20 +48,6 @@ export interface TrackStageOptions {
   log: Logger;
 }
 
-export interface SpeedReport {
-  trackId: number;
-  className: string;
-  /** In `unit`. */
-  speed: number;
-  unit: string;
-  directionDeg: number;
-  /** One standard error of `speed`, in `unit`. */
-  errorEstimate: number;
-  samples: number;
-  pts: number;
-  final: boolean;
-}
-
 export interface FrameInput<D extends TrackerDetection> {
   pts: number;
   sourceWidth: number;
@@ -61,43 +55,24 @@ export interface FrameInput<D extends TrackerDetection> {
   detections: D[];
 }
 
+/** Where a track was before it was first reported: counting lines and zones replay these, in order, once. */
+export interface HeldPosition {
+  trackId: number;
+  className: string;
+  pts: number;
+  box: Box;
+}
+
 export interface TrackOutput<D> {
   /** Reported detections (score ≥ threshold, track confirmed), each with its track id. */
   detections: (D & { trackId: number; trackConfirmed: boolean })[];
   speeds: SpeedReport[];
+  /** The earlier positions of the tracks first reported at this frame, oldest first. */
+  replay: HeldPosition[];
 }
 
-/**
- * Boxes this close to the frame edge (a fraction of the frame size, plus 2 px) may be
- * cut off, so their bottom-centre is not the object's. A detector's box for a truncated
- * object stops a few pixels short of the edge (CenterNet's output stride is 4 input
- * pixels, 10 source pixels on a 1280-wide frame), so the margin is relative.
- */
-const EDGE_MARGIN = 0.01;
-/** Samples kept per track for the final summary (memory stays bounded on a long track). */
-const MAX_SAMPLES = 3000;
-/**
- * A box whose aspect ratio is this far (a fraction) from the median of the track's last
- * ASPECT_HISTORY whole boxes is cut off: another object hides part of it, so its
- * bottom-centre has moved on the object. Distance and perspective scale a box's width and
- * height together; a cover that hides one side changes one of them. A shape that stays
- * changed for ASPECT_HISTORY boxes in a row is the object's own (it turned).
- */
-const ASPECT_TOLERANCE = 0.15;
-const ASPECT_HISTORY = 5;
-
-/** Aspect ratios (width ÷ height) of a track's last whole boxes, and of the cut-off ones since. */
-export interface Shape {
-  whole: number[];
-  cut: number[];
-}
-
-interface SpeedState {
-  samples: Sample[];
-  shape: Shape;
-  lastPublished: number;
-  reported: boolean;
-}
+/** Positions held per track before its first report: a track waits at most this many frames (a slow, weak object). */
+const HELD = 60;
 
 /** The track stage's options from the config. */
 export function trackOptions(config: Config, log: Logger): TrackStageOptions {
@@ -110,6 +85,8 @@ export function trackOptions(config: Config, log: Logger): TrackStageOptions {
     lostSeconds: config.TRACK_LOST_SECONDS,
     stillScores: config.ANALYTICS.stillScores,
     identity: { appearanceWeight: config.TRACK_APPEARANCE_WEIGHT, relink: config.TRACK_RELINK },
+    classes: config.CLASSES,
+    riderSpeed: config.RIDER_SPEED / 3.6,
     speedClasses: config.SPEED_CLASSES,
     unit: config.SPEED_UNIT,
     window: config.SPEED_WINDOW,
@@ -124,31 +101,6 @@ export function calibrationOf(config: Config): Calibration {
   return { imagePoints: config.CALIBRATION_IMAGE_POINTS, worldPoints: config.CALIBRATION_WORLD_POINTS, metersPerPixel: config.METERS_PER_PIXEL };
 }
 
-/** The ground position of a box's anchor (bottom-centre), or undefined when the box touches the frame edge (the object may be cut off) or lies above the horizon. */
-export function groundAnchor(mapping: GroundMapping, box: readonly number[], sourceWidth: number, sourceHeight: number): Point | undefined {
-  const [x1, y1, x2, y2] = box as [number, number, number, number];
-  const mx = EDGE_MARGIN * sourceWidth + 2;
-  const my = EDGE_MARGIN * sourceHeight + 2;
-  if (x1 <= mx || y1 <= my || x2 >= sourceWidth - mx || y2 >= sourceHeight - my) return undefined;
-  const ground = mapping.toGround([(x1 + x2) / 2, y2]);
-  return Number.isFinite(ground[0]) && Number.isFinite(ground[1]) ? ground : undefined;
-}
-
-/** Whether a box's shape says part of its object is hidden (ASPECT_TOLERANCE); updates the track's shape. */
-export function partlyHidden(shape: Shape, box: readonly number[]): boolean {
-  const aspect = (box[2]! - box[0]!) / Math.max(1e-6, box[3]! - box[1]!);
-  const sorted = [...shape.whole].sort((a, b) => a - b);
-  if (sorted.length < 3 || Math.abs(aspect / sorted[sorted.length >> 1]! - 1) <= ASPECT_TOLERANCE) {
-    shape.whole.push(aspect);
-    if (shape.whole.length > ASPECT_HISTORY) shape.whole.shift();
-    shape.cut.length = 0;
-    return false;
-  }
-  shape.cut.push(aspect);
-  if (shape.cut.length >= ASPECT_HISTORY) shape.whole = shape.cut.splice(0);
-  return true;
-}
-
 export function groundMapping(c: Calibration): GroundMapping | undefined {
   if (c.imagePoints && c.worldPoints) return homographyFromPoints(c.imagePoints, c.worldPoints);
   if (c.metersPerPixel) return scaleMapping(c.metersPerPixel);
@@ -156,16 +108,21 @@ export function groundMapping(c: Calibration): GroundMapping | undefined {
 }
 
 export class TrackStage {
-  mapping: GroundMapping | undefined;
   private readonly tracker: Tracker;
-  private readonly speed = new Map<number, SpeedState>();
+  private readonly speeds: TrackSpeeds;
+  private readonly together: Together;
   private readonly speedClasses: Set<string>;
-
+  /** Tracks that have been reported. */
+  private readonly reported = new Set<number>();
+  /** Positions of tracks not reported yet, for the replay at their first report. */
+  private readonly held = new Map<number, HeldPosition[]>();
   private readonly options: TrackStageOptions;
 
   constructor(options: TrackStageOptions) {
     this.options = { ...options };
-    this.mapping = groundMapping(options.calibration);
+    const mapping = groundMapping(options.calibration);
+    this.speeds = new TrackSpeeds(options, mapping);
+    this.together = new Together({ speed: options.riderSpeed ?? 0, calibrated: Boolean(mapping) });
     this.tracker = new Tracker({
       highScore: options.scoreThreshold,
       lowScore: options.lowScore,
@@ -176,6 +133,10 @@ export class TrackStage {
     this.speedClasses = new Set(options.speedClasses);
   }
 
+  get mapping(): GroundMapping | undefined {
+    return this.speeds.mapping;
+  }
+
   start(): void {
     this.options.log.info(
       { calibrated: Boolean(this.mapping), unit: this.options.unit },
@@ -184,41 +145,55 @@ export class TrackStage {
   }
 
   update<D extends TrackerDetection>(frame: FrameInput<D>): TrackOutput<D> {
-    const { assignment, ended } = this.tracker.update(frame.detections, frame.pts);
+    const { pts } = frame;
+    const { assignment, ended } = this.tracker.update(frame.detections, pts);
+    const live = this.tracker.live;
+    frame.detections.forEach((d, i) => assignment[i] && this.speeds.add(assignment[i], d, pts, frame.sourceWidth, frame.sourceHeight));
+    this.together.update(live, pts, (t) => this.speeds.recent(t.trackId, pts, 3)?.speed);
     const detections: (D & { trackId: number; trackConfirmed: boolean })[] = [];
+    const replay: HeldPosition[] = [];
     frame.detections.forEach((d, i) => {
       const track = assignment[i];
-      if (track) this.addSample(track, d, frame);
-      if (track && !track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
+      if (!track) return;
+      if (!track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
+      // The class it is reported as: its score-weighted vote, or a rider's two-wheeler. One object, one class.
+      const className = this.together.classOf(track);
+      const waiting = this.together.waiting(track, live, pts, Boolean(this.speeds.recent(track.trackId, pts, 3)));
       // Only real tracks are reported: a detection seen once is not an object yet, nor a stone that never moves.
-      if (!track?.real) return;
-      // The track's class (its score-weighted vote), not this frame's: one object, one class.
-      const className = track.className;
+      if (!track.real || waiting || !this.wanted(className)) {
+        if (!this.reported.has(track.trackId)) this.hold(track, className, d.box, pts);
+        return;
+      }
+      if (!this.reported.has(track.trackId)) {
+        this.reported.add(track.trackId);
+        // The positions it had while being confirmed: a crossing made then counts. A part's or a rider's were its carrier's.
+        if (!this.together.carried(track)) replay.push(...(this.held.get(track.trackId) ?? []).map((h) => ({ ...h, className })));
+        this.held.delete(track.trackId);
+      }
       if (d.score >= (this.options.scoreThresholds?.[className] ?? this.options.scoreThreshold))
         detections.push({ ...d, className, classId: track.classIdOf(className) ?? d.classId, trackId: track.trackId, trackConfirmed: true });
     });
     const speeds: SpeedReport[] = [];
-    for (const track of this.tracker.live) {
-      if (track.status !== 'confirmed' || !track.real || track.lastPts !== frame.pts) continue;
-      const report = this.liveReport(track, frame.pts);
+    for (const track of live) {
+      if (track.lastPts !== pts || !this.reported.has(track.trackId) || !this.speedy(track)) continue;
+      const report = this.speeds.live(track, this.together.classOf(track), pts);
       if (report) speeds.push(report);
     }
-    for (const track of ended) {
-      if (!track.real) continue;
-      const report = this.finalReport(track);
-      if (report) speeds.push(report);
+    speeds.push(...this.end(ended));
+    // Tentative tracks that never confirmed vanish without an end: their state goes too.
+    if (this.speeds.size > live.length || this.held.size > live.length || this.reported.size > live.length) {
+      const ids = new Set(live.map((t) => t.trackId));
+      this.speeds.keep(ids);
+      for (const id of this.held.keys()) if (!ids.has(id)) this.held.delete(id);
+      for (const id of this.reported) if (!ids.has(id)) this.reported.delete(id);
     }
-    // Tentative tracks that never confirmed vanish without an end: drop their samples too.
-    if (this.speed.size > this.tracker.live.length) {
-      const live = new Set(this.tracker.live.map((t) => t.trackId));
-      for (const id of this.speed.keys()) if (!live.has(id)) this.speed.delete(id);
-    }
-    return { detections, speeds };
+    replay.sort((a, b) => a.pts - b.pts);
+    return { detections, speeds, replay };
   }
 
   /** Ends every track; returns their final reports. */
   flush(): SpeedReport[] {
-    return this.tracker.flush().flatMap((t) => (t.real && this.finalReport(t)) || []);
+    return this.end(this.tracker.flush());
   }
 
   /** Changes the reporting threshold at run time (remote command). */
@@ -227,61 +202,41 @@ export class TrackStage {
     this.tracker.setHighScore(threshold);
   }
 
+  /** Changes the classes reported at run time (remote command). */
+  setClasses(classes: string[]): void {
+    this.options.classes = classes;
+  }
+
   /** A new calibration (a Save while running): positions measured with the old one are dropped. */
   setCalibration(calibration: Calibration): void {
-    this.mapping = groundMapping(calibration);
-    this.speed.clear();
+    this.speeds.mapping = groundMapping(calibration);
+    this.speeds.clear();
   }
 
-  private addSample(track: Track, d: TrackerDetection, frame: FrameInput<TrackerDetection>): void {
-    // A box of another class than the track's is on something else, or on part of the object: no position of it goes into a speed.
-    if (!this.mapping || d.className !== track.className) return;
-    let state = this.speed.get(track.trackId);
-    if (!state) this.speed.set(track.trackId, (state = { samples: [], shape: { whole: [], cut: [] }, lastPublished: -Infinity, reported: false }));
-    const ground = groundAnchor(this.mapping, d.box, frame.sourceWidth, frame.sourceHeight);
-    if (!ground || partlyHidden(state.shape, d.box)) return;
-    state.samples.push({ pts: frame.pts, ground });
-    if (state.samples.length > MAX_SAMPLES) state.samples.shift();
+  private end(ended: readonly Track[]): SpeedReport[] {
+    const out: SpeedReport[] = [];
+    for (const track of ended) {
+      const reported = this.reported.delete(track.trackId);
+      this.held.delete(track.trackId);
+      const report = reported && this.speedy(track) ? this.speeds.final(track, this.together.classOf(track)) : undefined;
+      if (report) out.push(report);
+    }
+    return out;
   }
 
-  private eligible(track: Track): boolean {
-    return Boolean(this.mapping) && (this.speedClasses.size === 0 || this.speedClasses.has(track.className));
+  private hold(track: Track, className: string, box: Box, pts: number): void {
+    let held = this.held.get(track.trackId);
+    if (!held) this.held.set(track.trackId, (held = []));
+    held.push({ trackId: track.trackId, className, pts, box });
+    if (held.length > HELD) held.shift();
   }
 
-  private liveReport(track: Track, pts: number): SpeedReport | undefined {
-    const state = this.speed.get(track.trackId);
-    const { window, minAge, minSamples, publishInterval } = this.options;
-    if (!state || !this.eligible(track) || track.age < minAge) return undefined;
-    if (pts - state.lastPublished < publishInterval - 1e-6) return undefined;
-    const recent = state.samples.filter((s) => s.pts >= pts - window - 1e-6);
-    if (recent.length < minSamples) return undefined;
-    const v = estimateVelocity(recent);
-    if (!v) return undefined;
-    state.lastPublished = pts;
-    state.reported = true;
-    return this.report(track, v, pts, false);
+  private wanted(className: string): boolean {
+    const classes = this.options.classes;
+    return !classes?.length || classes.includes(className);
   }
 
-  private finalReport(track: Track): SpeedReport | undefined {
-    const state = this.speed.get(track.trackId);
-    this.speed.delete(track.trackId);
-    if (!state || !this.eligible(track) || track.age < this.options.minAge || state.samples.length < this.options.minSamples) return undefined;
-    const v = estimateVelocity(state.samples);
-    return v && this.report(track, v, track.lastPts, true);
-  }
-
-  private report(track: Track, v: NonNullable<ReturnType<typeof estimateVelocity>>, pts: number, final: boolean): SpeedReport {
-    const unit = SPEED_UNITS[this.options.unit];
-    return {
-      trackId: track.trackId,
-      className: track.className,
-      speed: v.speed * unit.perMps,
-      unit: unit.label,
-      directionDeg: v.directionDeg,
-      errorEstimate: v.error * unit.perMps,
-      samples: v.samples,
-      pts,
-      final,
-    };
+  private speedy(track: Track): boolean {
+    return Boolean(this.mapping) && (this.speedClasses.size === 0 || this.speedClasses.has(this.together.classOf(track)));
   }
 }

@@ -24,8 +24,10 @@ const SCORES = 30;
 const APPEARANCE_RATE = 0.1;
 /** A detection scoring this or more counts fully towards the descriptor; weaker ones count less (Deep OC-SORT's dynamic α). */
 const FULL_CONFIDENCE = 0.6;
-/** Observations averaged at each end of a track's path to measure its travel. */
+/** Observations averaged at each end of a track's path to measure its travel, at most. */
 const TRAVEL_MEAN = 3;
+/** Seconds of observations averaged at each end, at most: at 1 fps each end is one observation, at 25 fps three. */
+const TRAVEL_SPAN = 0.25;
 
 export class Track {
   status: TrackStatus = 'tentative';
@@ -41,7 +43,12 @@ export class Track {
   readonly observations: { pts: number; box: Box }[] = [];
   /** Whether its history says it is a real object: it has moved, or scored well while still. Once true, it stays. */
   real = false;
-  /** How far it has got from where it was first seen, in box heights: the mean centre of its last TRAVEL_MEAN observations from that of its first (one stray box moves neither mean much); 0 until it has twice that many. */
+  /**
+   * How far it has got from where it was first seen, in box heights: the mean centre of its
+   * last observations from that of its first, each end up to TRAVEL_MEAN observations
+   * within TRAVEL_SPAN seconds (one stray box moves neither mean much); measured from the
+   * first observation that is in neither end, so by time, whatever the frame rate.
+   */
   travel = 0;
   /** Times of the frames processed since its last observation (OC-SORT's virtual trajectory fills them). */
   private missed: number[] = [];
@@ -51,8 +58,10 @@ export class Track {
   private readonly votes = new Map<string, number>();
   private readonly classIds = new Map<string, number>();
   private readonly scores: number[] = [];
-  /** Sum of its first TRAVEL_MEAN observed centres and heights. */
+  /** Sum of its first observed centres and heights (the origin end), and how many. */
   private readonly origin: [number, number, number] = [0, 0, 0];
+  private originCount = 0;
+  private originClosed = false;
 
   constructor(
     readonly trackId: number,
@@ -158,13 +167,16 @@ export class Track {
     if (this.observations.length > OBSERVATIONS) this.observations.shift();
     this.scores.push(d.score);
     if (this.scores.length > SCORES) this.scores.shift();
-    if (this.hits <= TRAVEL_MEAN) {
+    if (!this.originClosed && this.originCount < TRAVEL_MEAN && pts - this.firstPts <= TRAVEL_SPAN + 1e-6) {
       const [cx, cy] = centre(d.box);
       this.origin[0] += cx;
       this.origin[1] += cy;
       this.origin[2] += d.box[3] - d.box[1];
-    } else if (this.hits >= 2 * TRAVEL_MEAN) {
-      const recent = this.observations.slice(-TRAVEL_MEAN);
+      this.originCount++;
+    } else {
+      this.originClosed = true;
+      // The other end: the last observations within TRAVEL_SPAN, never one of the origin's.
+      const recent = this.observations.slice(-Math.min(TRAVEL_MEAN, this.hits - this.originCount)).filter((o) => o.pts >= pts - TRAVEL_SPAN - 1e-6);
       let x = 0;
       let y = 0;
       let h = 0;
@@ -174,8 +186,9 @@ export class Track {
         y += cy;
         h += o.box[3] - o.box[1];
       }
-      const height = Math.max(1, (h + this.origin[2]) / (2 * TRAVEL_MEAN));
-      this.travel = Math.max(this.travel, Math.hypot(x - this.origin[0], y - this.origin[1]) / TRAVEL_MEAN / height);
+      const n = recent.length;
+      const height = Math.max(1, (h / n + this.origin[2] / this.originCount) / 2);
+      this.travel = Math.max(this.travel, Math.hypot(x / n - this.origin[0] / this.originCount, y / n - this.origin[1] / this.originCount) / height);
     }
     if (!describe || !d.appearance) return;
     if (!this.appearance) this.appearance = Float32Array.from(d.appearance);

@@ -23,10 +23,15 @@ export interface IdentityOptions {
   relink: boolean;
   /** OC-SORT's observation-centric re-update after missed frames. */
   reUpdate: boolean;
+  /** The first pass's cost limit: a pair dearer than this is worse than a track and a detection left unmatched (assignment.ts). */
+  costLimit: number;
 }
 
 /** The measured defaults (npm run measure:identity). */
-export const IDENTITY_DEFAULTS: IdentityOptions = { appearanceWeight: 1, directionWeight: 0.2, relink: true, reUpdate: true };
+export const IDENTITY_DEFAULTS: IdentityOptions = { appearanceWeight: 1, directionWeight: 0.2, relink: true, reUpdate: true, costLimit: 2 };
+
+/** A new track is confirmed once detected in 2 of its first 3 frames: TRACK_CONFIRM's default too, so the tracker alone runs what users run. */
+export const DEFAULT_CONFIRM = { hits: 2, window: 3 };
 
 export interface TrackerOptions {
   /** Detections at or above this score start and continue tracks (first pass). */
@@ -35,7 +40,7 @@ export interface TrackerOptions {
   lowScore: number;
   /** Seconds a track is kept without a detection before it ends. */
   lostSeconds: number;
-  /** A new track is confirmed once detected in `hits` of its first `window` frames (default 2 of 2); a tentative track that can no longer get there ends. */
+  /** A new track is confirmed once detected in `hits` of its first `window` frames (DEFAULT_CONFIRM); a tentative track that can no longer get there ends. */
   confirm?: { hits: number; window: number };
   identity?: Partial<IdentityOptions>;
 }
@@ -47,8 +52,10 @@ export interface TrackerUpdate {
   ended: Track[];
 }
 
-/** A pair whose colours differ more than this is not the same object, whatever its motion (BoT-SORT's θ_emb, for colour histograms). */
-const APPEARANCE_GATE = 0.5;
+/** Past this colour distance, colour stops telling two objects apart (BoT-SORT's θ_emb, for colour histograms): its term stays at this value. */
+export const APPEARANCE_GATE = 0.5;
+/** Boxes overlapping less than this barely overlap: then colour past its gate forbids the pair (another object that happens to be near). */
+const BARELY_OVERLAPPING = 0.3;
 /** A re-link needs colours at least this alike. */
 const RELINK_GATE = 0.3;
 /** The fastest a re-linked object may have moved while lost, in its own box heights per second (a runner: about 3). */
@@ -80,7 +87,7 @@ export class Tracker {
 
   update(detections: TrackerDetection[], pts: number): TrackerUpdate {
     const { highScore, lowScore, lostSeconds } = this.options;
-    const confirm = this.options.confirm ?? { hits: 2, window: 2 };
+    const confirm = this.options.confirm ?? DEFAULT_CONFIRM;
     for (const t of this.tracks) {
       t.predictTo(pts);
       t.frames++;
@@ -92,7 +99,7 @@ export class Tracker {
     const free = (ts: Track[]) => ts.filter((t) => !assignment.includes(t));
 
     // Pass 1: confident detections against every track.
-    this.match(high, this.tracks, detections, assignment, (t, d) => this.cost(t, d));
+    this.match(high, this.tracks, detections, assignment, (t, d) => this.cost(t, d), this.identity.costLimit);
     // Pass 2: weak detections only continue tracks that were live last frame, by IoU.
     this.match(
       low,
@@ -161,8 +168,10 @@ export class Tracker {
     if (appearanceWeight > 0) {
       const a = appearanceCost(t, d.appearance);
       if (a !== undefined) {
-        if (a > APPEARANCE_GATE && t.status !== 'tentative') return Infinity;
-        cost += appearanceWeight * a;
+        // Colour helps up to its gate and no further; it forbids only where the boxes barely overlap as well. Boxes that overlap
+        // well stay one object through a lighting change, a camera switching to infrared, or two people whose colours mix.
+        if (a > APPEARANCE_GATE && t.status !== 'tentative' && iou(t.box, d.box) < BARELY_OVERLAPPING) return Infinity;
+        cost += appearanceWeight * Math.min(a, APPEARANCE_GATE);
       }
     }
     if (directionWeight > 0) cost += directionWeight * directionCost(t, d.box) * d.score;
@@ -184,9 +193,16 @@ export class Tracker {
   }
 
   /** Solves one pass and records its pairs in `assignment`. */
-  private match(detIdx: number[], tracks: Track[], detections: TrackerDetection[], assignment: (Track | undefined)[], cost: (t: Track, d: TrackerDetection) => number): void {
+  private match(
+    detIdx: number[],
+    tracks: Track[],
+    detections: TrackerDetection[],
+    assignment: (Track | undefined)[],
+    cost: (t: Track, d: TrackerDetection) => number,
+    limit = Infinity,
+  ): void {
     if (!detIdx.length || !tracks.length) return;
     const matrix = tracks.map((t) => detIdx.map((di) => cost(t, detections[di]!)));
-    for (const [ti, j] of assign(matrix, detIdx.length)) assignment[detIdx[j]!] = tracks[ti];
+    for (const [ti, j] of assign(matrix, detIdx.length, limit)) assignment[detIdx[j]!] = tracks[ti];
   }
 }
