@@ -86,7 +86,7 @@ export class Together {
     for (const p of seen) {
       let s = this.states.get(p.trackId);
       if (!s) this.states.set(p.trackId, (s = { together: 0 }));
-      if (s.carrier !== undefined || s.className) continue;
+      if (s.carrier !== undefined) continue;
       const box = p.lastDetection.box;
       const rider = p.className === RIDER;
       const w = seen.find((t) => t !== p && (rider && TWO_WHEELERS.includes(t.className) ? sitsOn(box, t.lastDetection.box) : inside(box, t.lastDetection.box)) && movesWith(p, t));
@@ -97,7 +97,8 @@ export class Together {
         if (rider && TWO_WHEELERS.includes(w.className)) s.className = w.className;
         continue;
       }
-      const speed = rider && this.options.speed > 0 ? speedOf(p) : undefined;
+      // On another's box it waits to see whether it rides it; alone, its speed may tell.
+      const speed = !w && !s.className && rider && this.options.speed > 0 ? speedOf(p) : undefined;
       if (speed !== undefined && speed >= this.options.speed) s.className = speed >= MOTORCYCLE_SPEED ? 'motorcycle' : 'bicycle';
     }
     if (this.states.size > live.length) {

@@ -26,8 +26,8 @@ const APPEARANCE_RATE = 0.1;
 const FULL_CONFIDENCE = 0.6;
 /** Observations averaged at each end of a track's path to measure its travel, at most. */
 const TRAVEL_MEAN = 3;
-/** Seconds of observations averaged at each end, at most: at 1 fps each end is one observation, at 25 fps three. */
-const TRAVEL_SPAN = 0.25;
+/** Seconds of observations averaged at each end, at most: at 1 fps each end is one observation, at 5 fps and more three. */
+const TRAVEL_SPAN = 0.45;
 
 export class Track {
   status: TrackStatus = 'tentative';

@@ -1,0 +1,40 @@
+// Every vehicle counted on a real road: the dual carriageway of ../shared/clips against
+// the hand-made truth of test/truth/dual-carriageway.json (how it was made is in the
+// file), run through the agent's capture, detector, track stage and counter at the
+// defaults, at 5 and at 10 processed frames a second. A crossing made while a track is
+// still being confirmed counts (the replay of its held positions), and so does the one a
+// car makes just before the clip ends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { createLogger } from '../../agent/log.js';
+import { clipDetections } from '../../scripts/identity-detections.js';
+import { matchedWithin, replayLines, TRAFFIC, type TrafficTruth } from '../../scripts/user-level.js';
+import { needs } from '../helpers/net.js';
+
+const truth = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'test', 'truth', 'dual-carriageway.json'), 'utf8')) as TrafficTruth;
+const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
+
+for (const [fps, slack] of [
+  ['5', { away: 0, toward: 0 }],
+  ['10', { away: 0, toward: 1 }],
+] as const)
+  test(
+    `real traffic at ${fps} fps: each carriageway's vehicles counted in their direction, none the other way${slack.toward ? ' (toward: within one)' : ', exactly'}`,
+    { skip: needs('ffmpeg') || (!existsSync(TRAFFIC) && `${TRAFFIC} is missing (../shared/clips)`), timeout: 180_000 },
+    async (t) => {
+      const clip = await clipDetections(TRAFFIC, { DETECT_FPS: fps }, log);
+      const crossings = replayLines(clip, truth.lines, { SOURCE: TRAFFIC });
+      for (const line of truth.lines) {
+        const mine = crossings.filter((c) => c.line === line.name);
+        const along = mine.filter((c) => c.direction === line.direction).map((c) => c.pts);
+        t.diagnostic(`${line.name}: truth ${line.crossings.join(', ')} s; counted ${along.map((p) => p.toFixed(2)).join(', ')} s`);
+        const allowed = slack[line.name as 'away' | 'toward'];
+        assert.ok(Math.abs(along.length - line.crossings.length) <= allowed, `${line.name}: ${along.length} counted, ${line.crossings.length} in the truth`);
+        assert.equal(mine.length, along.length, `${line.name}: a crossing the other way`);
+        assert.equal(matchedWithin(along, line.crossings, 1), line.crossings.length, `${line.name}: every true crossing matched within 1 s`);
+      }
+    },
+  );
