@@ -33,7 +33,7 @@ export interface Variant {
   stillScores: StillScores;
 }
 
-const OFF: IdentityOptions = { appearanceWeight: 0, directionWeight: 0, relink: false, reUpdate: false, costLimit: Infinity };
+const OFF: IdentityOptions = { appearanceWeight: 0, directionWeight: 0, relink: false, reUpdate: false, sizeWeight: 0, costLimit: Infinity };
 const NO_TRUTH: StillScores = { default: 0, classes: {} };
 export const VARIANTS: Variant[] = [
   { name: 'motion alone (ByteTrack), no track-level truth', identity: OFF, stillScores: NO_TRUTH },
@@ -42,7 +42,8 @@ export const VARIANTS: Variant[] = [
   { name: '+ direction (OC-SORT)', identity: { ...OFF, reUpdate: true, directionWeight: 0.2 }, stillScores: STILL_SCORES },
   { name: '+ appearance', identity: { ...OFF, reUpdate: true, directionWeight: 0.2, appearanceWeight: 1 }, stillScores: STILL_SCORES },
   { name: '+ re-linking', identity: { ...OFF, reUpdate: true, directionWeight: 0.2, appearanceWeight: 1, relink: true }, stillScores: STILL_SCORES },
-  { name: '+ cost limit (all, the defaults)', identity: IDENTITY_DEFAULTS, stillScores: STILL_SCORES },
+  { name: '+ cost limit', identity: { ...IDENTITY_DEFAULTS, sizeWeight: 0 }, stillScores: STILL_SCORES },
+  { name: '+ size (all, the defaults)', identity: IDENTITY_DEFAULTS, stillScores: STILL_SCORES },
 ];
 
 export function replay(clip: ClipDetections, truth: Truth, v: Variant) {

@@ -4,7 +4,9 @@
 //   appearance  BoT-SORT's and Deep OC-SORT's: the colour descriptors' distance to the
 //               track's running descriptor, fused into the cost, with a gate;
 //   direction   OC-SORT's momentum term: how far the direction from the track's older
-//               observation to the candidate turns away from the track's own direction.
+//               observation to the candidate turns away from the track's own direction;
+//   size        how far the candidate's height is from the predicted box's, as a log
+//               ratio: a box that spans two cars in a queue is not the front one's.
 import type { Box } from './kalman.js';
 import { boxCentre as centre, iou } from '../frames/frame.js';
 import { appearanceDistance } from '../frames/appearance.js';
@@ -54,4 +56,10 @@ export function directionCost(track: Track, box: Box): number {
   if (la < minLength || lb < minLength) return 0;
   const cos = Math.min(1, Math.max(-1, (ax * bx + ay * by) / (la * lb)));
   return Math.acos(cos) / Math.PI;
+}
+
+/** |ln(h_box / h_predicted)|: 0 for the same height, 0.69 for twice or half of it. */
+export function sizeCost(track: Track, box: Box): number {
+  const predicted = track.box;
+  return Math.abs(Math.log(Math.max(1, box[3] - box[1]) / Math.max(1, predicted[3] - predicted[1])));
 }

@@ -9,7 +9,7 @@
 // last observation (OC-SORT's observation-centric re-update, track.ts).
 import { boxCentre, iou } from '../frames/frame.js';
 import { assign } from './assignment.js';
-import { appearanceCost, directionCost, motionCost } from './costs.js';
+import { appearanceCost, directionCost, motionCost, sizeCost } from './costs.js';
 import { Track, type TrackerDetection } from './track.js';
 
 export { Track, type TrackerDetection, type TrackStatus } from './track.js';
@@ -23,12 +23,14 @@ export interface IdentityOptions {
   relink: boolean;
   /** OC-SORT's observation-centric re-update after missed frames. */
   reUpdate: boolean;
+  /** Weight of the size term (costs.ts; 0: off). */
+  sizeWeight: number;
   /** The first pass's cost limit: a pair dearer than this is worse than a track and a detection left unmatched (assignment.ts). */
   costLimit: number;
 }
 
 /** The measured defaults (npm run measure:identity). */
-export const IDENTITY_DEFAULTS: IdentityOptions = { appearanceWeight: 1, directionWeight: 0.2, relink: true, reUpdate: true, costLimit: 2 };
+export const IDENTITY_DEFAULTS: IdentityOptions = { appearanceWeight: 1, directionWeight: 0.2, relink: true, reUpdate: true, sizeWeight: 0.75, costLimit: 2 };
 
 /** A new track is confirmed once detected in 2 of its first 3 frames: TRACK_CONFIRM's default too, so the tracker alone runs what users run. */
 export const DEFAULT_CONFIRM = { hits: 2, window: 3 };
@@ -175,6 +177,7 @@ export class Tracker {
       }
     }
     if (directionWeight > 0) cost += directionWeight * directionCost(t, d.box) * d.score;
+    if (this.identity.sizeWeight > 0) cost += this.identity.sizeWeight * sizeCost(t, d.box);
     return cost;
   }
 
