@@ -63,7 +63,7 @@ export interface FrameResult {
   sourceHeight: number;
   detections: TrackedDetection[];
   inferenceMs: number;
-  /** Where the tracks first reported at this frame were while they were being confirmed, oldest first: counting replays them. */
+  /** Where the tracks reported at this frame were since their last report (while being confirmed, or weakly detected), oldest first: counting replays them. */
   replay?: HeldPosition[];
 }
 

@@ -55,7 +55,7 @@ export interface FrameInput<D extends TrackerDetection> {
   detections: D[];
 }
 
-/** Where a track was before it was first reported: counting lines and zones replay these, in order, once. */
+/** Where a track was while it was not reported (being confirmed, or a weak detection): counting lines and zones replay these, in order, once. */
 export interface HeldPosition {
   trackId: number;
   className: string;
@@ -67,7 +67,7 @@ export interface TrackOutput<D> {
   /** Reported detections (score ≥ threshold, track confirmed), each with its track id. */
   detections: (D & { trackId: number; trackConfirmed: boolean })[];
   speeds: SpeedReport[];
-  /** The earlier positions of the tracks first reported at this frame, oldest first. */
+  /** The positions the tracks reported at this frame had since they were last reported (or before their first report), oldest first. */
   replay: HeldPosition[];
 }
 
@@ -112,9 +112,9 @@ export class TrackStage {
   private readonly speeds: TrackSpeeds;
   private readonly together: Together;
   private readonly speedClasses: Set<string>;
-  /** Tracks that have been reported. */
+  /** Tracks that have been reportable (real, their own object, of a class wanted): their speeds are reported. */
   private readonly reported = new Set<number>();
-  /** Positions of tracks not reported yet, for the replay at their first report. */
+  /** Positions of tracks since they were last reported (or before their first report), for the replay at their next report. */
   private readonly held = new Map<number, HeldPosition[]>();
   private readonly options: TrackStageOptions;
 
@@ -149,7 +149,7 @@ export class TrackStage {
     const { assignment, ended } = this.tracker.update(frame.detections, pts);
     const live = this.tracker.live;
     frame.detections.forEach((d, i) => assignment[i] && this.speeds.add(assignment[i], d, pts, frame.sourceWidth, frame.sourceHeight));
-    this.together.update(live, pts, (t) => this.speeds.recent(t.trackId, pts, 3)?.speed);
+    this.together.update(live, pts, (t) => this.speeds.recent(t.trackId, pts));
     const detections: (D & { trackId: number; trackConfirmed: boolean })[] = [];
     const replay: HeldPosition[] = [];
     frame.detections.forEach((d, i) => {
@@ -158,20 +158,21 @@ export class TrackStage {
       if (!track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
       // The class it is reported as: its score-weighted vote, or a rider's two-wheeler. One object, one class.
       const className = this.together.classOf(track);
-      const waiting = this.together.waiting(track, live, pts, Boolean(this.speeds.recent(track.trackId, pts, 3)));
+      const waiting = this.together.waiting(track, live, pts, Boolean(this.speeds.recent(track.trackId, pts)));
       // Only real tracks are reported: a detection seen once is not an object yet, nor a stone that never moves.
-      if (!track.real || waiting || !this.wanted(className)) {
-        if (!this.reported.has(track.trackId)) this.hold(track, className, d.box, pts);
+      const reportable = track.real && !waiting && this.wanted(className);
+      // Its speeds are reported from now on, whatever this detection's score.
+      if (reportable) this.reported.add(track.trackId);
+      if (!reportable || d.score < (this.options.scoreThresholds?.[className] ?? this.options.scoreThreshold)) {
+        // Its path goes on: held until its next report, unless it was reported and now is not its own object (a rider, a part).
+        if (reportable || !this.reported.has(track.trackId)) this.hold(track, className, d.box, pts);
         return;
       }
-      if (!this.reported.has(track.trackId)) {
-        this.reported.add(track.trackId);
-        // The positions it had while being confirmed: a crossing made then counts. A part's or a rider's were its carrier's.
-        if (!this.together.carried(track)) replay.push(...(this.held.get(track.trackId) ?? []).map((h) => ({ ...h, className })));
-        this.held.delete(track.trackId);
-      }
-      if (d.score >= (this.options.scoreThresholds?.[className] ?? this.options.scoreThreshold))
-        detections.push({ ...d, className, classId: track.classIdOf(className) ?? d.classId, trackId: track.trackId, trackConfirmed: true });
+      // Reported now: the positions held since it was last (or while it was being confirmed) go first, so a crossing made
+      // meanwhile counts, at its time. A part's or a rider's were its carrier's.
+      if (!this.together.carried(track)) replay.push(...(this.held.get(track.trackId) ?? []).map((h) => ({ ...h, className })));
+      this.held.delete(track.trackId);
+      detections.push({ ...d, className, classId: track.classIdOf(className) ?? d.classId, trackId: track.trackId, trackConfirmed: true });
     });
     const speeds: SpeedReport[] = [];
     for (const track of live) {

@@ -20,6 +20,7 @@
 // positions are held, replayed if it turns out to be its own object). Once a part or a
 // rider, a track stays one.
 import { RIDER, TWO_WHEELERS } from './classes.js';
+import type { VelocityEstimate } from './speed.js';
 import type { Track } from './track.js';
 
 export interface TogetherOptions {
@@ -79,9 +80,9 @@ export class Together {
 
   /**
    * After each frame: which of the people seen ride. `speedOf` gives a track's recent
-   * speed in metres per second, when it has the positions for one.
+   * velocity (metres per second, with its standard error), when it has the positions for one.
    */
-  update(live: readonly Track[], pts: number, speedOf: (t: Track) => number | undefined): void {
+  update(live: readonly Track[], pts: number, speedOf: (t: Track) => Pick<VelocityEstimate, 'speed' | 'error'> | undefined): void {
     const seen = live.filter((t) => t.lastPts === pts);
     for (const p of seen) {
       let s = this.states.get(p.trackId);
@@ -98,8 +99,9 @@ export class Together {
         continue;
       }
       // On another's box it waits to see whether it rides it; alone, its speed may tell.
-      const speed = !w && !s.className && rider && this.options.speed > 0 ? speedOf(p) : undefined;
-      if (speed !== undefined && speed >= this.options.speed) s.className = speed >= MOTORCYCLE_SPEED ? 'motorcycle' : 'bicycle';
+      const v = !w && !s.className && rider && this.options.speed > 0 ? speedOf(p) : undefined;
+      // Faster than a walker beyond doubt: two standard errors above RIDER_SPEED, so a runner's noisy first positions never make a rider.
+      if (v && v.speed - 2 * v.error >= this.options.speed) s.className = v.speed >= MOTORCYCLE_SPEED ? 'motorcycle' : 'bicycle';
     }
     if (this.states.size > live.length) {
       const ids = new Set(live.map((t) => t.trackId));

@@ -95,7 +95,11 @@ test(
       assert.equal((await run.exit).code, 0, run.stderr());
       const photoFiles = readdirSync(join(stateDir, 'evidence')).map((f) => join(stateDir, 'evidence', f));
       const detected = new Map<string, { class_name: string; box: Box }[]>();
-      const detect = spawnSync(process.execPath, [CLI, 'detect', ...photoFiles], { env: { PATH: process.env.PATH!, DETECT_THREADS: '1' }, encoding: 'utf8' });
+      // Down to the tracker's weak scores: the question is whether the box is on an object, and a bicycle behind a dog scores 0.2 to 0.3.
+      const detect = spawnSync(process.execPath, [CLI, 'detect', ...photoFiles], {
+        env: { PATH: process.env.PATH!, DETECT_THREADS: '1', SCORE_THRESHOLD: '0.15' },
+        encoding: 'utf8',
+      });
       assert.equal(detect.status, 0, detect.stderr);
       for (const line of detect.stdout.trim().split('\n')) {
         const r = JSON.parse(line) as { file: string; detections: { class_name: string; box: Box }[] };

@@ -191,3 +191,14 @@ test('travel is measured by time: at 1 fps a weak walker is reported at its seco
   }
   assert.equal(first, 1);
 });
+
+test('a reported car scoring under the threshold while it crosses the line is counted at its time, with its speed from the weak positions too', () => {
+  const car = mover(100, 500, 90, 45, kmh(36));
+  // Confident, then weak (0.2) from 0.8 s to 1.6 s, while its anchor crosses x=400 (at 1.275 s), then confident again.
+  const frames = Array.from({ length: 16 }, (_, i) => ({ t: i / 5, dets: [det(car(i / 5), 'car', i >= 4 && i <= 8 ? 0.2 : 0.8)] }));
+  const { crossings } = count(trackStage({ metersPerPixel: SCALE }), frames);
+  assert.equal(crossings.length, 1);
+  assert.ok(Math.abs(crossings[0]!.pts - 1.275) < 0.03, `crossed at ${crossings[0]!.pts} s`);
+  const speed = crossings[0]!.speed?.value ?? NaN;
+  assert.ok(Math.abs(speed - 36) / 36 < 0.05, `speed at the line ${speed} km/h`);
+});
