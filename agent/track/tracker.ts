@@ -58,6 +58,8 @@ export interface TrackerUpdate {
 export const APPEARANCE_GATE = 0.5;
 /** Boxes overlapping less than this barely overlap: then colour past its gate forbids the pair (another object that happens to be near). */
 const BARELY_OVERLAPPING = 0.3;
+/** Seconds unseen after which a track is matched only to the detections that the others leave (pass 1's cascade). */
+const LONG_LOST = 1;
 /** A re-link needs colours at least this alike. */
 const RELINK_GATE = 0.3;
 /** The fastest a re-linked object may have moved while lost, in its own box heights per second (a runner: about 3). */
@@ -100,8 +102,26 @@ export class Tracker {
     const low = indices.filter((i) => detections[i]!.score >= lowScore && detections[i]!.score < highScore);
     const free = (ts: Track[]) => ts.filter((t) => !assignment.includes(t));
 
-    // Pass 1: confident detections against every track.
-    this.match(high, this.tracks, detections, assignment, (t, d) => this.cost(t, d), this.identity.costLimit);
+    // Pass 1: confident detections against the tracks seen lately, then what is left against those lost for longer (a
+    // cascade, as DeepSORT's): a track whose prediction has coasted on for LONG_LOST never takes a detection from one seen just now.
+    const cost = (t: Track, d: TrackerDetection) => this.cost(t, d);
+    const longLost = (t: Track) => t.unseenFor(pts) > LONG_LOST;
+    this.match(
+      high,
+      this.tracks.filter((t) => !longLost(t)),
+      detections,
+      assignment,
+      cost,
+      this.identity.costLimit,
+    );
+    this.match(
+      high.filter((i) => !assignment[i]),
+      this.tracks.filter(longLost),
+      detections,
+      assignment,
+      cost,
+      this.identity.costLimit,
+    );
     // Pass 2: weak detections only continue tracks that were live last frame, by IoU.
     this.match(
       low,
