@@ -18,6 +18,8 @@ export interface Crossing {
   /** Source time the anchor crossed the line (interpolated between frames). */
   pts: number;
   speed?: { value: number; unit: string; errorEstimate: number; samples: number };
+  /** With SPEED_TRAPS: the trap that gave `speed` (its other line, the distance, the seconds between the crossings). */
+  trap?: { name: string; from: string; metres: number; seconds: number };
   /** URL path of the evidence photo the evidence feature makes of it (EVIDENCE_CLASSES). */
   evidence?: string;
   /** The event's unique id (event_id on MQTT and in the history), given when it is published. */

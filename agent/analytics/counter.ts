@@ -12,6 +12,8 @@ import type { Crossing, FrameResult, ZoneEvent } from '../bus.js';
 
 export type { Crossing, ZoneEvent };
 import type { CountingLine } from '../config/index.js';
+import type { SpeedTrap } from '../config/analytics.js';
+import { SpeedTraps } from './traps.js';
 import { estimateVelocity, groundAnchor, SPEED_UNITS, type GroundMapping, type Sample, type SpeedUnit } from '../track/index.js';
 import { anchorOf, crossingAlong, inPolygon, signedDistance, type Point } from '../geometry.js';
 
@@ -23,6 +25,8 @@ export interface Occupancy {
 
 export interface CounterOptions {
   lines: CountingLine[];
+  /** Pairs of lines a known distance apart (SPEED_TRAPS): a crossing that closes one gets its speed from it. */
+  traps?: SpeedTrap[];
   zones: { name: string; points: Point[] }[];
   hysteresis: number;
   /** Seconds (source time) a track may go unseen before it has ended. */
@@ -73,6 +77,7 @@ export interface CounterUpdate {
 
 export class Counter {
   private readonly tracks = new Map<number, TrackState>();
+  private readonly traps: SpeedTraps;
   /** Crossings waiting for the positions after them, for their speed (`measured` once their track has ended). */
   private pending: { crossing: Crossing; due: number; measured?: boolean }[] = [];
   /** Each zone's occupancy as last reported, to report only changes. */
@@ -81,6 +86,7 @@ export class Counter {
   readonly totals = new Map<string, Map<string, Map<string, number>>>();
 
   constructor(private options: CounterOptions) {
+    this.traps = new SpeedTraps(options.traps ?? [], options.unit);
     this.reported = new Map(this.occupancy().map((o) => [o.zone, JSON.stringify(o)]));
   }
 
@@ -192,7 +198,13 @@ export class Counter {
     // Right of a→b on screen is the positive side: left to right is the first direction.
     const direction = line.directions[side > 0 ? 0 : 1];
     this.count(line.name, direction, t.className);
-    this.pending.push({ crossing: { line: line.name, direction, trackId, className: t.className, pts: crossed.pts }, due: crossed.pts + this.options.speedWindow / 2 });
+    const crossing = { line: line.name, direction, trackId, className: t.className, pts: crossed.pts };
+    // Closing a speed trap, its speed is known now; otherwise it waits for the positions after it.
+    const trapped = this.traps.crossing(trackId, line.name, crossed.pts, pts - previousPts);
+    if (trapped) {
+      const { trap, ...speed } = trapped;
+      this.pending.push({ crossing: { ...crossing, speed, trap }, due: -Infinity, measured: true });
+    } else this.pending.push({ crossing, due: crossed.pts + this.options.speedWindow / 2 });
   }
 
   private updateZone(zone: { name: string; points: Point[] }, trackId: number, t: TrackState, anchor: Point, pts: number): ZoneEvent | undefined {
@@ -213,6 +225,7 @@ export class Counter {
 
   private end(id: number, t: TrackState): ZoneEvent[] {
     this.tracks.delete(id);
+    this.traps.end(id);
     const events: ZoneEvent[] = [];
     for (const [zone, s] of t.zones)
       if (s.inside) events.push({ zone, event: 'left', trackId: id, className: t.className, pts: t.lastPts, ...this.leaving(t, s.since, t.lastPts) });

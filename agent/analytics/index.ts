@@ -27,6 +27,7 @@ export function linePayloadOf(c: Crossing & { eventId: string }, now = new Date(
     track_id: c.trackId,
     class_name: c.className,
     ...speedFields(c.speed),
+    ...(c.trap ? { trap: { ...c.trap, seconds: round(c.trap.seconds, 3) } } : {}),
     pts: round(c.pts, 3),
     timestamp: now.toISOString(),
     ...(c.evidence ? { evidence: c.evidence } : {}),
@@ -74,6 +75,7 @@ export function fromConfig(ctx: FeatureContext): Feature | undefined {
   const unit = SPEED_UNITS[config.SPEED_UNIT].label;
   const counter = new Counter({
     lines,
+    traps: config.ANALYTICS.traps,
     zones,
     hysteresis,
     lostSeconds: config.TRACK_LOST_SECONDS,

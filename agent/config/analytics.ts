@@ -13,8 +13,17 @@ export interface CountingLine {
   directions: [string, string];
 }
 
+/** Two lines and the distance between them along the road (SPEED_TRAPS). */
+export interface SpeedTrap {
+  name: string;
+  first: string;
+  second: string;
+  metres: number;
+}
+
 export interface AnalyticsConfig {
   lines: CountingLine[];
+  traps: SpeedTrap[];
   zones: { name: string; points: ShapePoint[] }[];
   masks: NamedShape[];
   /** Minimum score by class, beside SCORE_THRESHOLD. */
@@ -53,6 +62,7 @@ export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsC
   if (raw.MAX_BOX_AREA && raw.MIN_BOX_AREA > raw.MAX_BOX_AREA) problems.push(`MIN_BOX_AREA=${raw.MIN_BOX_AREA} is above MAX_BOX_AREA=${raw.MAX_BOX_AREA}: no detection could pass`);
   return {
     lines,
+    traps: trapsOf(raw.SPEED_TRAPS, lines, problems),
     zones,
     masks,
     scoreThresholds,
@@ -63,6 +73,26 @@ export function resolveAnalytics(raw: RawConfig, problems: string[]): AnalyticsC
     hysteresis: raw.LINE_HYSTERESIS,
     statsInterval: raw.STATS_INTERVAL,
   };
+}
+
+/** SPEED_TRAPS (grammar checked by the schema): each trap's two lines must be in LINES, distinct, and metres above 0. */
+function trapsOf(text: string | undefined, lines: CountingLine[], problems: string[]): SpeedTrap[] {
+  const traps = (text ?? '')
+    .split('|')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [name, rest] = item.split(':') as [string, string];
+      const [first, second, metres] = rest.split(',') as [string, string, string];
+      return { name, first, second, metres: Number(metres) };
+    });
+  const names = lines.map((l) => l.name);
+  for (const t of traps) {
+    for (const line of [t.first, t.second]) if (!names.includes(line)) problems.push(`SPEED_TRAPS: ${t.name}: no line "${line}" in LINES (lines: ${names.join(', ') || 'none'})`);
+    if (t.first === t.second) problems.push(`SPEED_TRAPS: ${t.name}: two different lines needed, "${t.first}" is given twice`);
+    if (!(t.metres > 0)) problems.push(`SPEED_TRAPS: ${t.name}: ${t.metres} m between the lines; give the distance along the road, above 0`);
+  }
+  return traps;
 }
 
 /** "class:score,class:score" → { class: score }. */

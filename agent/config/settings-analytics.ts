@@ -14,6 +14,8 @@ function scoresRefinement(v: string | undefined, ctx: z.RefinementCtx): void {
 }
 
 export const LINE_GRAMMAR = { minPoints: 2, maxPoints: 2 } as const;
+/** One speed trap: name:first,second,metres. */
+export const TRAP = /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_-]{1,32},[A-Za-z0-9_-]{1,32},\d+(\.\d+)?$/;
 export const ZONE_GRAMMAR = { minPoints: 3 } as const;
 export const MASK_GRAMMAR = { minPoints: 3, namePrefix: 'mask', classPrefix: true } as const;
 
@@ -53,6 +55,17 @@ export const analyticsSettings = {
     })
     .describe('Names of each line\'s two directions, "line:first,second|..." (default in,out). first: crossing from left to right of the line\'s first→second point.')
     .meta({ examples: ['middle:eastbound,westbound'] }),
+  SPEED_TRAPS: optionalString()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      for (const item of v.split('|').map((t) => t.trim()))
+        if (!TRAP.test(item))
+          ctx.addIssue({ code: 'custom', message: `"${item}": expected name:first,second,metres (two lines of LINES and the distance between them along the road)` });
+    })
+    .describe(
+      'Speed traps, "name:first,second,metres|...": two lines of LINES and the distance between them along the road (count the dashes of a lane line: 9 m a dash and its gap on UK and many European high-speed roads). An object that crosses both, in either order, gets speed = metres ÷ the time between the crossings on its second crossing\'s message, in place of the calibrated speed: right on curved or sloping roads where one four-point calibration is not, and without one.',
+    )
+    .meta({ examples: ['lane1:entry,exit,45'] }),
   LINE_HYSTERESIS: number({ min: 0, max: 1000 })
     .default(10)
     .describe('Pixels (source frame) an anchor must get beyond a line before the crossing counts: jitter across the line never counts.')

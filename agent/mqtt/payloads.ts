@@ -80,7 +80,9 @@ const speedAt = {
     .number()
     .nonnegative()
     .optional()
-    .describe('speed over the ground at the line, in `unit` (a fit of the positions within half SPEED_WINDOW either side of the crossing); only with a calibration'),
+    .describe(
+      'speed over the ground at the line, in `unit`: from a speed trap this crossing closes (`trap`), else a fit of the positions within half SPEED_WINDOW either side of the crossing (only with a calibration)',
+    ),
   unit: speedUnit.optional().describe('unit of `speed` and `error_estimate`'),
   error_estimate: z.number().nonnegative().optional().describe('one standard error of `speed`, in `unit`'),
 };
@@ -92,6 +94,15 @@ export const linePayload = z.object({
   track_id: z.number().int().positive().describe('id of the tracked object, as in `class` detections'),
   class_name: z.string().describe('class of the object'),
   ...speedAt,
+  trap: z
+    .object({
+      name: z.string().describe('name of the trap (SPEED_TRAPS)'),
+      from: z.string().describe("the trap's other line, crossed before this one"),
+      metres: z.number().positive().describe('distance between the two lines along the road'),
+      seconds: z.number().positive().describe('source time between the two crossings'),
+    })
+    .optional()
+    .describe('with SPEED_TRAPS, when this crossing closes a trap: `speed` is `metres` ÷ `seconds`, in place of the calibrated speed at the line'),
   pts: z.number().describe('source time the object crossed the line, seconds'),
   timestamp: z.string().describe('ISO 8601 wall-clock time of the message'),
   evidence: z

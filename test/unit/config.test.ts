@@ -229,3 +229,12 @@ test('DETECT_THREADS=0 shares the cores among the systemd instances configured o
   assert.equal(decoderThreads({ INSTANCE: 'gate', EDGECAM_CONFIG_DIR: etc }, 8), 2);
   assert.equal(decoderThreads({ EDGECAM_CONFIG_DIR: etc }, 2), undefined, 'not an instance: FFmpeg decides');
 });
+
+test('SPEED_TRAPS: two lines of LINES and a distance; each mistake named', () => {
+  const lines = 'entry:100,700;100,20|exit:600,700;600,20';
+  assert.deepEqual(load({ LINES: lines, SPEED_TRAPS: 'lane:entry,exit,45' }).ANALYTICS.traps, [{ name: 'lane', first: 'entry', second: 'exit', metres: 45 }]);
+  assert.match(problems({ LINES: lines, SPEED_TRAPS: 'lane:entry,exit' }).join('\n'), /SPEED_TRAPS.*"lane:entry,exit": expected name:first,second,metres/);
+  assert.match(problems({ LINES: lines, SPEED_TRAPS: 'lane:entry,gate,45' }).join('\n'), /SPEED_TRAPS: lane: no line "gate" in LINES \(lines: entry, exit\)/);
+  assert.match(problems({ LINES: lines, SPEED_TRAPS: 'lane:exit,exit,45' }).join('\n'), /two different lines needed/);
+  assert.match(problems({ LINES: lines, SPEED_TRAPS: 'lane:entry,exit,0' }).join('\n'), /0 m between the lines/);
+});

@@ -202,3 +202,46 @@ test('a reported car scoring under the threshold while it crosses the line is co
   const speed = crossings[0]!.speed?.value ?? NaN;
   assert.ok(Math.abs(speed - 36) / 36 < 0.05, `speed at the line ${speed} km/h`);
 });
+
+test('a speed trap: two lines 20 m apart time each object that crosses both, either way, without a calibration', () => {
+  const counter = new Counter({
+    lines: [
+      { name: 'entry', a: [400, 700], b: [400, 20], directions: ['east', 'west'] },
+      { name: 'exit', a: [800, 700], b: [800, 20], directions: ['east', 'west'] },
+    ],
+    traps: [{ name: 'lane', first: 'entry', second: 'exit', metres: 20 }],
+    zones: [],
+    hysteresis: 10,
+    lostSeconds: 1.5,
+    unit: 'kmh',
+    speedWindow: 1,
+  });
+  // 400 px between the lines is 20 m: at 72 km/h (20 m/s) eastwards one second, at 36 km/h westwards two.
+  const east = (t: number): Box => [300 + 400 * t, 455, 390 + 400 * t, 500];
+  const west = (t: number): Box => [900 - 200 * t, 255, 990 - 200 * t, 300];
+  const crossings: Crossing[] = [];
+  for (let i = 0; i <= 20; i++) {
+    const t = i / 5;
+    const detections = [
+      { className: 'car', classId: 2, score: 0.8, box: east(t), trackId: 1 },
+      { className: 'car', classId: 2, score: 0.8, box: west(t), trackId: 2 },
+    ].filter((d) => d.box[0] > 0 && d.box[2] < W);
+    crossings.push(...counter.update({ index: i, pts: t, sourceWidth: W, sourceHeight: H, detections, inferenceMs: 0 }).crossings);
+  }
+  crossings.push(...counter.flush().crossings);
+  const timed = crossings.filter((c) => c.trap);
+  assert.equal(crossings.length, 4, 'each car crosses both lines');
+  assert.deepEqual(
+    timed.map((c) => [c.trackId, c.line, c.trap!.from]),
+    [
+      [1, 'exit', 'entry'],
+      [2, 'entry', 'exit'],
+    ],
+  );
+  assert.ok(Math.abs(timed[0]!.speed!.value - 72) < 0.5, `${timed[0]!.speed!.value} km/h`);
+  assert.ok(Math.abs(timed[1]!.speed!.value - 36) < 0.5, `${timed[1]!.speed!.value} km/h`);
+  assert.ok(
+    crossings.filter((c) => !c.trap).every((c) => c.speed === undefined),
+    'no calibration: the first crossings have no speed',
+  );
+});
