@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Counter } from '../agent/analytics/counter.js';
+import { Counter, type Crossing } from '../agent/analytics/counter.js';
+import type { SpeedTrap } from '../agent/config/analytics.js';
 import { loadConfig } from '../agent/config/index.js';
 import { createLogger } from '../agent/log.js';
 import { BUNDLED_SAMPLE, PACKAGE_ROOT } from '../agent/paths.js';
@@ -24,6 +25,8 @@ export const TRAFFIC = join(PACKAGE_ROOT, '..', 'shared', 'clips', 'dual-carriag
 export interface TrafficTruth {
   clip: string;
   lines: { name: string; a: [number, number]; b: [number, number]; direction: string; crossings: number[] }[];
+  /** Two lines a known distance apart along the road, and the vehicles timed between them. */
+  speedTrap: { name: string; lines: { name: string; a: [number, number]; b: [number, number] }[]; metres: number; vehicles: { first: number; second: number; kmh: number }[] };
 }
 
 export interface Outcome {
@@ -121,26 +124,27 @@ export function matchedWithin(measured: number[], truth: number[], seconds: numb
   return n;
 }
 
-/** Crossings of `lines` by the clip's confirmed tracks, as the agent's counter makes them at the agent's defaults. */
-export function replayLines(clip: ClipDetections, lines: TrafficTruth['lines'], env: Record<string, string>) {
+/** Crossings of `lines` by the clip's confirmed tracks, as the agent's counter makes them at the agent's defaults (with SPEED_TRAPS' traps when given). */
+export function replayLines(clip: ClipDetections, lines: TrafficTruth['lines'], env: Record<string, string>, traps: SpeedTrap[] = []) {
   const config = loadConfig({ env, cwd: tmpdir() });
   const stage = new TrackStage(trackOptions(config, log()));
   const counter = new Counter({
     lines: lines.map((l) => ({ name: l.name, a: l.a, b: l.b, directions: [l.direction, `not-${l.direction}`] })),
+    traps,
     zones: [],
     hysteresis: config.ANALYTICS.hysteresis,
     lostSeconds: config.TRACK_LOST_SECONDS,
-    unit: config.SPEED_UNIT,
+    unit: 'kmh',
     speedWindow: config.SPEED_WINDOW,
   });
-  const out: { line: string; direction: string; pts: number }[] = [];
+  const out: { line: string; direction: string; pts: number; kmh?: number; trap?: string }[] = [];
+  const add = (cs: Crossing[]) => out.push(...cs.map((c) => ({ line: c.line, direction: c.direction, pts: c.pts, kmh: c.speed?.value, trap: c.trap?.name })));
   for (const f of clip.frames) {
     const { detections, replay } = stage.update({ pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections: f.detections });
-    const update = counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0, replay });
-    out.push(...update.crossings.map((c) => ({ line: c.line, direction: c.direction, pts: c.pts })));
+    add(counter.update({ index: 0, pts: f.pts, sourceWidth: clip.sourceWidth, sourceHeight: clip.sourceHeight, detections, inferenceMs: 0, replay }).crossings);
   }
   // The clip's end ends every track: crossings waiting for the positions after them go out (as the agent's do at the end of a file).
-  out.push(...counter.flush().crossings.map((c) => ({ line: c.line, direction: c.direction, pts: c.pts })));
+  add(counter.flush().crossings);
   return out;
 }
 
