@@ -158,7 +158,8 @@ export class TrackStage {
       if (!track.real && track.status === 'confirmed') track.real = isReal(track, this.options.stillScores);
       // The class it is reported as: its score-weighted vote, or a rider's two-wheeler. One object, one class.
       const className = this.together.classOf(track);
-      const waiting = this.together.waiting(track, live, pts, Boolean(this.speeds.recent(track.trackId, pts)));
+      // The speed fit only for a person who may be a rider by speed: not for every track on every frame.
+      const waiting = this.together.waiting(track, live, pts, () => Boolean(this.speeds.recent(track.trackId, pts)));
       // Only real tracks are reported: a detection seen once is not an object yet, nor a stone that never moves.
       const reportable = track.real && !waiting && this.wanted(className);
       // Its speeds are reported from now on, whatever this detection's score.

@@ -119,13 +119,13 @@ export class Together {
    * it lives (that one reports the object), or one that may still turn out to be either
    * (inside or on another's box, or a person whose speed is not measured yet).
    */
-  waiting(t: Track, live: readonly Track[], pts: number, hasSpeed: boolean): boolean {
+  waiting(t: Track, live: readonly Track[], pts: number, hasSpeed: () => boolean): boolean {
     const s = this.states.get(t.trackId);
     if (!s) return false;
     if (s.carrier !== undefined) return live.some((o) => o.trackId === s.carrier);
     if (s.className) return false;
     if (s.together > 0) return true;
-    return t.className === RIDER && this.options.speed > 0 && this.options.calibrated && !hasSpeed && pts - t.firstPts < SPEED_WAIT;
+    return t.className === RIDER && this.options.speed > 0 && this.options.calibrated && pts - t.firstPts < SPEED_WAIT && !hasSpeed();
   }
 
   /** Whether a track was carried by another: its held positions are that track's, never to be replayed as its own. */
