@@ -17,13 +17,9 @@ export class SpeedTraps {
   private readonly crossed = new Map<number, Map<string, number>>();
 
   constructor(
-    private traps: readonly SpeedTrap[],
+    private readonly traps: readonly SpeedTrap[],
     private readonly unit: SpeedUnit,
   ) {}
-
-  set(traps: readonly SpeedTrap[]): void {
-    this.traps = traps;
-  }
 
   /**
    * A counted crossing of `line` by a track at `pts`, with the frame interval around it.

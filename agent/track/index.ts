@@ -71,7 +71,7 @@ export interface TrackOutput<D> {
   replay: HeldPosition[];
 }
 
-/** Positions held per track before its first report: a track waits at most this many frames (a slow, weak object). */
+/** Positions held per track between its reports (or before its first): at most this many frames' worth (a slow, weak object). */
 const HELD = 60;
 
 /** The track stage's options from the config. */
